@@ -1,0 +1,320 @@
+/*
+ * pocketvec — an embedded vector store for edge devices.
+ *
+ * pocketvec keeps embeddings inside an ordinary SQLite database and answers nearest-neighbour
+ * queries by scanning them from memory with SIMD kernels. This header is the whole public surface:
+ * C99, usable from C and C++, includes only <stddef.h> and <stdint.h>.
+ *
+ * CONVENTIONS
+ *
+ * Errors. Every fallible function returns an int status: PVEC_OK (0) or one of the positive PVEC_*
+ *   codes below, whose values are pinned forever (new codes are only appended). pvec_errstr(rc)
+ *   gives static English text for any value. Most functions take a last parameter `char **errmsg`:
+ *   pass NULL when you do not want details; otherwise, on failure *errmsg receives a message that
+ *   you free with pvec_free(), and on success *errmsg is set to NULL. (This is sqlite3_exec's
+ *   pattern: a per-handle "last error" would race when threads share a handle, and a thread-local
+ *   one breaks when a runtime moves calls between threads.)
+ *   A failed call changes nothing: no item, collection or file content is altered.
+ *
+ * NULL. Handles and required pointers must not be NULL; passing NULL returns PVEC_MISUSE (it never
+ *   crashes). Parameters documented as optional accept NULL. Close/free functions accept NULL.
+ *
+ * Ownership. Handles are created through out-parameters (set to NULL on failure) and released by
+ *   their close function. Results are written into caller buffers together with their capacity.
+ *   Memory pocketvec allocates for the caller (messages, metadata, name lists) is released with
+ *   pvec_free(). pocketvec never keeps a pointer to caller memory after a call returns.
+ *
+ * Options. Option structs start with `uint32_t struct_size`; initialise them with the *_INIT macro
+ *   or the *_init() function, then set the fields you need. Fields are only ever appended; zero
+ *   means "default"; passing NULL instead of a struct means all defaults. A struct_size smaller than
+ *   the first version of the struct, or larger than this library knows, returns PVEC_MISUSE.
+ *
+ * Threads. A pvec_db handle and the collection handles opened from it may be used from any thread;
+ *   pocketvec serialises calls on one pvec_db with a mutex (calls through two different pvec_db
+ *   handles run in parallel; SQLite arbitrates their file access). Explicit transactions belong to
+ *   the pvec_db, not to a thread: a transaction begun on one thread may be committed on another.
+ *   Later versions may let searches run concurrently; code written to this rule stays correct.
+ *
+ * Transactions and durability. Every write call is atomic: it is one SQLite transaction, or, inside
+ *   an explicit transaction (pvec_db_begin), one savepoint. A committed write survives a crash or
+ *   power loss as far as SQLite's journal guarantees (pocketvec never lowers `synchronous`). Writes
+ *   that were not committed never show after a reopen, and a rolled-back write leaves no trace in
+ *   search results. Searches on a handle see that handle's own uncommitted writes, like SQLite.
+ *
+ * Versioning and stability. PVEC_VERSION_* give the version of this header; pvec_version_number()
+ *   that of the library actually linked. Everything declared here is stable within a major version:
+ *   functions are never removed or changed, codes and enum values are only appended, and option
+ *   structs only grow at their end. The database format carries its own version; a file written by
+ *   a newer, incompatible pocketvec is refused with PVEC_FORMAT.
+ */
+#ifndef POCKETVEC_H
+#define POCKETVEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#  if defined(PVEC_BUILDING_LIBRARY)
+#    define PVEC_API __declspec(dllexport)
+#  else
+#    define PVEC_API
+#  endif
+#elif defined(__GNUC__) || defined(__clang__)
+#  define PVEC_API __attribute__((visibility("default")))
+#else
+#  define PVEC_API
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Versions
+ * ------------------------------------------------------------------------------------------- */
+
+#define PVEC_VERSION_MAJOR 0
+#define PVEC_VERSION_MINOR 1
+#define PVEC_VERSION_PATCH 0
+#define PVEC_VERSION_NUMBER (PVEC_VERSION_MAJOR * 10000 + PVEC_VERSION_MINOR * 100 + PVEC_VERSION_PATCH)
+#define PVEC_VERSION_STRING "0.1.0"
+
+/* The version of the linked library, as PVEC_VERSION_NUMBER / PVEC_VERSION_STRING would give it.
+ * Any thread. The string is static. Since 0.1. */
+PVEC_API uint32_t pvec_version_number(void);
+PVEC_API const char *pvec_version_string(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Status codes (pinned: values never change, new ones are appended)
+ * ------------------------------------------------------------------------------------------- */
+
+#define PVEC_OK 0         /* success */
+#define PVEC_ERROR 1      /* an error with no more specific code (see errmsg) */
+#define PVEC_MISUSE 2     /* NULL handle or pointer, bad struct_size, call in the wrong state */
+#define PVEC_NOTFOUND 3   /* no such collection or item */
+#define PVEC_EXISTS 4     /* a collection or item with that name or id already exists */
+#define PVEC_DIM 5        /* vector length differs from the collection's dimension */
+#define PVEC_RANGE 6      /* a number out of its allowed range (k = 0, dim = 0, ...) */
+#define PVEC_NOMEM 7      /* out of memory */
+#define PVEC_IO 8         /* the file could not be opened, read or written */
+#define PVEC_CORRUPT 9    /* the file is not a database, or pocketvec's tables are damaged */
+#define PVEC_BUSY 10      /* the database is locked by another connection, or handles are open */
+#define PVEC_READONLY 11  /* a write on a read-only database */
+#define PVEC_FORMAT 12    /* the file was written by a newer, incompatible pocketvec */
+#define PVEC_INVALID 13   /* an invalid value: NaN/Inf component, bad name, bad JSON, unknown codec */
+#define PVEC_UNSUPPORTED 14 /* a valid request this build does not support yet */
+
+/* Static English text for a status code ("unknown status" for values not listed). Any thread.
+ * Since 0.1. */
+PVEC_API const char *pvec_errstr(int rc);
+
+/* Frees memory pocketvec allocated for the caller (messages, metadata, name lists). NULL is a
+ * no-op. Any thread. Since 0.1. */
+PVEC_API void pvec_free(void *p);
+
+/* The name of the SIMD kernel level in use ("scalar", "sse2", "avx2", "avx512", "neon"), chosen
+ * once from the CPU; the environment variable PVEC_SIMD forces a lower level. Static string. Any
+ * thread. Since 0.1. */
+PVEC_API const char *pvec_kernel_name(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Databases
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct pvec_db pvec_db;
+typedef struct pvec_collection pvec_collection;
+
+#define PVEC_OPEN_READONLY 0x1u /* open for reading only; every write returns PVEC_READONLY */
+#define PVEC_OPEN_NOCREATE 0x2u /* fail with PVEC_IO instead of creating a missing file */
+
+typedef struct pvec_open_options {
+    uint32_t struct_size;     /* sizeof(pvec_open_options) */
+    uint32_t flags;           /* PVEC_OPEN_* bits; 0 = read-write, create if missing */
+    int32_t busy_timeout_ms;  /* wait this long for another connection's lock; 0 = 5000 ms,
+                                 negative = do not wait */
+} pvec_open_options;
+
+#define PVEC_OPEN_OPTIONS_INIT {sizeof(pvec_open_options), 0u, 0}
+PVEC_API void pvec_open_options_init(pvec_open_options *opts);
+
+/* Opens (or creates) the database file at `path` (UTF-8) and prepares pocketvec's tables in it.
+ * `opts` is optional. On success *out is a new handle to close with pvec_db_close; on failure
+ * *out is NULL.
+ * Returns PVEC_OK, PVEC_MISUSE, PVEC_IO (cannot open/create), PVEC_CORRUPT (not a database or
+ * damaged tables), PVEC_FORMAT (newer format), PVEC_READONLY (a new file with PVEC_OPEN_READONLY),
+ * PVEC_BUSY, PVEC_NOMEM. Any thread. Since 0.1. */
+PVEC_API int pvec_db_open(const char *path, const pvec_open_options *opts, pvec_db **out,
+                          char **errmsg);
+
+/* Uses the application's own open SQLite connection `conn` (a `sqlite3 *`): pocketvec's tables
+ * live beside the application's, and the application may JOIN with them. The connection stays the
+ * application's: pvec_db_close does not close it, and it must outlive the pvec_db. The
+ * application must not write pocketvec's tables itself, nor roll back a transaction it opened
+ * around pocketvec writes without closing the pvec_db afterwards (the resident copy would then
+ * disagree with the file). Only PVEC_OPEN_READONLY of opts->flags is used.
+ * Returns as pvec_db_open. Any thread (SQLite's own threading mode of `conn` applies). Since 0.1. */
+struct sqlite3;
+PVEC_API int pvec_db_attach(struct sqlite3 *conn, const pvec_open_options *opts, pvec_db **out,
+                            char **errmsg);
+
+/* Closes a database handle. NULL is a no-op returning PVEC_OK. If collection handles from this
+ * database are still open, nothing is closed and PVEC_BUSY is returned. An open explicit
+ * transaction is rolled back. No other thread may use `db` during or after this call. Since 0.1. */
+PVEC_API int pvec_db_close(pvec_db *db);
+
+/* Explicit transactions: every write between pvec_db_begin and pvec_db_commit shares one commit
+ * (much faster for many small writes). pvec_db_rollback undoes them all. Nested begin returns
+ * PVEC_MISUSE; commit/rollback without a transaction return PVEC_MISUSE. A write call that fails
+ * inside the transaction is undone on its own and leaves the transaction open. Closing the db
+ * rolls an open transaction back.
+ * Returns PVEC_OK, PVEC_MISUSE, PVEC_BUSY, PVEC_IO, PVEC_READONLY (begin on a read-only db).
+ * Any thread. Since 0.1. */
+PVEC_API int pvec_db_begin(pvec_db *db, char **errmsg);
+PVEC_API int pvec_db_commit(pvec_db *db, char **errmsg);
+PVEC_API int pvec_db_rollback(pvec_db *db, char **errmsg);
+
+/* ---------------------------------------------------------------------------------------------
+ * Collections
+ *
+ * A collection holds vectors of one dimension under int64 ids, each with optional JSON metadata.
+ * Names are UTF-8, 1 to 255 bytes, without NUL; any other bytes (quotes, semicolons, spaces) are
+ * allowed: names are only ever bound as SQL parameters.
+ * ------------------------------------------------------------------------------------------- */
+
+#define PVEC_METRIC_COSINE 1 /* score = 1 - cos(q, x); a zero vector has cosine 0 with anything */
+#define PVEC_METRIC_DOT 2    /* score = -(q . x), so that smaller is better like the others */
+#define PVEC_METRIC_L2 3     /* score = Euclidean distance |q - x| */
+
+#define PVEC_MAX_DIM 65536u
+#define PVEC_MAX_NAME 255u
+
+typedef struct pvec_collection_options {
+    uint32_t struct_size; /* sizeof(pvec_collection_options) */
+    uint32_t dim;         /* required: 1 .. PVEC_MAX_DIM */
+    uint32_t metric;      /* PVEC_METRIC_*; 0 = cosine */
+    uint32_t reserved;    /* must be 0 */
+    const char *codec;    /* code format of the stored vectors; NULL or "f32" = float32 (exact). Other
+                             names are reserved for compressed codecs and return PVEC_UNSUPPORTED */
+} pvec_collection_options;
+
+#define PVEC_COLLECTION_OPTIONS_INIT {sizeof(pvec_collection_options), 0u, 0u, 0u, NULL}
+PVEC_API void pvec_collection_options_init(pvec_collection_options *opts);
+
+/* Creates a collection named `name` with `opts` (required: the dimension has no default). If `out`
+ * is not NULL, *out receives an open handle to it (close with pvec_collection_close).
+ * Returns PVEC_OK, PVEC_MISUSE, PVEC_INVALID (bad name, unknown metric or codec), PVEC_RANGE (dim),
+ * PVEC_EXISTS, PVEC_UNSUPPORTED (a codec not built yet), PVEC_READONLY, PVEC_BUSY, PVEC_IO,
+ * PVEC_NOMEM. Any thread. Since 0.1. */
+PVEC_API int pvec_collection_create(pvec_db *db, const char *name,
+                                    const pvec_collection_options *opts, pvec_collection **out,
+                                    char **errmsg);
+
+/* Opens the collection `name`; *out is a handle to close with pvec_collection_close. Opening the
+ * same collection twice gives two handles on one shared resident copy.
+ * Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND, PVEC_CORRUPT, PVEC_NOMEM. Any thread. Since 0.1. */
+PVEC_API int pvec_collection_open(pvec_db *db, const char *name, pvec_collection **out,
+                                  char **errmsg);
+
+/* Releases a collection handle (NULL is a no-op). Pending writes of an explicit transaction are
+ * not affected. Since 0.1. */
+PVEC_API void pvec_collection_close(pvec_collection *coll);
+
+/* Deletes the collection `name` with all its items. Handles still open on it then return
+ * PVEC_NOTFOUND from every call except pvec_collection_close.
+ * Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND, PVEC_READONLY, PVEC_BUSY, PVEC_IO. Since 0.1. */
+PVEC_API int pvec_collection_drop(pvec_db *db, const char *name, char **errmsg);
+
+/* Lists collection names in name order. *names receives an array of *count NUL-terminated
+ * strings, all in one allocation: free it with one pvec_free(*names). With no collections *names
+ * is NULL and *count 0. Returns PVEC_OK, PVEC_MISUSE, PVEC_IO, PVEC_NOMEM. Since 0.1. */
+PVEC_API int pvec_collection_list(pvec_db *db, char ***names, size_t *count, char **errmsg);
+
+typedef struct pvec_collection_info {
+    uint32_t struct_size;  /* set by the caller to sizeof(pvec_collection_info) */
+    uint32_t dim;
+    uint32_t metric;       /* PVEC_METRIC_* */
+    uint32_t code_bytes;   /* bytes of one stored code */
+    uint64_t count;        /* live items */
+    uint64_t capacity;     /* slots allocated in the file (live + free) */
+    uint64_t bytes_used;   /* bytes of pocketvec's tables for this collection in the file */
+    int64_t collection_id; /* the integer id naming this collection's tables (pvec_c<id>_*) */
+    char codec[16];        /* NUL-terminated codec name, e.g. "f32" */
+    char name[PVEC_MAX_NAME + 1];
+} pvec_collection_info;
+
+/* Fills *info (whose struct_size the caller sets) for `coll`.
+ * Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND (dropped), PVEC_IO. Since 0.1. */
+PVEC_API int pvec_collection_info_get(pvec_collection *coll, pvec_collection_info *info,
+                                      char **errmsg);
+
+/* ---------------------------------------------------------------------------------------------
+ * Items
+ *
+ * Vectors are `dim` floats, all finite (NaN or Inf returns PVEC_INVALID). Metadata is optional
+ * JSON text (any JSON value, at most 1 MiB), stored as given; invalid JSON returns PVEC_INVALID.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Adds one item. PVEC_EXISTS if `id` is already present (nothing changes).
+ * Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND (dropped collection), PVEC_DIM, PVEC_INVALID,
+ * PVEC_EXISTS, PVEC_READONLY, PVEC_BUSY, PVEC_IO, PVEC_NOMEM. Since 0.1. */
+PVEC_API int pvec_add(pvec_collection *coll, int64_t id, const float *vec, size_t dim,
+                      const char *meta_json, char **errmsg);
+
+/* Adds one item or replaces the vector and metadata of an existing `id` (NULL metadata clears it).
+ * Returns as pvec_add, without PVEC_EXISTS. Since 0.1. */
+PVEC_API int pvec_upsert(pvec_collection *coll, int64_t id, const float *vec, size_t dim,
+                         const char *meta_json, char **errmsg);
+
+/* Adds (or, for the upsert form, adds or replaces) `n` items in one transaction: all or nothing.
+ * `vecs` holds n * dim floats, row after row; `metas` is optional (NULL = no metadata), else n
+ * pointers, each optional. An id repeated inside the batch is PVEC_EXISTS for pvec_add_batch; for
+ * pvec_upsert_batch the last occurrence wins. Returns as pvec_add. Since 0.1. */
+PVEC_API int pvec_add_batch(pvec_collection *coll, size_t n, const int64_t *ids, const float *vecs,
+                            size_t dim, const char *const *metas, char **errmsg);
+PVEC_API int pvec_upsert_batch(pvec_collection *coll, size_t n, const int64_t *ids,
+                               const float *vecs, size_t dim, const char *const *metas,
+                               char **errmsg);
+
+/* Deletes item `id`; its slot is reused by later adds.
+ * Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND (no such item or dropped collection), PVEC_READONLY,
+ * PVEC_BUSY, PVEC_IO. Since 0.1. */
+PVEC_API int pvec_delete(pvec_collection *coll, int64_t id, char **errmsg);
+
+/* Reads item `id`. `vec` (optional) receives `dim` floats: the stored vector as decoded from its
+ * code (exactly the vector given, for f32). `meta_json` (optional) receives a copy of the
+ * metadata to free with pvec_free, or NULL when the item has none.
+ * Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND, PVEC_DIM (dim differs, when vec is given), PVEC_IO,
+ * PVEC_NOMEM. Since 0.1. */
+PVEC_API int pvec_get(pvec_collection *coll, int64_t id, float *vec, size_t dim, char **meta_json,
+                      char **errmsg);
+
+/* The number of live items. Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND (dropped). Since 0.1. */
+PVEC_API int pvec_count(pvec_collection *coll, uint64_t *count, char **errmsg);
+
+/* ---------------------------------------------------------------------------------------------
+ * Search
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct pvec_search_options {
+    uint32_t struct_size; /* sizeof(pvec_search_options) */
+    uint32_t flags;       /* reserved, must be 0 */
+} pvec_search_options;
+
+#define PVEC_SEARCH_OPTIONS_INIT {sizeof(pvec_search_options), 0u}
+PVEC_API void pvec_search_options_init(pvec_search_options *opts);
+
+/* Finds the k items nearest to `query` (dim finite floats) by the collection's metric. Writes
+ * *n_found = min(k, count) results into ids[0..] and scores[0..] (scores optional, may be NULL),
+ * best (smallest score) first; equal scores are ordered by the smaller id. Both arrays must hold
+ * k entries. f32 collections give exact results. `opts` is optional.
+ * Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND (dropped), PVEC_DIM, PVEC_INVALID (NaN/Inf in the
+ * query), PVEC_RANGE (k = 0), PVEC_NOMEM. Since 0.1. */
+PVEC_API int pvec_search(pvec_collection *coll, const float *query, size_t dim, size_t k,
+                         const pvec_search_options *opts, int64_t *ids, float *scores,
+                         size_t *n_found, char **errmsg);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* POCKETVEC_H */

@@ -1,0 +1,435 @@
+// The C ABI firewall: argument checks, the per-db mutex, and no exception ever crossing extern "C".
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <type_traits>
+
+#include "pocketvec/pocketvec.h"
+
+#include "common/status.h"
+#include "kernels/kernels.h"
+#include "store/collection.h"
+#include "store/database.h"
+
+using pocketvec::error;
+using pocketvec::Status;
+namespace store = pocketvec::store;
+
+struct pvec_db {
+    std::unique_ptr<store::Database> db;
+};
+
+struct pvec_collection {
+    pvec_db *owner;
+    std::shared_ptr<store::Collection> coll;
+};
+
+// Fixed-width ABI structs: their layout must not depend on the compiler's mood.
+static_assert(std::is_standard_layout<pvec_open_options>::value, "ABI struct");
+static_assert(sizeof(pvec_open_options) == 12, "pvec_open_options layout changed");
+static_assert(sizeof(pvec_search_options) == 8, "pvec_search_options layout changed");
+static_assert(offsetof(pvec_collection_options, codec) == 16, "pvec_collection_options layout");
+static_assert(offsetof(pvec_collection_info, codec) == 48, "pvec_collection_info layout");
+
+namespace {
+
+char *copy_string(const std::string &s) {
+    char *p = static_cast<char *>(std::malloc(s.size() + 1));
+    if (p) {
+        std::memcpy(p, s.c_str(), s.size() + 1);
+    }
+    return p;
+}
+
+int report(const Status &st, char **errmsg) {
+    if (!st.is_ok() && errmsg) {
+        *errmsg = copy_string(st.message().empty() ? pvec_errstr(st.code()) : st.message());
+    }
+    return st.code();
+}
+
+// Runs `body` (returning Status), turning every exception into a status code.
+template <class Body>
+int guarded(char **errmsg, Body &&body) {
+    if (errmsg) {
+        *errmsg = nullptr;
+    }
+    try {
+        return report(body(), errmsg);
+    } catch (const std::bad_alloc &) {
+        return report(error(PVEC_NOMEM, "out of memory"), errmsg);
+    } catch (const std::exception &e) {
+        return report(error(PVEC_ERROR, std::string("internal error: ") + e.what()), errmsg);
+    } catch (...) {
+        return report(error(PVEC_ERROR, "internal error"), errmsg);
+    }
+}
+
+// A struct_size must name a version of the struct this library knows.
+template <class T>
+bool bad_size(const T *opts) {
+    return opts && opts->struct_size != sizeof(T);
+}
+
+#define PVEC_CHECK_ARG(cond, what)                                                                 \
+    PVEC_RETURN_IF(!(cond), PVEC_MISUSE, (what))
+
+store::OpenOptions open_options(const pvec_open_options *opts) {
+    store::OpenOptions o;
+    if (opts) {
+        o.readonly = (opts->flags & PVEC_OPEN_READONLY) != 0;
+        o.nocreate = (opts->flags & PVEC_OPEN_NOCREATE) != 0;
+        if (opts->busy_timeout_ms != 0) {
+            o.busy_timeout_ms = opts->busy_timeout_ms;
+        }
+    }
+    return o;
+}
+
+// The collection of a live handle, with its database locked for the call.
+#define PVEC_LOCK_COLLECTION(handle)                                                               \
+    PVEC_CHECK_ARG((handle) != nullptr, "collection handle is NULL");                              \
+    std::lock_guard<std::mutex> lock((handle)->owner->db->mutex());                                \
+    store::Collection &coll = *(handle)->coll
+
+int write_items(pvec_collection *handle, std::size_t n, const int64_t *ids, const float *vecs,
+                std::size_t dim, const char *const *metas, bool upsert, char **errmsg) {
+    return guarded(errmsg, [&]() -> Status {
+        PVEC_LOCK_COLLECTION(handle);
+        PVEC_CHECK_ARG(ids != nullptr || n == 0, "ids is NULL");
+        PVEC_CHECK_ARG(vecs != nullptr || n == 0, "vecs is NULL");
+        PVEC_RETURN_IF(dim != coll.meta().dim, PVEC_DIM,
+                       "vector has " + std::to_string(dim) + " components, the collection " +
+                           std::to_string(coll.meta().dim));
+        if (n == 0) {
+            return Status::ok();
+        }
+        store::ItemBatch batch{n, ids, vecs, metas};
+        return coll.write(batch, upsert);
+    });
+}
+
+}  // namespace
+
+extern "C" {
+
+uint32_t pvec_version_number(void) { return PVEC_VERSION_NUMBER; }
+const char *pvec_version_string(void) { return PVEC_VERSION_STRING; }
+void pvec_free(void *p) { std::free(p); }
+const char *pvec_kernel_name(void) { return pocketvec::kernels::active().name; }
+
+void pvec_open_options_init(pvec_open_options *opts) {
+    if (opts) {
+        *opts = pvec_open_options PVEC_OPEN_OPTIONS_INIT;
+    }
+}
+void pvec_collection_options_init(pvec_collection_options *opts) {
+    if (opts) {
+        *opts = pvec_collection_options PVEC_COLLECTION_OPTIONS_INIT;
+    }
+}
+void pvec_search_options_init(pvec_search_options *opts) {
+    if (opts) {
+        *opts = pvec_search_options PVEC_SEARCH_OPTIONS_INIT;
+    }
+}
+
+int pvec_db_open(const char *path, const pvec_open_options *opts, pvec_db **out, char **errmsg) {
+    if (out) {
+        *out = nullptr;
+    }
+    return guarded(errmsg, [&]() -> Status {
+        PVEC_CHECK_ARG(out != nullptr, "out is NULL");
+        PVEC_CHECK_ARG(path != nullptr, "path is NULL");
+        PVEC_CHECK_ARG(!bad_size(opts), "opts->struct_size is not sizeof(pvec_open_options)");
+        auto handle = std::make_unique<pvec_db>();
+        PVEC_FORWARD_IF_ERROR(store::Database::open(path, open_options(opts), &handle->db));
+        *out = handle.release();
+        return Status::ok();
+    });
+}
+
+int pvec_db_attach(struct sqlite3 *conn, const pvec_open_options *opts, pvec_db **out,
+                   char **errmsg) {
+    if (out) {
+        *out = nullptr;
+    }
+    return guarded(errmsg, [&]() -> Status {
+        PVEC_CHECK_ARG(out != nullptr, "out is NULL");
+        PVEC_CHECK_ARG(conn != nullptr, "conn is NULL");
+        PVEC_CHECK_ARG(!bad_size(opts), "opts->struct_size is not sizeof(pvec_open_options)");
+        auto handle = std::make_unique<pvec_db>();
+        PVEC_FORWARD_IF_ERROR(store::Database::attach(conn, open_options(opts), &handle->db));
+        *out = handle.release();
+        return Status::ok();
+    });
+}
+
+int pvec_db_close(pvec_db *db) {
+    if (!db) {
+        return PVEC_OK;
+    }
+    return guarded(nullptr, [&]() -> Status {
+        {
+            std::lock_guard<std::mutex> lock(db->db->mutex());
+            PVEC_RETURN_IF(db->db->open_handles > 0, PVEC_BUSY, "collection handles are open");
+        }
+        delete db;
+        return Status::ok();
+    });
+}
+
+int pvec_db_begin(pvec_db *db, char **errmsg) {
+    return guarded(errmsg, [&]() -> Status {
+        PVEC_CHECK_ARG(db != nullptr, "db is NULL");
+        std::lock_guard<std::mutex> lock(db->db->mutex());
+        return db->db->begin();
+    });
+}
+
+int pvec_db_commit(pvec_db *db, char **errmsg) {
+    return guarded(errmsg, [&]() -> Status {
+        PVEC_CHECK_ARG(db != nullptr, "db is NULL");
+        std::lock_guard<std::mutex> lock(db->db->mutex());
+        return db->db->commit();
+    });
+}
+
+int pvec_db_rollback(pvec_db *db, char **errmsg) {
+    return guarded(errmsg, [&]() -> Status {
+        PVEC_CHECK_ARG(db != nullptr, "db is NULL");
+        std::lock_guard<std::mutex> lock(db->db->mutex());
+        return db->db->rollback();
+    });
+}
+
+int pvec_collection_create(pvec_db *db, const char *name, const pvec_collection_options *opts,
+                           pvec_collection **out, char **errmsg) {
+    if (out) {
+        *out = nullptr;
+    }
+    return guarded(errmsg, [&]() -> Status {
+        PVEC_CHECK_ARG(db != nullptr, "db is NULL");
+        PVEC_CHECK_ARG(name != nullptr, "name is NULL");
+        PVEC_CHECK_ARG(opts != nullptr, "opts is NULL (the dimension has no default)");
+        PVEC_CHECK_ARG(!bad_size(opts),
+                       "opts->struct_size is not sizeof(pvec_collection_options)");
+        store::CollectionSpec spec;
+        spec.dim = opts->dim;
+        PVEC_RETURN_IF(opts->metric != 0 &&
+                           !pocketvec::metric_from_code(opts->metric, &spec.metric),
+                       PVEC_INVALID, "unknown metric " + std::to_string(opts->metric));
+        PVEC_RETURN_IF(opts->reserved != 0, PVEC_MISUSE, "opts->reserved must be 0");
+        if (opts->codec) {
+            const std::string codec(opts->codec, strnlen(opts->codec, 64));
+            static const char *const kReserved[] = {"f16", "bf16", "e4m3", "e5m2",
+                                                    "int8", "int4", "binary"};
+            for (const char *r : kReserved) {
+                PVEC_RETURN_IF(codec == r, PVEC_UNSUPPORTED,
+                               "codec '" + codec + "' is not available in this version");
+            }
+            PVEC_RETURN_IF(codec != "f32", PVEC_INVALID, "unknown codec '" + codec + "'");
+        }
+        std::lock_guard<std::mutex> lock(db->db->mutex());
+        std::shared_ptr<store::Collection> coll;
+        PVEC_FORWARD_IF_ERROR(db->db->create_collection(name, spec, &coll));
+        if (out) {
+            *out = new pvec_collection{db, coll};
+            db->db->open_handles++;
+        }
+        return Status::ok();
+    });
+}
+
+int pvec_collection_open(pvec_db *db, const char *name, pvec_collection **out, char **errmsg) {
+    if (out) {
+        *out = nullptr;
+    }
+    return guarded(errmsg, [&]() -> Status {
+        PVEC_CHECK_ARG(db != nullptr, "db is NULL");
+        PVEC_CHECK_ARG(name != nullptr, "name is NULL");
+        PVEC_CHECK_ARG(out != nullptr, "out is NULL");
+        std::lock_guard<std::mutex> lock(db->db->mutex());
+        std::shared_ptr<store::Collection> coll;
+        PVEC_FORWARD_IF_ERROR(db->db->open_collection(name, &coll));
+        *out = new pvec_collection{db, coll};
+        db->db->open_handles++;
+        return Status::ok();
+    });
+}
+
+void pvec_collection_close(pvec_collection *coll) {
+    if (!coll) {
+        return;
+    }
+    {
+        std::lock_guard<std::mutex> lock(coll->owner->db->mutex());
+        coll->owner->db->open_handles--;
+        coll->coll.reset();
+    }
+    delete coll;
+}
+
+int pvec_collection_drop(pvec_db *db, const char *name, char **errmsg) {
+    return guarded(errmsg, [&]() -> Status {
+        PVEC_CHECK_ARG(db != nullptr, "db is NULL");
+        PVEC_CHECK_ARG(name != nullptr, "name is NULL");
+        std::lock_guard<std::mutex> lock(db->db->mutex());
+        return db->db->drop_collection(name);
+    });
+}
+
+int pvec_collection_list(pvec_db *db, char ***names, size_t *count, char **errmsg) {
+    if (names) {
+        *names = nullptr;
+    }
+    if (count) {
+        *count = 0;
+    }
+    return guarded(errmsg, [&]() -> Status {
+        PVEC_CHECK_ARG(db != nullptr, "db is NULL");
+        PVEC_CHECK_ARG(names != nullptr, "names is NULL");
+        PVEC_CHECK_ARG(count != nullptr, "count is NULL");
+        std::vector<std::string> list;
+        {
+            std::lock_guard<std::mutex> lock(db->db->mutex());
+            PVEC_FORWARD_IF_ERROR(db->db->list_collections(&list));
+        }
+        if (list.empty()) {
+            return Status::ok();
+        }
+        // One allocation: the pointer array, then the strings it points to.
+        std::size_t bytes = list.size() * sizeof(char *);
+        for (const auto &s : list) {
+            bytes += s.size() + 1;
+        }
+        char **array = static_cast<char **>(std::malloc(bytes));
+        PVEC_RETURN_IF(array == nullptr, PVEC_NOMEM, "out of memory");
+        char *text = reinterpret_cast<char *>(array + list.size());
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            array[i] = text;
+            std::memcpy(text, list[i].c_str(), list[i].size() + 1);
+            text += list[i].size() + 1;
+        }
+        *names = array;
+        *count = list.size();
+        return Status::ok();
+    });
+}
+
+int pvec_collection_info_get(pvec_collection *handle, pvec_collection_info *info, char **errmsg) {
+    return guarded(errmsg, [&]() -> Status {
+        PVEC_CHECK_ARG(info != nullptr, "info is NULL");
+        PVEC_CHECK_ARG(info->struct_size == sizeof(pvec_collection_info),
+                       "info->struct_size is not sizeof(pvec_collection_info)");
+        PVEC_LOCK_COLLECTION(handle);
+        store::CollectionStats stats;
+        PVEC_FORWARD_IF_ERROR(coll.stats(&stats));
+        const store::CollectionMeta &m = coll.meta();
+        std::memset(reinterpret_cast<char *>(info) + sizeof(uint32_t), 0,
+                    sizeof(*info) - sizeof(uint32_t));
+        info->dim = m.dim;
+        info->metric = static_cast<uint32_t>(m.metric);
+        info->code_bytes = m.code_bytes;
+        info->count = stats.count;
+        info->capacity = stats.capacity;
+        info->bytes_used = stats.bytes_used;
+        info->collection_id = m.id;
+        std::strncpy(info->codec, m.codec.c_str(), sizeof(info->codec) - 1);
+        std::strncpy(info->name, m.name.c_str(), sizeof(info->name) - 1);
+        return Status::ok();
+    });
+}
+
+int pvec_add(pvec_collection *coll, int64_t id, const float *vec, size_t dim,
+             const char *meta_json, char **errmsg) {
+    return write_items(coll, 1, &id, vec, dim, &meta_json, false, errmsg);
+}
+
+int pvec_upsert(pvec_collection *coll, int64_t id, const float *vec, size_t dim,
+                const char *meta_json, char **errmsg) {
+    return write_items(coll, 1, &id, vec, dim, &meta_json, true, errmsg);
+}
+
+int pvec_add_batch(pvec_collection *coll, size_t n, const int64_t *ids, const float *vecs,
+                   size_t dim, const char *const *metas, char **errmsg) {
+    return write_items(coll, n, ids, vecs, dim, metas, false, errmsg);
+}
+
+int pvec_upsert_batch(pvec_collection *coll, size_t n, const int64_t *ids, const float *vecs,
+                      size_t dim, const char *const *metas, char **errmsg) {
+    return write_items(coll, n, ids, vecs, dim, metas, true, errmsg);
+}
+
+int pvec_delete(pvec_collection *handle, int64_t id, char **errmsg) {
+    return guarded(errmsg, [&]() -> Status {
+        PVEC_LOCK_COLLECTION(handle);
+        return coll.remove(id);
+    });
+}
+
+int pvec_get(pvec_collection *handle, int64_t id, float *vec, size_t dim, char **meta_json,
+             char **errmsg) {
+    if (meta_json) {
+        *meta_json = nullptr;
+    }
+    return guarded(errmsg, [&]() -> Status {
+        PVEC_LOCK_COLLECTION(handle);
+        PVEC_RETURN_IF(vec && dim != coll.meta().dim, PVEC_DIM,
+                       "buffer holds " + std::to_string(dim) + " floats, the collection's vectors " +
+                           std::to_string(coll.meta().dim));
+        std::string meta;
+        bool has_meta = false;
+        PVEC_FORWARD_IF_ERROR(coll.get(id, vec, meta_json ? &meta : nullptr, &has_meta));
+        if (meta_json && has_meta) {
+            *meta_json = copy_string(meta);
+            PVEC_RETURN_IF(*meta_json == nullptr, PVEC_NOMEM, "out of memory");
+        }
+        return Status::ok();
+    });
+}
+
+int pvec_count(pvec_collection *handle, uint64_t *count, char **errmsg) {
+    return guarded(errmsg, [&]() -> Status {
+        PVEC_CHECK_ARG(count != nullptr, "count is NULL");
+        PVEC_LOCK_COLLECTION(handle);
+        store::CollectionStats stats;
+        PVEC_FORWARD_IF_ERROR(coll.stats(&stats));
+        *count = stats.count;
+        return Status::ok();
+    });
+}
+
+int pvec_search(pvec_collection *handle, const float *query, size_t dim, size_t k,
+                const pvec_search_options *opts, int64_t *ids, float *scores, size_t *n_found,
+                char **errmsg) {
+    if (n_found) {
+        *n_found = 0;
+    }
+    return guarded(errmsg, [&]() -> Status {
+        PVEC_CHECK_ARG(query != nullptr, "query is NULL");
+        PVEC_CHECK_ARG(ids != nullptr, "ids is NULL");
+        PVEC_CHECK_ARG(n_found != nullptr, "n_found is NULL");
+        PVEC_CHECK_ARG(!bad_size(opts), "opts->struct_size is not sizeof(pvec_search_options)");
+        PVEC_RETURN_IF(opts && opts->flags != 0, PVEC_MISUSE, "opts->flags must be 0");
+        PVEC_LOCK_COLLECTION(handle);
+        PVEC_RETURN_IF(dim != coll.meta().dim, PVEC_DIM,
+                       "query has " + std::to_string(dim) + " components, the collection " +
+                           std::to_string(coll.meta().dim));
+        std::vector<pocketvec::search::Hit> hits;
+        PVEC_FORWARD_IF_ERROR(coll.search(query, k, &hits));
+        for (std::size_t i = 0; i < hits.size(); ++i) {
+            ids[i] = hits[i].id;
+            if (scores) {
+                scores[i] = hits[i].score;
+            }
+        }
+        *n_found = hits.size();
+        return Status::ok();
+    });
+}
+
+}  // extern "C"

@@ -1,0 +1,32 @@
+// The on-disk layout of one chunk blob (docs/format.md, "Chunk blob"). All integers and floats are
+// little-endian; pocketvec refuses to build on big-endian hosts rather than write a foreign format.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace pocketvec::store {
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "pocketvec's file format is little-endian");
+
+constexpr uint32_t kFormatVersion = 1;
+
+// A chunk holds `capacity` slots (format 1: always 256, one scan block):
+//   [live bitmap: capacity / 8 bytes][ids: capacity x int64][norms: capacity x float32]
+//   [codes: capacity x code_bytes, row-major]
+struct ChunkLayout {
+    std::size_t capacity;
+    std::size_t code_bytes;
+
+    std::size_t live_offset() const { return 0; }
+    std::size_t ids_offset() const { return capacity / 8; }
+    std::size_t norms_offset() const { return ids_offset() + capacity * 8; }
+    std::size_t codes_offset() const { return norms_offset() + capacity * 4; }
+    std::size_t total_bytes() const { return codes_offset() + capacity * code_bytes; }
+
+    std::size_t id_offset(std::size_t slot) const { return ids_offset() + slot * 8; }
+    std::size_t norm_offset(std::size_t slot) const { return norms_offset() + slot * 4; }
+    std::size_t code_offset(std::size_t slot) const { return codes_offset() + slot * code_bytes; }
+};
+
+}  // namespace pocketvec::store

@@ -1,0 +1,85 @@
+#include "store/sqlite_util.h"
+
+namespace pocketvec::store {
+
+Status sqlite_status(sqlite3 *conn, int rc, std::string_view what) {
+    int code = PVEC_ERROR;
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: code = PVEC_BUSY; break;
+    case SQLITE_READONLY: code = PVEC_READONLY; break;
+    case SQLITE_NOMEM: code = PVEC_NOMEM; break;
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM: code = PVEC_IO; break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: code = PVEC_CORRUPT; break;
+    default: break;
+    }
+    std::string msg(what);
+    msg += ": ";
+    // The connection's message belongs to the last call only when it reported this code.
+    if (conn && sqlite3_extended_errcode(conn) == rc) {
+        msg += sqlite3_errmsg(conn);
+    } else {
+        msg += sqlite3_errstr(rc);
+    }
+    return error(code, msg);
+}
+
+Status Stmt::prepare(sqlite3 *conn, const std::string &sql) {
+    finalize();
+    int rc = sqlite3_prepare_v3(conn, sql.c_str(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
+    if (rc != SQLITE_OK) {
+        stmt_ = nullptr;
+        return sqlite_status(conn, rc, "preparing SQL");
+    }
+    return Status::ok();
+}
+
+Status exec(sqlite3 *conn, const char *sql) {
+    int rc = sqlite3_exec(conn, sql, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) {
+        return sqlite_status(conn, rc, std::string("executing ") + sql);
+    }
+    return Status::ok();
+}
+
+Status Blob::open(sqlite3 *conn, const std::string &table, const char *column, int64_t row,
+                  bool write) {
+    if (blob_ && conn == conn_ && table == table_ && column == column_ && write == write_) {
+        int rc = sqlite3_blob_reopen(blob_, row);
+        if (rc == SQLITE_OK) {
+            return Status::ok();
+        }
+        close();  // a failed reopen leaves the handle unusable
+        if ((rc & 0xff) != SQLITE_ABORT && (rc & 0xff) != SQLITE_ERROR) {
+            return sqlite_status(conn, rc, "reopening chunk blob");
+        }
+    }
+    close();
+    int rc = sqlite3_blob_open(conn, "main", table.c_str(), column, row, write ? 1 : 0, &blob_);
+    if (rc != SQLITE_OK) {
+        blob_ = nullptr;
+        return sqlite_status(conn, rc, "opening chunk blob");
+    }
+    conn_ = conn;
+    table_ = table;
+    column_ = column;
+    write_ = write;
+    return Status::ok();
+}
+
+Status Blob::read(void *dst, std::size_t n, std::size_t offset) {
+    int rc = sqlite3_blob_read(blob_, dst, static_cast<int>(n), static_cast<int>(offset));
+    return rc == SQLITE_OK ? Status::ok() : sqlite_status(conn_, rc, "reading chunk blob");
+}
+
+Status Blob::write(const void *src, std::size_t n, std::size_t offset) {
+    int rc = sqlite3_blob_write(blob_, src, static_cast<int>(n), static_cast<int>(offset));
+    return rc == SQLITE_OK ? Status::ok() : sqlite_status(conn_, rc, "writing chunk blob");
+}
+
+}  // namespace pocketvec::store

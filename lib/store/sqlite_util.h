@@ -1,0 +1,113 @@
+// RAII over SQLite handles and the mapping of SQLite result codes to pocketvec's.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace pocketvec::store {
+
+// The pocketvec status for a SQLite result code, with `what` and SQLite's message.
+Status sqlite_status(sqlite3 *conn, int rc, std::string_view what);
+
+// A prepared statement, prepared once and reused; reset after every use by StmtUse.
+class Stmt {
+public:
+    Stmt() = default;
+    ~Stmt() { sqlite3_finalize(stmt_); }
+    Stmt(const Stmt &) = delete;
+    Stmt &operator=(const Stmt &) = delete;
+    Stmt(Stmt &&other) noexcept : stmt_(other.stmt_) { other.stmt_ = nullptr; }
+    Stmt &operator=(Stmt &&other) noexcept {
+        std::swap(stmt_, other.stmt_);
+        return *this;
+    }
+
+    Status prepare(sqlite3 *conn, const std::string &sql);
+    bool prepared() const { return stmt_ != nullptr; }
+    void finalize() {
+        sqlite3_finalize(stmt_);
+        stmt_ = nullptr;
+    }
+    sqlite3_stmt *get() const { return stmt_; }
+
+private:
+    sqlite3_stmt *stmt_ = nullptr;
+};
+
+// Binds and steps one use of a prepared statement; resets it and clears bindings on scope exit so
+// that no statement stays active (an active statement would block COMMIT and DROP TABLE).
+class StmtUse {
+public:
+    explicit StmtUse(Stmt &stmt) : s_(stmt.get()) {}
+    ~StmtUse() {
+        sqlite3_reset(s_);
+        sqlite3_clear_bindings(s_);
+    }
+    StmtUse(const StmtUse &) = delete;
+    StmtUse &operator=(const StmtUse &) = delete;
+
+    void bind(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
+    void bind(int i, std::string_view text) {
+        sqlite3_bind_text64(s_, i, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    }
+    void bind_static(int i, std::string_view text) {
+        sqlite3_bind_text64(s_, i, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+    }
+    void bind_blob(int i, const void *data, std::size_t n) {
+        sqlite3_bind_blob64(s_, i, data, n, SQLITE_STATIC);
+    }
+    void bind_zeroblob(int i, std::size_t n) { sqlite3_bind_zeroblob64(s_, i, n); }
+    void bind_null(int i) { sqlite3_bind_null(s_, i); }
+
+    // SQLITE_ROW, SQLITE_DONE or an error code.
+    int step() { return sqlite3_step(s_); }
+    int64_t int64(int col) const { return sqlite3_column_int64(s_, col); }
+    bool is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+    std::string_view text(int col) const {
+        auto p = reinterpret_cast<const char *>(sqlite3_column_text(s_, col));
+        return p ? std::string_view(p, sqlite3_column_bytes(s_, col)) : std::string_view();
+    }
+    const void *blob(int col) const { return sqlite3_column_blob(s_, col); }
+    std::size_t bytes(int col) const { return sqlite3_column_bytes(s_, col); }
+
+private:
+    sqlite3_stmt *s_;
+};
+
+// Runs constant SQL text without results.
+Status exec(sqlite3 *conn, const char *sql);
+
+// Incremental BLOB I/O on one column, moved between rows with sqlite3_blob_reopen.
+class Blob {
+public:
+    Blob() = default;
+    ~Blob() { close(); }
+    Blob(const Blob &) = delete;
+    Blob &operator=(const Blob &) = delete;
+
+    Status open(sqlite3 *conn, const std::string &table, const char *column, int64_t row,
+                bool write);
+    Status read(void *dst, std::size_t n, std::size_t offset);
+    Status write(const void *src, std::size_t n, std::size_t offset);
+    std::size_t size() const { return blob_ ? static_cast<std::size_t>(sqlite3_blob_bytes(blob_)) : 0; }
+    void close() {
+        if (blob_) {
+            sqlite3_blob_close(blob_);
+            blob_ = nullptr;
+        }
+    }
+
+private:
+    sqlite3 *conn_ = nullptr;
+    sqlite3_blob *blob_ = nullptr;
+    std::string table_;
+    const char *column_ = nullptr;
+    bool write_ = false;
+};
+
+}  // namespace pocketvec::store
