@@ -29,6 +29,46 @@ std::vector<float> unit_query(const Query &q) {
     return out;
 }
 
+constexpr std::size_t kRescoreMargin = 32;
+
+// Scores candidates in double from the resident codes and keeps the best query.k, ties by id.
+std::vector<Hit> rescore_exact(const Query &query, const std::vector<BlockView> &blocks,
+                               std::vector<Hit> candidates) {
+    double qn = 0;
+    for (std::size_t i = 0; i < query.dim; ++i) {
+        qn += static_cast<double>(query.vec[i]) * query.vec[i];
+    }
+    std::vector<std::pair<double, Hit>> scored;
+    scored.reserve(candidates.size());
+    for (const Hit &h : candidates) {
+        const float *codes = blocks[h.pos / kBlockVectors].codes + h.pos % kBlockVectors;
+        double dot = 0, l2 = 0, xn = 0;
+        for (std::size_t g = 0; g < query.dim; ++g) {
+            const double x = codes[g * kBlockVectors], q = query.vec[g];
+            dot += q * x;
+            l2 += (q - x) * (q - x);
+            xn += x * x;
+        }
+        double score;
+        switch (query.metric) {
+        case Metric::cosine: score = qn > 0 && xn > 0 ? 1 - dot / std::sqrt(qn * xn) : 1.0; break;
+        case Metric::dot: score = -dot; break;
+        default: score = std::sqrt(l2); break;
+        }
+        scored.emplace_back(score, h);
+    }
+    std::sort(scored.begin(), scored.end(), [](const auto &a, const auto &b) {
+        return a.first < b.first || (a.first == b.first && a.second.id < b.second.id);
+    });
+    std::vector<Hit> out;
+    for (std::size_t i = 0; i < std::min(query.k, scored.size()); ++i) {
+        Hit h = scored[i].second;
+        h.score = static_cast<float>(scored[i].first);
+        out.push_back(h);
+    }
+    return out;
+}
+
 }  // namespace
 
 std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &blocks) {
@@ -44,9 +84,12 @@ std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &bl
     }
     auto block_kernel = query.metric == Metric::l2 ? kt.l2sq_f32_block : kt.dot_f32_block;
 
+    // The float scan rounds each sum (about 1e-7 relative); neighbours closer than that may swap.
+    // So it keeps a margin of extra candidates, and the final ranking is recomputed in double.
+    TopK top(query.k + std::max<std::size_t>(query.k, kRescoreMargin));
     alignas(64) float raw[kBlockVectors];
-    TopK top(query.k);
-    for (const BlockView &b : blocks) {
+    for (std::size_t bi = 0; bi < blocks.size(); ++bi) {
+        const BlockView &b = blocks[bi];
         bool any = false;
         for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
             any |= b.live[w] != 0;
@@ -65,20 +108,12 @@ std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &bl
                 default: score = raw[s]; break;
                 }
                 if (score <= top.threshold()) {
-                    top.offer(score, b.ids[s]);
+                    top.offer(score, b.ids[s], bi * kBlockVectors + s);
                 }
             }
         }
     }
-    std::vector<Hit> hits = top.take_sorted();
-    if (query.metric == Metric::l2) {
-        for (Hit &h : hits) {
-            h.score = std::sqrt(h.score);
-        }
-        // sqrt can merge two close scores into one float: restore "equal scores by smaller id".
-        std::sort(hits.begin(), hits.end(), better);
-    }
-    return hits;
+    return rescore_exact(query, blocks, top.take_sorted());
 }
 
 }  // namespace pocketvec::search

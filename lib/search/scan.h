@@ -26,7 +26,8 @@ struct Query {
 };
 
 // Scores every live slot of `blocks` and returns the best min(k, live) hits, best first, with the
-// user-facing scores (cosine: 1 - cos, dot: -dot, l2: Euclidean distance).
+// user-facing scores (cosine: 1 - cos, dot: -dot, l2: Euclidean distance). The scan runs in float;
+// the final ranking and scores are computed in double, so the ids are those of an exact oracle.
 std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &blocks);
 
 }  // namespace pocketvec::search

@@ -11,6 +11,7 @@ namespace pocketvec::search {
 struct Hit {
     float score;
     int64_t id;
+    uint64_t pos = 0;  // where the scan found it (block * kBlockVectors + slot), for rescoring
 };
 
 // The single ordering used everywhere: smaller score first, equal scores by smaller id.
@@ -26,8 +27,8 @@ public:
     float threshold() const { return full() ? heap_.front().score : kInfinity; }
     bool full() const { return heap_.size() == k_; }
 
-    void offer(float score, int64_t id) {
-        Hit h{score, id};
+    void offer(float score, int64_t id, uint64_t pos = 0) {
+        Hit h{score, id, pos};
         if (!full()) {
             heap_.push_back(h);
             std::push_heap(heap_.begin(), heap_.end(), better);

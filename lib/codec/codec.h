@@ -1,0 +1,129 @@
+// Codecs: how a collection turns a float vector into its stored code and back, how the codec's
+// parameters are fitted on a sample and (de)serialised, and how a float query is scored against
+// row-major codes (one vector's code_bytes() contiguous, vectors one after another).
+//
+// Codes, per dimension, in dimension order; multi-byte codes little-endian:
+//   f32    4 bytes   IEEE binary32, bit-exact.
+//   f16    2 bytes   IEEE binary16, round to nearest even (RNE).
+//   bf16   2 bytes   the top half of binary32, RNE.
+//   e4m3   1 byte    OCP FP8 E4M3 (bias 7, no Inf, NaN = S.1111.111, max 448) of x / scale.
+//   e5m2   1 byte    OCP FP8 E5M2 (bias 15, IEEE-like Inf/NaN, max 57344) of x / scale.
+//   int8   1 byte    unsigned level c in 0..255, x ~ offset[i] + step[i] * c.
+//   int4   4 bits    level c in 0..15, x ~ offset[i] + step[i] * c; dimension 2j in the low
+//                    nibble of byte j, 2j+1 in the high nibble; an odd tail leaves the high nibble 0.
+//   binary 1 bit     bit i (LSB first in byte i / 8) = x[i] > threshold[i];
+//                    x ~ offset[i] + step[i] * bit. Unused tail bits are 0.
+// Encoding never turns a finite input into Inf or NaN: every float codec saturates to its largest
+// finite value (for f16/bf16 this departs from IEEE overflow-to-Inf, on purpose: an Inf in a code
+// would poison every score it touches). NaN input stays NaN for float codecs and maps to level 0 /
+// bit 0 for the integer and binary codecs; callers reject non-finite vectors before encoding.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace pocketvec::codec {
+
+// Values are stored in files; only ever appended.
+enum class CodecId : uint32_t { f32 = 0, f16 = 1, bf16 = 2, e4m3 = 3, e5m2 = 4, int8 = 5, int4 = 6, binary = 7 };
+
+constexpr uint32_t kCodecCount = 8;
+
+// "f32", "f16", "bf16", "e4m3", "e5m2", "int8", "int4", "binary"; false for anything else.
+bool codec_from_name(std::string_view name, CodecId *out);
+// The name above, or "?" for a value out of range.
+const char *codec_name(CodecId id);
+// False for a stored value that names no codec.
+bool codec_from_code(uint32_t code, CodecId *out);
+
+// Bits per dimension: 32, 16, 16, 8, 8, 8, 4, 1.
+uint32_t codec_bits(CodecId id);
+// Bytes of one vector's code: exactly ceil(dim * bits / 8).
+std::size_t code_bytes(CodecId id, std::size_t dim);
+// True when the codec has parameters that train() fits from a sample (fp8, int8, int4, binary).
+bool codec_needs_training(CodecId id);
+
+// A codec's fitted parameters. Which fields are used depends on the codec; the others stay empty:
+//   f32, f16, bf16: none.
+//   e4m3, e5m2:     scale > 0, x ~ scale * fp8(code).
+//   int8, int4:     offset, step (dim each), step >= 0.
+//   binary:         threshold, offset, step (dim each): the bit is x > threshold and decodes to
+//                   offset (bit 0) or offset + step (bit 1), the sample's mean on either side.
+struct CodecParams {
+    CodecId id = CodecId::f32;
+    uint32_t dim = 0;
+    float scale = 1.0f;
+    std::vector<float> offset;
+    std::vector<float> step;
+    std::vector<float> threshold;
+
+    // Little-endian blob: "PVCD", u32 version (1), u32 codec, u32 dim, f32 scale, then three
+    // arrays (offset, step, threshold), each a u32 count (0 or dim) followed by that many f32.
+    std::vector<uint8_t> serialize() const;
+    // Parses a blob written by serialize(). PVEC_CORRUPT for a bad magic, truncated or trailing
+    // bytes, an unknown codec, or parameters inconsistent with the codec (see validate());
+    // PVEC_FORMAT for a newer version. `out` is written only on success.
+    static Status deserialize(const uint8_t *data, std::size_t size, CodecParams *out);
+};
+
+// Checks that `p` is usable by encode/decode/scoring: dim >= 1, the arrays its codec needs have
+// exactly dim finite entries (the others are empty), scale finite and > 0, steps >= 0.
+// PVEC_CORRUPT otherwise (parameters come from files).
+Status validate(const CodecParams &p);
+
+// Fits the parameters of `id` on `n` row-major sample vectors of `dim` finite floats.
+//   fp8:       scale so that the sample's max |x| maps to half the format's max finite value (one
+//              binade of headroom for unseen vectors; the relative precision is the same
+//              everywhere in the normal range, so the headroom costs only the bottom binade).
+//   int8/int4: per dimension, the clip range [lo, hi] with the least squared reconstruction
+//              error on the sample among symmetric quantile ranges (100% ... 90% of the values);
+//              offset = lo, step = (hi - lo) / (levels - 1).
+//   binary:    per dimension, threshold = mean; offset/step from the means of the values on
+//              either side (the squared-error-optimal 1-bit reconstruction for that threshold).
+//   f32/f16/bf16: nothing to fit.
+// PVEC_RANGE when n == 0 (for codecs that train) or dim == 0; PVEC_INVALID for a non-finite sample
+// value or an unknown codec. `out` is written only on success.
+Status train(CodecId id, const float *sample, std::size_t n, std::size_t dim, CodecParams *out);
+
+// The untrained parameters of a codec that needs none (f32, f16, bf16); for the others, a
+// neutral placeholder (scale 1, identity-like ranges) that validate() accepts, for tests.
+CodecParams untrained_params(CodecId id, uint32_t dim);
+
+// Encodes one vector of p.dim floats into code_bytes(p.id, p.dim) bytes. `p` must be valid.
+void encode(const CodecParams &p, const float *x, uint8_t *code);
+// Decodes one code into p.dim floats.
+void decode(const CodecParams &p, const uint8_t *code, float *x);
+
+// A float query prepared once for scoring many codes of one codec.
+struct PreparedQuery {
+    CodecId id = CodecId::f32;
+    uint32_t dim = 0;
+    float base = 0.0f;    // int8/int4: sum q[i] * offset[i]; binary: sum q[i] * offset[i]
+    float scale = 1.0f;   // e4m3/e5m2: the collection scale, applied once per score
+    std::vector<float> w;       // per-dim weights: q (float codecs), q * step (int8, binary)
+    std::vector<float> w_lo;    // int4: q * step of even dims (low nibbles)
+    std::vector<float> w_hi;    // int4: q * step of odd dims (high nibbles), 0 past dim
+    std::vector<uint64_t> bits; // binary: the query's own bits (q[i] > threshold[i]), 0-padded
+};
+
+// Prepares `q` (p.dim floats) for dot_rows().
+PreparedQuery prepare_query(const CodecParams &p, const float *q);
+
+// out[j] for the n row-major codes at `codes`:
+//   every codec but binary: q . decode(code_j), up to float rounding;
+//   binary: dim - 2 * hamming(query bits, code_j), a similarity for ranking only (higher is more
+//   similar), whatever the metric; rescore the best candidates exactly.
+// dot_rows is the fast version; dot_rows_scalar the reference (one element at a time, summed in
+// double) it is tested against. Neither requires alignment.
+void dot_rows(const PreparedQuery &pq, const uint8_t *codes, std::size_t n, float *out);
+void dot_rows_scalar(const PreparedQuery &pq, const uint8_t *codes, std::size_t n, float *out);
+
+// |decode(code)|^2, for L2 as |q|^2 - 2 q.x + |x|^2 and for cosine norms; computed once per vector
+// at insert and kept as a per-vector correction.
+float decoded_norm2(const CodecParams &p, const uint8_t *code);
+
+}  // namespace pocketvec::codec

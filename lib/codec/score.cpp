@@ -1,0 +1,232 @@
+// Scoring a float query against row-major codes. The fast versions are plain C++ shaped for the
+// auto-vectoriser at baseline flags: each row is summed into kLanes independent float lanes (a
+// float sum cannot be reordered by the compiler without -ffast-math, so the lanes make the
+// reordering explicit), with branch-free decoders. Block-layout and per-level SIMD kernels belong
+// to lib/kernels/; these are the row-major references and the rescoring path.
+#include <cmath>
+#include <cstring>
+
+#include "codec/codec.h"
+#include "codec/decode_inline.h"
+#include "codec/minifloat.h"
+
+namespace pocketvec::codec {
+
+namespace {
+
+constexpr std::size_t kLanes = 16;
+
+// sum over i < n of term(i), in kLanes lanes.
+template <class Term>
+inline float lane_sum(std::size_t n, Term term) {
+    float acc[kLanes] = {};
+    std::size_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+        for (std::size_t k = 0; k < kLanes; ++k) {
+            acc[k] += term(i + k);
+        }
+    }
+    float tail = 0.0f;
+    for (; i < n; ++i) {
+        tail += term(i);
+    }
+    for (std::size_t width = kLanes / 2; width > 0; width /= 2) {
+        for (std::size_t k = 0; k < width; ++k) {
+            acc[k] += acc[k + width];
+        }
+    }
+    return acc[0] + tail;
+}
+
+inline float load_f32(const uint8_t *p) {
+    float f;
+    std::memcpy(&f, p, sizeof f);
+    return f;
+}
+
+inline uint64_t load_u64(const uint8_t *p) {
+    uint64_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// Hamming distance between the query bits and one binary code of `bytes` bytes.
+inline uint32_t hamming_row(const uint64_t *qbits, const uint8_t *row, std::size_t bytes,
+                            uint64_t last_mask) {
+    const std::size_t full = bytes / 8;
+    uint32_t h = 0;
+    for (std::size_t k = 0; k < full; ++k) {
+        h += static_cast<uint32_t>(__builtin_popcountll(load_u64(row + 8 * k) ^ qbits[k]));
+    }
+    const std::size_t rest = bytes - 8 * full;
+    if (rest != 0) {
+        uint64_t v = 0;
+        std::memcpy(&v, row + 8 * full, rest);
+        h += static_cast<uint32_t>(__builtin_popcountll((v ^ qbits[full]) & last_mask));
+    }
+    return h;
+}
+
+// Mask of the valid bits of the last (possibly partial) 64-bit word of a binary code.
+uint64_t last_word_mask(std::size_t dim) {
+    const std::size_t r = dim % 64;
+    return r == 0 ? ~uint64_t{0} : (uint64_t{1} << r) - 1;
+}
+
+}  // namespace
+
+PreparedQuery prepare_query(const CodecParams &p, const float *q) {
+    PreparedQuery pq;
+    pq.id = p.id;
+    pq.dim = p.dim;
+    const std::size_t dim = p.dim;
+    switch (p.id) {
+    case CodecId::f32:
+    case CodecId::f16:
+    case CodecId::bf16:
+        pq.w.assign(q, q + dim);
+        break;
+    case CodecId::e4m3:
+    case CodecId::e5m2:
+        // The scale is applied once per score, not once per element.
+        pq.w.assign(q, q + dim);
+        pq.scale = p.scale;
+        break;
+    case CodecId::int8:
+    case CodecId::int4:
+    case CodecId::binary: {
+        // q.(offset + step*c) = q.offset + (q*step).c
+        double base = 0.0;
+        pq.w.resize(dim);
+        for (std::size_t i = 0; i < dim; ++i) {
+            base += static_cast<double>(q[i]) * p.offset[i];
+            pq.w[i] = q[i] * p.step[i];
+        }
+        pq.base = static_cast<float>(base);
+        if (p.id == CodecId::int4) {
+            const std::size_t bytes = code_bytes(p.id, dim);
+            pq.w_lo.assign(bytes, 0.0f);
+            pq.w_hi.assign(bytes, 0.0f);
+            for (std::size_t i = 0; i < dim; ++i) {
+                (i % 2 == 0 ? pq.w_lo : pq.w_hi)[i / 2] = pq.w[i];
+            }
+        }
+        if (p.id == CodecId::binary) {
+            pq.bits.assign((dim + 63) / 64, 0);
+            for (std::size_t i = 0; i < dim; ++i) {
+                if (q[i] > p.threshold[i]) {
+                    pq.bits[i / 64] |= uint64_t{1} << (i % 64);
+                }
+            }
+        }
+        break;
+    }
+    }
+    return pq;
+}
+
+void dot_rows(const PreparedQuery &pq, const uint8_t *codes, std::size_t n, float *out) {
+    const std::size_t dim = pq.dim;
+    const std::size_t stride = code_bytes(pq.id, dim);
+    const float *w = pq.w.data();
+    for (std::size_t j = 0; j < n; ++j) {
+        const uint8_t *c = codes + j * stride;
+        float s = 0.0f;
+        switch (pq.id) {
+        case CodecId::f32:
+            s = lane_sum(dim, [&](std::size_t i) { return w[i] * load_f32(c + 4 * i); });
+            break;
+        case CodecId::f16:
+            s = lane_sum(dim,
+                         [&](std::size_t i) { return w[i] * fast_f16_to_f32(load_u16le(c + 2 * i)); });
+            break;
+        case CodecId::bf16:
+            s = lane_sum(dim,
+                         [&](std::size_t i) { return w[i] * fast_bf16_to_f32(load_u16le(c + 2 * i)); });
+            break;
+        case CodecId::e4m3:
+            s = pq.scale * lane_sum(dim, [&](std::size_t i) { return w[i] * fast_e4m3_to_f32(c[i]); });
+            break;
+        case CodecId::e5m2:
+            s = pq.scale * lane_sum(dim, [&](std::size_t i) { return w[i] * fast_e5m2_to_f32(c[i]); });
+            break;
+        case CodecId::int8:
+            s = pq.base + lane_sum(dim, [&](std::size_t i) { return w[i] * static_cast<float>(c[i]); });
+            break;
+        case CodecId::int4: {
+            const float *lo = pq.w_lo.data();
+            const float *hi = pq.w_hi.data();
+            s = pq.base + lane_sum(stride, [&](std::size_t b) {
+                    return lo[b] * static_cast<float>(c[b] & 0xfu) +
+                           hi[b] * static_cast<float>(c[b] >> 4);
+                });
+            break;
+        }
+        case CodecId::binary:
+            s = static_cast<float>(dim) -
+                2.0f * static_cast<float>(
+                           hamming_row(pq.bits.data(), c, stride, last_word_mask(dim)));
+            break;
+        }
+        out[j] = s;
+    }
+}
+
+void dot_rows_scalar(const PreparedQuery &pq, const uint8_t *codes, std::size_t n, float *out) {
+    const std::size_t dim = pq.dim;
+    const std::size_t stride = code_bytes(pq.id, dim);
+    for (std::size_t j = 0; j < n; ++j) {
+        const uint8_t *c = codes + j * stride;
+        double s = 0.0;
+        if (pq.id == CodecId::binary) {
+            uint32_t h = 0;
+            for (std::size_t i = 0; i < dim; ++i) {
+                const uint32_t qb = static_cast<uint32_t>(pq.bits[i / 64] >> (i % 64)) & 1u;
+                h += qb ^ ((c[i / 8] >> (i % 8)) & 1u);
+            }
+            out[j] = static_cast<float>(dim) - 2.0f * static_cast<float>(h);
+            continue;
+        }
+        for (std::size_t i = 0; i < dim; ++i) {
+            float x = 0.0f;
+            switch (pq.id) {
+            case CodecId::f32: x = load_f32(c + 4 * i); break;
+            case CodecId::f16: x = f16_to_f32(load_u16le(c + 2 * i)); break;
+            case CodecId::bf16: x = bf16_to_f32(load_u16le(c + 2 * i)); break;
+            case CodecId::e4m3: x = e4m3_to_f32(c[i]); break;
+            case CodecId::e5m2: x = e5m2_to_f32(c[i]); break;
+            case CodecId::int8: x = c[i]; break;
+            case CodecId::int4: x = static_cast<float>((c[i / 2] >> (4 * (i & 1))) & 0xfu); break;
+            case CodecId::binary: break;
+            }
+            s += static_cast<double>(pq.w[i]) * x;
+        }
+        out[j] = static_cast<float>(static_cast<double>(pq.base) + s * pq.scale);
+    }
+}
+
+float decoded_norm2(const CodecParams &p, const uint8_t *code) {
+    // One element at a time through the reference decoders; this runs once per inserted vector.
+    double s = 0.0;
+    for (std::size_t i = 0; i < p.dim; ++i) {
+        float x = 0.0f;
+        switch (p.id) {
+        case CodecId::f32: x = load_f32(code + 4 * i); break;
+        case CodecId::f16: x = f16_to_f32(load_u16le(code + 2 * i)); break;
+        case CodecId::bf16: x = bf16_to_f32(load_u16le(code + 2 * i)); break;
+        case CodecId::e4m3: x = e4m3_to_f32(code[i]) * p.scale; break;
+        case CodecId::e5m2: x = e5m2_to_f32(code[i]) * p.scale; break;
+        case CodecId::int8: x = p.offset[i] + p.step[i] * static_cast<float>(code[i]); break;
+        case CodecId::int4:
+            x = p.offset[i] + p.step[i] * static_cast<float>((code[i / 2] >> (4 * (i & 1))) & 0xfu);
+            break;
+        case CodecId::binary:
+            x = p.offset[i] + p.step[i] * static_cast<float>((code[i / 8] >> (i % 8)) & 1u);
+            break;
+        }
+        s += static_cast<double>(x) * x;
+    }
+    return static_cast<float>(s);
+}
+
+}  // namespace pocketvec::codec

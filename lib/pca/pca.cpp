@@ -1,0 +1,251 @@
+#include "pca/pca.h"
+
+#include <Eigen/Dense>
+#include <cmath>
+#include <cstring>
+#include <random>
+
+namespace pocketvec::pca {
+
+namespace {
+
+constexpr uint8_t kMagic[4] = {'P', 'V', 'P', 'C'};
+constexpr uint32_t kVersion = 1;
+constexpr uint32_t kFlagRotated = 1;
+constexpr std::size_t kLanes = 8;
+
+// Little-endian byte I/O; the same few lines as lib/codec/ (pca does not depend on codec).
+void put_u32(std::vector<uint8_t> *out, uint32_t v) {
+    for (int i = 0; i < 4; ++i) {
+        out->push_back(static_cast<uint8_t>(v >> (8 * i)));
+    }
+}
+
+void put_f32(std::vector<uint8_t> *out, float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, sizeof u);
+    put_u32(out, u);
+}
+
+uint32_t get_u32(const uint8_t *p) {
+    return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
+           static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
+}
+
+float get_f32(const uint8_t *p) {
+    const uint32_t u = get_u32(p);
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+// A standard normal draw from 53-bit uniforms (Box-Muller). std::normal_distribution is not
+// specified bit for bit, so it would make a seed mean different rotations on different platforms.
+double gaussian(std::mt19937_64 &rng) {
+    constexpr double kTwoPi = 6.283185307179586476925286766559;
+    const double u1 = (static_cast<double>(rng() >> 11) + 1.0) * 0x1.0p-53;  // (0, 1]
+    const double u2 = static_cast<double>(rng() >> 11) * 0x1.0p-53;          // [0, 1)
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(kTwoPi * u2);
+}
+
+// A uniformly distributed random orthogonal k x k matrix: QR of a Gaussian matrix, with Q's
+// columns multiplied by the signs of R's diagonal (without that, Q is not uniform).
+Eigen::MatrixXd random_rotation_matrix(std::size_t k, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    Eigen::MatrixXd g(k, k);
+    for (Eigen::Index c = 0; c < g.cols(); ++c) {
+        for (Eigen::Index r = 0; r < g.rows(); ++r) {
+            g(r, c) = gaussian(rng);
+        }
+    }
+    Eigen::HouseholderQR<Eigen::MatrixXd> qr(g);
+    Eigen::MatrixXd q = qr.householderQ() * Eigen::MatrixXd::Identity(g.rows(), g.cols());
+    const Eigen::MatrixXd r = qr.matrixQR();
+    for (Eigen::Index c = 0; c < q.cols(); ++c) {
+        if (r(c, c) < 0) {
+            q.col(c) = -q.col(c);
+        }
+    }
+    return q;
+}
+
+// sum over i < n of a[i] * b[i], in kLanes independent lanes so the compiler can vectorise it.
+template <class B>
+inline float lane_dot(const float *a, std::size_t n, B b) {
+    float acc[kLanes] = {};
+    std::size_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+        for (std::size_t k = 0; k < kLanes; ++k) {
+            acc[k] += a[i + k] * b(i + k);
+        }
+    }
+    float s = 0.0f;
+    for (; i < n; ++i) {
+        s += a[i] * b(i);
+    }
+    for (std::size_t k = 0; k < kLanes; ++k) {
+        s += acc[k];
+    }
+    return s;
+}
+
+}  // namespace
+
+std::vector<uint8_t> Pca::serialize() const {
+    std::vector<uint8_t> out(kMagic, kMagic + 4);
+    out.reserve(24 + 4 * (mean.size() + components.size()));
+    put_u32(&out, kVersion);
+    put_u32(&out, in_dim);
+    put_u32(&out, out_dim);
+    put_u32(&out, rotated ? kFlagRotated : 0);
+    put_f32(&out, explained_variance);
+    for (float f : mean) {
+        put_f32(&out, f);
+    }
+    for (float f : components) {
+        put_f32(&out, f);
+    }
+    return out;
+}
+
+Status Pca::deserialize(const uint8_t *data, std::size_t size, Pca *out) {
+    PVEC_RETURN_IF(data == nullptr && size != 0, PVEC_MISUSE, "pca: NULL data");
+    constexpr std::size_t kHeader = 24;
+    PVEC_RETURN_IF(size < 8 || std::memcmp(data, kMagic, 4) != 0, PVEC_CORRUPT, "pca: bad magic");
+    const uint32_t version = get_u32(data + 4);
+    PVEC_RETURN_IF(version == 0, PVEC_CORRUPT, "pca: bad version");
+    PVEC_RETURN_IF(version > kVersion, PVEC_FORMAT, "pca: written by a newer pocketvec");
+    PVEC_RETURN_IF(size < kHeader, PVEC_CORRUPT, "pca: truncated");
+    Pca p;
+    p.in_dim = get_u32(data + 8);
+    p.out_dim = get_u32(data + 12);
+    const uint32_t flags = get_u32(data + 16);
+    p.explained_variance = get_f32(data + 20);
+    PVEC_RETURN_IF(p.in_dim == 0 || p.out_dim == 0 || p.out_dim > p.in_dim, PVEC_CORRUPT,
+                   "pca: dimensions out of range");
+    PVEC_RETURN_IF((flags & ~kFlagRotated) != 0, PVEC_CORRUPT, "pca: unknown flags");
+    PVEC_RETURN_IF(!(p.explained_variance >= 0.0f && p.explained_variance <= 1.0f), PVEC_CORRUPT,
+                   "pca: explained variance out of range");
+    p.rotated = (flags & kFlagRotated) != 0;
+    // 64-bit arithmetic: in_dim * (out_dim + 1) * 4 cannot overflow it for u32 dims.
+    const uint64_t floats = static_cast<uint64_t>(p.in_dim) * (static_cast<uint64_t>(p.out_dim) + 1);
+    PVEC_RETURN_IF(static_cast<uint64_t>(size - kHeader) != floats * 4, PVEC_CORRUPT,
+                   "pca: size does not match the dimensions");
+    p.mean.resize(p.in_dim);
+    p.components.resize(static_cast<std::size_t>(p.in_dim) * p.out_dim);
+    const uint8_t *cur = data + kHeader;
+    for (float &f : p.mean) {
+        f = get_f32(cur);
+        cur += 4;
+    }
+    for (float &f : p.components) {
+        f = get_f32(cur);
+        cur += 4;
+    }
+    for (const auto *v : {&p.mean, &p.components}) {
+        for (float f : *v) {
+            PVEC_RETURN_IF(!std::isfinite(f), PVEC_CORRUPT, "pca: non-finite value");
+        }
+    }
+    *out = std::move(p);
+    return Status::ok();
+}
+
+Status fit(const float *sample, std::size_t n, std::size_t in_dim, std::size_t out_dim,
+           double variance_target, bool random_rotation, uint64_t seed, Pca *out) {
+    PVEC_RETURN_IF(out == nullptr || (sample == nullptr && n != 0), PVEC_MISUSE, "pca: NULL argument");
+    PVEC_RETURN_IF(n < 2, PVEC_RANGE, "pca: need at least 2 sample vectors");
+    PVEC_RETURN_IF(in_dim == 0 || in_dim > 0xffffffffu || out_dim > in_dim, PVEC_RANGE,
+                   "pca: dimensions out of range");
+    PVEC_RETURN_IF(out_dim == 0 && !(variance_target > 0.0 && variance_target <= 1.0), PVEC_RANGE,
+                   "pca: variance target must be in (0, 1]");
+    for (std::size_t k = 0; k < n * in_dim; ++k) {
+        PVEC_RETURN_IF(!std::isfinite(sample[k]), PVEC_INVALID, "pca: non-finite sample value");
+    }
+    const auto d = static_cast<Eigen::Index>(in_dim);
+    using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    const Eigen::Map<const RowMajorF> x(sample, static_cast<Eigen::Index>(n), d);
+    const Eigen::RowVectorXd mean = x.cast<double>().colwise().mean();
+    const Eigen::MatrixXd centred = x.cast<double>().rowwise() - mean;
+    Eigen::MatrixXd cov = Eigen::MatrixXd::Zero(d, d);
+    cov.selfadjointView<Eigen::Lower>().rankUpdate(centred.transpose(), 1.0 / static_cast<double>(n - 1));
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(cov, Eigen::ComputeEigenvectors);
+    PVEC_RETURN_IF(eig.info() != Eigen::Success, PVEC_ERROR, "pca: eigen decomposition failed");
+
+    // Eigen returns ascending eigenvalues; rank them descending. Round-off can make the smallest
+    // slightly negative; they count as zero variance.
+    const Eigen::VectorXd values = eig.eigenvalues().reverse().cwiseMax(0.0);
+    const double total = values.sum();
+    std::size_t k = out_dim;
+    if (k == 0) {
+        k = in_dim;
+        double acc = 0.0;
+        for (std::size_t i = 0; i < in_dim; ++i) {
+            acc += values(static_cast<Eigen::Index>(i));
+            if (total <= 0.0 || acc >= variance_target * total * (1.0 - 1e-12)) {
+                k = i + 1;
+                break;
+            }
+        }
+    }
+    const auto kk = static_cast<Eigen::Index>(k);
+    // Rows are components: the last k eigenvectors, largest eigenvalue first.
+    Eigen::MatrixXd comps = eig.eigenvectors().rightCols(kk).rowwise().reverse().transpose();
+    for (Eigen::Index r = 0; r < kk; ++r) {
+        Eigen::Index at;
+        comps.row(r).cwiseAbs().maxCoeff(&at);
+        if (comps(r, at) < 0) {
+            comps.row(r) = -comps.row(r);
+        }
+    }
+    if (random_rotation) {
+        comps = random_rotation_matrix(k, seed) * comps;
+    }
+
+    Pca p;
+    p.in_dim = static_cast<uint32_t>(in_dim);
+    p.out_dim = static_cast<uint32_t>(k);
+    p.rotated = random_rotation;
+    p.explained_variance =
+        total > 0.0 ? static_cast<float>(std::min(1.0, values.head(kk).sum() / total)) : 1.0f;
+    p.mean.resize(in_dim);
+    for (std::size_t i = 0; i < in_dim; ++i) {
+        p.mean[i] = static_cast<float>(mean(static_cast<Eigen::Index>(i)));
+    }
+    p.components.resize(k * in_dim);
+    for (std::size_t r = 0; r < k; ++r) {
+        for (std::size_t c = 0; c < in_dim; ++c) {
+            p.components[r * in_dim + c] =
+                static_cast<float>(comps(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)));
+        }
+    }
+    *out = std::move(p);
+    return Status::ok();
+}
+
+void project(const Pca &pca, const float *x, float *y) {
+    // The centring is recomputed per row rather than held in a scratch buffer: no allocation per
+    // call, and centring before multiplying keeps the precision that C x - C mean would lose.
+    const float *m = pca.mean.data();
+    for (std::size_t r = 0; r < pca.out_dim; ++r) {
+        y[r] = lane_dot(pca.components.data() + r * pca.in_dim, pca.in_dim,
+                        [&](std::size_t i) { return x[i] - m[i]; });
+    }
+}
+
+void project_direction(const Pca &pca, const float *q, float *y) {
+    for (std::size_t r = 0; r < pca.out_dim; ++r) {
+        y[r] = lane_dot(pca.components.data() + r * pca.in_dim, pca.in_dim,
+                        [&](std::size_t i) { return q[i]; });
+    }
+}
+
+float mean_dot(const Pca &pca, const float *q) {
+    double s = 0.0;
+    for (std::size_t i = 0; i < pca.in_dim; ++i) {
+        s += static_cast<double>(q[i]) * pca.mean[i];
+    }
+    return static_cast<float>(s);
+}
+
+}  // namespace pocketvec::pca

@@ -1,0 +1,67 @@
+// PCA: a mean and an orthonormal projection fitted on a sample, optionally followed by a random
+// orthogonal rotation, applied to vectors at insert and to queries at search.
+//
+// What is exact in the projected space (C = components, out_dim x in_dim, orthonormal rows):
+//   - L2: |project(q) - project(x)| = |C (q - x)|, the distance between the projected points; equal
+//     to |q - x| when nothing is dropped (out_dim == in_dim), otherwise the distance within the
+//     kept subspace (never larger than the original).
+//   - Inner product: q.x = mean_dot(q) + project_direction(q) . project(x) + r, where r is the
+//     inner product of the dropped parts of q and x - mean; r = 0 when out_dim == in_dim.
+//     mean_dot(q) is the same for every x, so ranking by project_direction(q) . project(x) is
+//     ranking by the scores without r; add mean_dot(q) to report them. Do not score dot with
+//     project(q): C(q - mean) . C(x - mean) carries an x-dependent term -C mean . C(x - mean).
+//   - Cosine: as inner product on vectors normalised before projection.
+// A rotation R (out_dim x out_dim, orthogonal) is folded into C (C = R P); it changes none of the
+// above.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "common/status.h"
+
+namespace pocketvec::pca {
+
+struct Pca {
+    uint32_t in_dim = 0;
+    uint32_t out_dim = 0;
+    bool rotated = false;             // a random rotation is folded into components
+    float explained_variance = 0.0f;  // fraction of the sample's variance kept, in [0, 1]
+    std::vector<float> mean;          // in_dim
+    std::vector<float> components;    // out_dim x in_dim, row-major, orthonormal rows
+
+    // Little-endian blob: "PVPC", u32 version (1), u32 in_dim, u32 out_dim, u32 flags (bit 0:
+    // rotated), f32 explained_variance, f32 mean[in_dim], f32 components[out_dim * in_dim].
+    std::vector<uint8_t> serialize() const;
+    // PVEC_CORRUPT for a bad magic, truncated or trailing bytes, dims out of range
+    // (0 < out_dim <= in_dim) or non-finite values; PVEC_FORMAT for a newer version.
+    // `out` is written only on success.
+    static Status deserialize(const uint8_t *data, std::size_t size, Pca *out);
+};
+
+// Fits a PCA on `n` row-major sample vectors of `in_dim` finite floats: the covariance (double
+// precision) is diagonalised with Eigen's SelfAdjointEigenSolver and the components sorted by
+// decreasing eigenvalue, each with its largest-magnitude entry made positive (eigenvectors have
+// no sign of their own; this makes the fit reproducible).
+//   out_dim > 0: keep that many components (<= in_dim).
+//   out_dim == 0: keep the fewest components whose variance reaches `variance_target` (0, 1] of
+//                 the total.
+//   random_rotation: fold a random orthogonal out_dim x out_dim rotation (QR of a Gaussian
+//                 matrix drawn from `seed`, sign-corrected to be uniformly distributed) into the
+//                 components. It spreads the variance evenly over the output dimensions, which
+//                 helps binary and the integer codecs. Same seed, same sample: same result on
+//                 every platform (the generator is std::mt19937_64 with our own Gaussian draw).
+// PVEC_RANGE for n < 2, in_dim == 0, out_dim > in_dim or variance_target outside (0, 1];
+// PVEC_INVALID for a non-finite sample value. `out` is written only on success.
+Status fit(const float *sample, std::size_t n, std::size_t in_dim, std::size_t out_dim,
+           double variance_target, bool random_rotation, uint64_t seed, Pca *out);
+
+// y = C (x - mean); x has in_dim floats, y out_dim.
+void project(const Pca &pca, const float *x, float *y);
+// y = C q, the query side of inner-product scores (see above).
+void project_direction(const Pca &pca, const float *q, float *y);
+// q . mean, the constant term of inner-product scores (see above).
+float mean_dot(const Pca &pca, const float *q);
+
+}  // namespace pocketvec::pca
