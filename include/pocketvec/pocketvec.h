@@ -298,9 +298,12 @@ PVEC_API int pvec_count(pvec_collection *coll, uint64_t *count, char **errmsg);
 typedef struct pvec_search_options {
     uint32_t struct_size; /* sizeof(pvec_search_options) */
     uint32_t flags;       /* reserved, must be 0 */
+    uint32_t threads;     /* threads one search may use; 0 = one per hardware thread, used only
+                             for collections above 16,384 slots per thread; 1 = the calling thread
+                             only. Results are identical for every value. */
 } pvec_search_options;
 
-#define PVEC_SEARCH_OPTIONS_INIT {sizeof(pvec_search_options), 0u}
+#define PVEC_SEARCH_OPTIONS_INIT {sizeof(pvec_search_options), 0u, 0u}
 PVEC_API void pvec_search_options_init(pvec_search_options *opts);
 
 /* Finds the k items nearest to `query` (dim finite floats) by the collection's metric. Writes

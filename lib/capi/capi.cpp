@@ -30,7 +30,7 @@ struct pvec_collection {
 // Fixed-width ABI structs: their layout must not depend on the compiler's mood.
 static_assert(std::is_standard_layout<pvec_open_options>::value, "ABI struct");
 static_assert(sizeof(pvec_open_options) == 12, "pvec_open_options layout changed");
-static_assert(sizeof(pvec_search_options) == 8, "pvec_search_options layout changed");
+static_assert(sizeof(pvec_search_options) == 12, "pvec_search_options layout changed");
 static_assert(offsetof(pvec_collection_options, codec) == 16, "pvec_collection_options layout");
 static_assert(offsetof(pvec_collection_info, codec) == 48, "pvec_collection_info layout");
 
@@ -420,7 +420,7 @@ int pvec_search(pvec_collection *handle, const float *query, size_t dim, size_t 
                        "query has " + std::to_string(dim) + " components, the collection " +
                            std::to_string(coll.meta().dim));
         std::vector<pocketvec::search::Hit> hits;
-        PVEC_FORWARD_IF_ERROR(coll.search(query, k, &hits));
+        PVEC_FORWARD_IF_ERROR(coll.search(query, k, opts ? opts->threads : 0, &hits));
         for (std::size_t i = 0; i < hits.size(); ++i) {
             ids[i] = hits[i].id;
             if (scores) {

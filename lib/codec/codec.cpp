@@ -298,6 +298,8 @@ Status validate(const CodecParams &p) {
     PVEC_RETURN_IF(p.dim == 0, PVEC_CORRUPT, "codec parameters: dim is 0");
     PVEC_RETURN_IF(!std::isfinite(p.scale) || !(p.scale > 0.0f), PVEC_CORRUPT,
                    "codec parameters: scale must be finite and > 0");
+    PVEC_RETURN_IF(!is_fp8(p.id) && p.scale != 1.0f, PVEC_CORRUPT,
+                   "codec parameters: scale is used by fp8 only and must be 1 otherwise");
     const bool affine = is_affine(p.id) || p.id == CodecId::binary;
     const std::size_t want = affine ? p.dim : 0;
     const std::size_t want_threshold = p.id == CodecId::binary ? p.dim : 0;

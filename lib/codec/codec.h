@@ -71,7 +71,8 @@ struct CodecParams {
 };
 
 // Checks that `p` is usable by encode/decode/scoring: dim >= 1, the arrays its codec needs have
-// exactly dim finite entries (the others are empty), scale finite and > 0, steps >= 0.
+// exactly dim finite entries (the others are empty), scale finite and > 0 (and exactly 1 for the
+// codecs other than fp8), steps >= 0.
 // PVEC_CORRUPT otherwise (parameters come from files).
 Status validate(const CodecParams &p);
 

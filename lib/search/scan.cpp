@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <thread>
 
 #include "kernels/kernels.h"
 
@@ -30,6 +32,9 @@ std::vector<float> unit_query(const Query &q) {
 }
 
 constexpr std::size_t kRescoreMargin = 32;
+// Below this many blocks per thread (64 x 256 vectors) starting a thread costs more than it saves.
+constexpr std::size_t kBlocksPerThread = 64;
+constexpr std::size_t kMaxThreads = 8;
 
 // Scores candidates in double from the resident codes and keeps the best query.k, ties by id.
 std::vector<Hit> rescore_exact(const Query &query, const std::vector<BlockView> &blocks,
@@ -86,34 +91,64 @@ std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &bl
 
     // The float scan rounds each sum (about 1e-7 relative); neighbours closer than that may swap.
     // So it keeps a margin of extra candidates, and the final ranking is recomputed in double.
-    TopK top(query.k + std::max<std::size_t>(query.k, kRescoreMargin));
-    alignas(64) float raw[kBlockVectors];
-    for (std::size_t bi = 0; bi < blocks.size(); ++bi) {
-        const BlockView &b = blocks[bi];
-        bool any = false;
-        for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
-            any |= b.live[w] != 0;
-        }
-        if (!any) {
-            continue;
-        }
-        block_kernel(qv, b.codes, query.dim, raw);
-        for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
-            for (uint64_t bits = b.live[w]; bits != 0; bits &= bits - 1) {
-                const std::size_t s = w * 64 + static_cast<std::size_t>(__builtin_ctzll(bits));
-                float score;
-                switch (query.metric) {
-                case Metric::cosine: score = 1.0f - raw[s] * b.inv_norms[s]; break;
-                case Metric::dot: score = -raw[s]; break;
-                default: score = raw[s]; break;
-                }
-                if (score <= top.threshold()) {
-                    top.offer(score, b.ids[s], bi * kBlockVectors + s);
+    const std::size_t keep = query.k + std::max<std::size_t>(query.k, kRescoreMargin);
+    auto scan_range = [&](std::size_t first, std::size_t last, TopK &top) {
+        alignas(64) float raw[kBlockVectors];
+        for (std::size_t bi = first; bi < last; ++bi) {
+            const BlockView &b = blocks[bi];
+            bool any = false;
+            for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
+                any |= b.live[w] != 0;
+            }
+            if (!any) {
+                continue;
+            }
+            block_kernel(qv, b.codes, query.dim, raw);
+            for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
+                for (uint64_t bits = b.live[w]; bits != 0; bits &= bits - 1) {
+                    const std::size_t s = w * 64 + static_cast<std::size_t>(__builtin_ctzll(bits));
+                    float score;
+                    switch (query.metric) {
+                    case Metric::cosine: score = 1.0f - raw[s] * b.inv_norms[s]; break;
+                    case Metric::dot: score = -raw[s]; break;
+                    default: score = raw[s]; break;
+                    }
+                    if (score <= top.threshold()) {
+                        top.offer(score, b.ids[s], bi * kBlockVectors + s);
+                    }
                 }
             }
         }
+    };
+
+    // Threads split the blocks into ranges and their selections are merged; the merged set is the
+    // same as one thread's because every selection uses the same total order.
+    std::size_t threads = query.threads != 0 ? query.threads
+                                             : std::max(1u, std::thread::hardware_concurrency());
+    threads = std::min({threads, kMaxThreads, blocks.size() / kBlocksPerThread});
+    if (threads <= 1) {
+        TopK top(keep);
+        scan_range(0, blocks.size(), top);
+        return rescore_exact(query, blocks, top.take_sorted());
     }
-    return rescore_exact(query, blocks, top.take_sorted());
+    std::vector<TopK> tops(threads, TopK(keep));
+    std::vector<std::thread> workers;
+    const std::size_t per = (blocks.size() + threads - 1) / threads;
+    for (std::size_t t = 1; t < threads; ++t) {
+        workers.emplace_back(scan_range, t * per, std::min(blocks.size(), (t + 1) * per),
+                             std::ref(tops[t]));
+    }
+    scan_range(0, std::min(blocks.size(), per), tops[0]);
+    for (std::thread &w : workers) {
+        w.join();
+    }
+    TopK merged(keep);
+    for (TopK &t : tops) {
+        for (const Hit &h : t.take_sorted()) {
+            merged.offer(h.score, h.id, h.pos);
+        }
+    }
+    return rescore_exact(query, blocks, merged.take_sorted());
 }
 
 }  // namespace pocketvec::search

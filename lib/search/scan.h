@@ -23,6 +23,7 @@ struct Query {
     const float *vec;  // dim floats, finite
     std::size_t dim;
     std::size_t k;     // >= 1
+    std::size_t threads = 0;  // 0 = one per hardware thread (large collections only)
 };
 
 // Scores every live slot of `blocks` and returns the best min(k, live) hits, best first, with the

@@ -436,7 +436,8 @@ Status Collection::stats(CollectionStats *out) {
     return Status::ok();
 }
 
-Status Collection::search(const float *query, std::size_t k, std::vector<search::Hit> *hits) {
+Status Collection::search(const float *query, std::size_t k, std::size_t threads,
+                          std::vector<search::Hit> *hits) {
     PVEC_FORWARD_IF_ERROR(refresh());
     PVEC_FORWARD_IF_ERROR(check_vector(query));
     PVEC_RETURN_IF(k == 0, PVEC_RANGE, "k must be at least 1");
@@ -446,7 +447,7 @@ Status Collection::search(const float *query, std::size_t k, std::vector<search:
         blocks.push_back(search::BlockView{c->codes(), c->ids, c->live, c->inv_norms});
     }
     const std::size_t limit = std::min<std::size_t>(k, count());
-    *hits = search::scan_exact(search::Query{meta_.metric, query, meta_.dim, limit}, blocks);
+    *hits = search::scan_exact(search::Query{meta_.metric, query, meta_.dim, limit, threads}, blocks);
     return Status::ok();
 }
 

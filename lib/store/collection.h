@@ -65,7 +65,8 @@ public:
     Status get(int64_t id, float *vec, std::string *meta, bool *has_meta);
     uint64_t count() const;
     Status stats(CollectionStats *out);
-    Status search(const float *query, std::size_t k, std::vector<search::Hit> *hits);
+    Status search(const float *query, std::size_t k, std::size_t threads,
+                  std::vector<search::Hit> *hits);
 
     // Checks a vector of meta_.dim floats: all finite.
     Status check_vector(const float *v) const;

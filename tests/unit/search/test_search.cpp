@@ -127,6 +127,29 @@ TEST(Scan, MatchesNaiveScoresForEveryMetric) {
     }
 }
 
+TEST(Scan, ThreadsGiveTheSameResultsAsOneThread) {
+    Fixture f(6, 200, 11);  // 200 blocks: enough for three threads of 64 blocks
+    std::mt19937 rng(12);
+    std::normal_distribution<float> g;
+    for (int rep = 0; rep < 5; ++rep) {
+        std::vector<float> q(f.dim);
+        for (float &x : q) {
+            x = g(rng);
+        }
+        for (Metric m : {Metric::cosine, Metric::dot, Metric::l2}) {
+            auto one = scan_exact(Query{m, q.data(), f.dim, 50, 1}, f.views());
+            for (std::size_t t : {2, 3, 8}) {
+                auto many = scan_exact(Query{m, q.data(), f.dim, 50, t}, f.views());
+                ASSERT_EQ(many.size(), one.size());
+                for (std::size_t i = 0; i < one.size(); ++i) {
+                    EXPECT_EQ(many[i].id, one[i].id);
+                    EXPECT_EQ(many[i].score, one[i].score);
+                }
+            }
+        }
+    }
+}
+
 TEST(Scan, ZeroQueryUnderCosineScoresOneEverywhere) {
     Fixture f(5, 1, 9);
     std::vector<float> q(f.dim, 0.0f);
