@@ -1,0 +1,32 @@
+# Runs a command and checks its exit code and, optionally, its stdout/stderr against regexes:
+#   cmake -DEXPECT_RC=1 [-DEXPECT_STDERR=regex] [-DEXPECT_STDOUT=regex] -P expect.cmake -- CMD ARGS...
+# ctest's own checks see only the combined output and zero/nonzero; this tells exit codes apart
+# (1 runtime error, 2 usage error) and which stream a message went to.
+set(_cmd)
+set(_take OFF)
+math(EXPR _last "${CMAKE_ARGC} - 1")
+foreach(_i RANGE ${_last})
+    if(_take)
+        list(APPEND _cmd "${CMAKE_ARGV${_i}}")
+    elseif("${CMAKE_ARGV${_i}}" STREQUAL "--")
+        set(_take ON)
+    endif()
+endforeach()
+if(NOT _cmd)
+    message(FATAL_ERROR "expect.cmake: no command after --")
+endif()
+if(NOT DEFINED EXPECT_RC)
+    set(EXPECT_RC 0)
+endif()
+
+execute_process(COMMAND ${_cmd} RESULT_VARIABLE _rc OUTPUT_VARIABLE _out ERROR_VARIABLE _err)
+message("exit code: ${_rc}\n--- stdout ---\n${_out}--- stderr ---\n${_err}--------------")
+if(NOT "${_rc}" STREQUAL "${EXPECT_RC}")
+    message(FATAL_ERROR "expected exit code ${EXPECT_RC}, got ${_rc}")
+endif()
+if(DEFINED EXPECT_STDERR AND NOT _err MATCHES "${EXPECT_STDERR}")
+    message(FATAL_ERROR "stderr does not match: ${EXPECT_STDERR}")
+endif()
+if(DEFINED EXPECT_STDOUT AND NOT _out MATCHES "${EXPECT_STDOUT}")
+    message(FATAL_ERROR "stdout does not match: ${EXPECT_STDOUT}")
+endif()
