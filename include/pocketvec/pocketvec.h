@@ -308,8 +308,10 @@ PVEC_API void pvec_search_options_init(pvec_search_options *opts);
 
 /* Finds the k items nearest to `query` (dim finite floats) by the collection's metric. Writes
  * *n_found = min(k, count) results into ids[0..] and scores[0..] (scores optional, may be NULL),
- * best (smallest score) first; equal scores are ordered by the smaller id. Both arrays must hold
- * k entries. f32 collections give exact results. `opts` is optional.
+ * best (smallest score) first; equal scores are ordered by the smaller id. Both arrays need room
+ * for min(k, item count) entries; nothing beyond *n_found is written, so a huge k is safe. f32
+ * collections give exact results: the scan runs in float, the final ranking and the scores are
+ * computed in double. `opts` is optional.
  * Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND (dropped), PVEC_DIM, PVEC_INVALID (NaN/Inf in the
  * query), PVEC_RANGE (k = 0), PVEC_NOMEM. Since 0.1. */
 PVEC_API int pvec_search(pvec_collection *coll, const float *query, size_t dim, size_t k,
