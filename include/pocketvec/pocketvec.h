@@ -102,7 +102,7 @@ PVEC_API const char *pvec_version_string(void);
 #define PVEC_READONLY 11  /* a write on a read-only database */
 #define PVEC_FORMAT 12    /* the file was written by a newer, incompatible pocketvec */
 #define PVEC_INVALID 13   /* an invalid value: NaN/Inf component, bad name, bad JSON, unknown codec */
-#define PVEC_UNSUPPORTED 14 /* a valid request this build does not support yet */
+#define PVEC_UNSUPPORTED 14 /* a valid request this collection or build cannot serve */
 
 /* Static English text for a status code ("unknown status" for values not listed). Any thread.
  * Since 0.1. */
@@ -188,16 +188,31 @@ PVEC_API int pvec_db_rollback(pvec_db *db, char **errmsg);
 #define PVEC_MAX_DIM 65536u
 #define PVEC_MAX_NAME 255u
 
+#define PVEC_RAW_NONE 0u     /* no raw tier: only the codes are kept */
+#define PVEC_RAW_ZSTD_F32 1u /* keep each original vector, zstd-compressed float32, off the scan path */
+
+#define PVEC_COLLECTION_PCA_ROTATE 0x1u /* follow PCA with a seeded random orthogonal rotation */
+
+#define PVEC_TRAIN_NEVER 0xFFFFFFFFu /* train_threshold: only pvec_collection_train trains */
+
 typedef struct pvec_collection_options {
     uint32_t struct_size; /* sizeof(pvec_collection_options) */
     uint32_t dim;         /* required: 1 .. PVEC_MAX_DIM */
     uint32_t metric;      /* PVEC_METRIC_*; 0 = cosine */
     uint32_t reserved;    /* must be 0 */
-    const char *codec;    /* code format of the stored vectors; NULL or "f32" = float32 (exact). Other
-                             names are reserved for compressed codecs and return PVEC_UNSUPPORTED */
+    const char *codec;    /* code format: NULL or "f32" (exact), "f16", "bf16", "e4m3", "e5m2",
+                             "int8", "int4", "binary". Codecs other than f32/f16/bf16 need a trained
+                             model; until the collection is trained it stores float32 and searches
+                             exactly (see pvec_collection_train). */
+    uint32_t pca_dim;     /* 0 = no PCA; else project to this many dimensions (< dim) at training */
+    uint32_t raw_tier;    /* PVEC_RAW_NONE (default) or PVEC_RAW_ZSTD_F32: needed for exact
+                             rescoring (search oversampling), re-training and codec changes */
+    uint32_t train_threshold; /* train automatically at the end of the write call that brings the
+                                 count to at least this; 0 = max(1024, 2 * dim); PVEC_TRAIN_NEVER */
+    uint32_t flags;       /* PVEC_COLLECTION_* bits */
 } pvec_collection_options;
 
-#define PVEC_COLLECTION_OPTIONS_INIT {sizeof(pvec_collection_options), 0u, 0u, 0u, NULL}
+#define PVEC_COLLECTION_OPTIONS_INIT {sizeof(pvec_collection_options), 0u, 0u, 0u, NULL, 0u, 0u, 0u, 0u}
 PVEC_API void pvec_collection_options_init(pvec_collection_options *opts);
 
 /* Creates a collection named `name` with `opts` (required: the dimension has no default). If `out`
@@ -233,13 +248,18 @@ typedef struct pvec_collection_info {
     uint32_t struct_size;  /* set by the caller to sizeof(pvec_collection_info) */
     uint32_t dim;
     uint32_t metric;       /* PVEC_METRIC_* */
-    uint32_t code_bytes;   /* bytes of one stored code */
+    uint32_t code_bytes;   /* bytes of one stored code: dim' x bits / 8 rounded up (f32 while
+                              untrained) */
     uint64_t count;        /* live items */
     uint64_t capacity;     /* slots allocated in the file (live + free) */
     uint64_t bytes_used;   /* bytes of pocketvec's tables for this collection in the file */
     int64_t collection_id; /* the integer id naming this collection's tables (pvec_c<id>_*) */
     char codec[16];        /* NUL-terminated codec name, e.g. "f32" */
     char name[PVEC_MAX_NAME + 1];
+    uint32_t trained;      /* 1 when codes use the trained model, 0 while vectors are kept as f32 */
+    uint32_t code_dim;     /* dimensions after PCA (= dim without PCA) */
+    uint32_t raw_tier;     /* PVEC_RAW_* */
+    uint32_t model_version;/* increases with every training or import; 0 = untrained */
 } pvec_collection_info;
 
 /* Fills *info (whose struct_size the caller sets) for `coll`.
@@ -280,8 +300,9 @@ PVEC_API int pvec_upsert_batch(pvec_collection *coll, size_t n, const int64_t *i
  * PVEC_BUSY, PVEC_IO. Since 0.1. */
 PVEC_API int pvec_delete(pvec_collection *coll, int64_t id, char **errmsg);
 
-/* Reads item `id`. `vec` (optional) receives `dim` floats: the stored vector as decoded from its
- * code (exactly the vector given, for f32). `meta_json` (optional) receives a copy of the
+/* Reads item `id`. `vec` (optional) receives `dim` floats: exactly the vector given for f32
+ * collections, untrained ones and those with a raw tier; otherwise the vector reconstructed from its
+ * code (decoded, mapped back through PCA, scaled to its original norm under cosine). `meta_json` (optional) receives a copy of the
  * metadata to free with pvec_free, or NULL when the item has none.
  * Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND, PVEC_DIM (dim differs, when vec is given), PVEC_IO,
  * PVEC_NOMEM. Since 0.1. */
@@ -301,9 +322,15 @@ typedef struct pvec_search_options {
     uint32_t threads;     /* threads one search may use; 0 = one per hardware thread, used only
                              for collections above 16,384 slots per thread; 1 = the calling thread
                              only. Results are identical for every value. */
+    uint32_t oversample;  /* r: the code scan keeps k x r candidates for rescoring; 0 or 1 = none */
+    uint32_t rescore;     /* PVEC_RESCORE_*: where candidates are rescored from */
 } pvec_search_options;
 
-#define PVEC_SEARCH_OPTIONS_INIT {sizeof(pvec_search_options), 0u, 0u}
+#define PVEC_RESCORE_AUTO 0u /* the raw tier when the collection has one and r > 1, else none */
+#define PVEC_RESCORE_NONE 1u /* keep the code scores (r is then ignored) */
+#define PVEC_RESCORE_RAW 2u  /* the raw tier, exact scores; PVEC_UNSUPPORTED without one */
+
+#define PVEC_SEARCH_OPTIONS_INIT {sizeof(pvec_search_options), 0u, 0u, 0u, 0u}
 PVEC_API void pvec_search_options_init(pvec_search_options *opts);
 
 /* Finds the k items nearest to `query` (dim finite floats) by the collection's metric. Writes
@@ -317,6 +344,52 @@ PVEC_API void pvec_search_options_init(pvec_search_options *opts);
 PVEC_API int pvec_search(pvec_collection *coll, const float *query, size_t dim, size_t k,
                          const pvec_search_options *opts, int64_t *ids, float *scores,
                          size_t *n_found, char **errmsg);
+
+/* ---------------------------------------------------------------------------------------------
+ * Training and models
+ *
+ * A collection created with a codec other than f32 keeps float32 vectors and searches exactly
+ * until it is trained. Training fits the model (optional PCA, then the codec's parameters) on a
+ * sample of the collection's vectors and re-encodes every item in one transaction. The model is
+ * stored in the database (table pvec_models), versioned and checksummed.
+ * ------------------------------------------------------------------------------------------- */
+
+#define PVEC_PCA_KEEP 0u           /* pvec_train_options.pca_dim: the collection's setting */
+#define PVEC_PCA_NONE 0xFFFFFFFFu  /* pvec_train_options.pca_dim: no PCA */
+
+typedef struct pvec_train_options {
+    uint32_t struct_size; /* sizeof(pvec_train_options) */
+    uint32_t pca_dim;     /* PVEC_PCA_KEEP, PVEC_PCA_NONE, or the number of dimensions to keep */
+    const char *codec;    /* NULL = the collection's codec; another name switches codec */
+    uint32_t sample;      /* vectors to fit on; 0 = up to 16384 (spread evenly over the items) */
+    uint32_t flags;       /* PVEC_COLLECTION_PCA_ROTATE, or 0 = the collection's flags */
+    uint64_t seed;        /* seed of the rotation; 0 = a fixed default */
+} pvec_train_options;
+
+#define PVEC_TRAIN_OPTIONS_INIT {sizeof(pvec_train_options), 0u, NULL, 0u, 0u, 0u}
+PVEC_API void pvec_train_options_init(pvec_train_options *opts);
+
+/* Trains (or re-trains) the collection's model and re-encodes every item, in one transaction.
+ * An untrained collection trains on its float32 vectors; a trained one needs the raw tier (its
+ * codes are lossy) and otherwise returns PVEC_UNSUPPORTED. A collection with no items returns
+ * PVEC_RANGE. `opts` is optional. Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND, PVEC_INVALID
+ * (unknown codec), PVEC_RANGE (pca_dim, empty), PVEC_UNSUPPORTED, PVEC_READONLY, PVEC_BUSY,
+ * PVEC_IO, PVEC_NOMEM. Since 0.1. */
+PVEC_API int pvec_collection_train(pvec_collection *coll, const pvec_train_options *opts,
+                                   char **errmsg);
+
+/* Exports the collection's trained model as one self-describing, checksummed blob: *blob (free
+ * with pvec_free) of *size bytes. PVEC_NOTFOUND when the collection is not trained. Since 0.1. */
+PVEC_API int pvec_model_export(pvec_collection *coll, void **blob, size_t *size, char **errmsg);
+
+/* Installs a model exported from any pocketvec database (same dim and metric) and re-encodes every
+ * item with it, in one transaction, without fitting anything: the same vectors then give the same
+ * codes and the same search results as in the database the model came from. Needs the raw tier
+ * when the collection is already trained. Returns PVEC_OK, PVEC_MISUSE, PVEC_CORRUPT (damaged or
+ * checksum mismatch), PVEC_FORMAT (newer model version), PVEC_DIM, PVEC_INVALID (other metric),
+ * PVEC_UNSUPPORTED, PVEC_READONLY, PVEC_BUSY, PVEC_IO, PVEC_NOMEM. Since 0.1. */
+PVEC_API int pvec_model_import(pvec_collection *coll, const void *blob, size_t size,
+                               char **errmsg);
 
 #ifdef __cplusplus
 } /* extern "C" */
