@@ -30,7 +30,8 @@ struct pvec_collection {
 // Fixed-width ABI structs: their layout must not depend on the compiler's mood.
 static_assert(std::is_standard_layout<pvec_open_options>::value, "ABI struct");
 static_assert(sizeof(pvec_open_options) == 12, "pvec_open_options layout changed");
-static_assert(sizeof(pvec_search_options) == 12, "pvec_search_options layout changed");
+static_assert(sizeof(pvec_search_options) == 20, "pvec_search_options layout changed");
+static_assert(offsetof(pvec_train_options, seed) == 24, "pvec_train_options layout changed");
 static_assert(offsetof(pvec_collection_options, codec) == 16, "pvec_collection_options layout");
 static_assert(offsetof(pvec_collection_info, codec) == 48, "pvec_collection_info layout");
 
@@ -224,15 +225,12 @@ int pvec_collection_create(pvec_db *db, const char *name, const pvec_collection_
                        PVEC_INVALID, "unknown metric " + std::to_string(opts->metric));
         PVEC_RETURN_IF(opts->reserved != 0, PVEC_MISUSE, "opts->reserved must be 0");
         if (opts->codec) {
-            const std::string codec(opts->codec, strnlen(opts->codec, 64));
-            static const char *const kReserved[] = {"f16", "bf16", "e4m3", "e5m2",
-                                                    "int8", "int4", "binary"};
-            for (const char *r : kReserved) {
-                PVEC_RETURN_IF(codec == r, PVEC_UNSUPPORTED,
-                               "codec '" + codec + "' is not available in this version");
-            }
-            PVEC_RETURN_IF(codec != "f32", PVEC_INVALID, "unknown codec '" + codec + "'");
+            spec.codec = std::string(opts->codec, strnlen(opts->codec, 64));
         }
+        spec.pca_dim = opts->pca_dim;
+        spec.raw_tier = opts->raw_tier;
+        spec.train_threshold = opts->train_threshold;
+        spec.flags = opts->flags;
         std::lock_guard<std::mutex> lock(db->db->mutex());
         std::shared_ptr<store::Collection> coll;
         PVEC_FORWARD_IF_ERROR(db->db->create_collection(name, spec, &coll));
@@ -338,6 +336,10 @@ int pvec_collection_info_get(pvec_collection *handle, pvec_collection_info *info
         info->capacity = stats.capacity;
         info->bytes_used = stats.bytes_used;
         info->collection_id = m.id;
+        info->trained = coll.trained() ? 1u : 0u;
+        info->code_dim = m.pca_dim ? m.pca_dim : m.dim;
+        info->raw_tier = m.raw_tier;
+        info->model_version = m.model_version;
         std::strncpy(info->codec, m.codec.c_str(), sizeof(info->codec) - 1);
         std::strncpy(info->name, m.name.c_str(), sizeof(info->name) - 1);
         return Status::ok();
@@ -419,8 +421,15 @@ int pvec_search(pvec_collection *handle, const float *query, size_t dim, size_t 
         PVEC_RETURN_IF(dim != coll.meta().dim, PVEC_DIM,
                        "query has " + std::to_string(dim) + " components, the collection " +
                            std::to_string(coll.meta().dim));
+        store::SearchSpec spec;
+        spec.k = k;
+        if (opts) {
+            spec.threads = opts->threads;
+            spec.oversample = opts->oversample;
+            spec.rescore = opts->rescore;
+        }
         std::vector<pocketvec::search::Hit> hits;
-        PVEC_FORWARD_IF_ERROR(coll.search(query, k, opts ? opts->threads : 0, &hits));
+        PVEC_FORWARD_IF_ERROR(coll.search(query, spec, &hits));
         for (std::size_t i = 0; i < hits.size(); ++i) {
             ids[i] = hits[i].id;
             if (scores) {
@@ -429,6 +438,68 @@ int pvec_search(pvec_collection *handle, const float *query, size_t dim, size_t 
         }
         *n_found = hits.size();
         return Status::ok();
+    });
+}
+
+void pvec_train_options_init(pvec_train_options *opts) {
+    if (opts) {
+        *opts = pvec_train_options PVEC_TRAIN_OPTIONS_INIT;
+    }
+}
+
+int pvec_collection_train(pvec_collection *handle, const pvec_train_options *opts, char **errmsg) {
+    return guarded(errmsg, [&]() -> Status {
+        PVEC_CHECK_ARG(!bad_size(opts), "opts->struct_size is not sizeof(pvec_train_options)");
+        PVEC_LOCK_COLLECTION(handle);
+        store::TrainSpec spec;
+        if (opts) {
+            if (opts->codec) {
+                spec.codec = std::string(opts->codec, strnlen(opts->codec, 64));
+            }
+            if (opts->pca_dim == PVEC_PCA_NONE) {
+                spec.pca_dim = 0;
+            } else if (opts->pca_dim != PVEC_PCA_KEEP) {
+                spec.pca_dim = opts->pca_dim;
+            }
+            if (opts->flags != 0) {
+                PVEC_RETURN_IF((opts->flags & ~PVEC_COLLECTION_PCA_ROTATE) != 0, PVEC_INVALID,
+                               "unknown flags");
+                spec.flags = opts->flags;
+            }
+            spec.sample = opts->sample;
+            spec.seed = opts->seed;
+        }
+        return coll.train(spec);
+    });
+}
+
+int pvec_model_export(pvec_collection *handle, void **blob, size_t *size, char **errmsg) {
+    if (blob) {
+        *blob = nullptr;
+    }
+    if (size) {
+        *size = 0;
+    }
+    return guarded(errmsg, [&]() -> Status {
+        PVEC_CHECK_ARG(blob != nullptr, "blob is NULL");
+        PVEC_CHECK_ARG(size != nullptr, "size is NULL");
+        PVEC_LOCK_COLLECTION(handle);
+        std::vector<uint8_t> bytes;
+        PVEC_FORWARD_IF_ERROR(coll.export_model(&bytes));
+        void *p = std::malloc(bytes.size());
+        PVEC_RETURN_IF(p == nullptr, PVEC_NOMEM, "out of memory");
+        std::memcpy(p, bytes.data(), bytes.size());
+        *blob = p;
+        *size = bytes.size();
+        return Status::ok();
+    });
+}
+
+int pvec_model_import(pvec_collection *handle, const void *blob, size_t size, char **errmsg) {
+    return guarded(errmsg, [&]() -> Status {
+        PVEC_CHECK_ARG(blob != nullptr, "blob is NULL");
+        PVEC_LOCK_COLLECTION(handle);
+        return coll.import_model(static_cast<const uint8_t *>(blob), size);
     });
 }
 

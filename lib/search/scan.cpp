@@ -12,6 +12,11 @@ namespace {
 
 using kernels::kBlockVectors;
 
+constexpr std::size_t kRescoreMargin = 32;
+// Below this many blocks per thread (64 x 256 vectors) starting a thread costs more than it saves.
+constexpr std::size_t kBlocksPerThread = 64;
+constexpr std::size_t kMaxThreads = 8;
+
 // Cosine is scored as a dot with the unit query, scaled by the item's inverse norm, so the codes
 // keep the vector exactly as given.
 std::vector<float> unit_query(const Query &q) {
@@ -31,10 +36,68 @@ std::vector<float> unit_query(const Query &q) {
     return out;
 }
 
-constexpr std::size_t kRescoreMargin = 32;
-// Below this many blocks per thread (64 x 256 vectors) starting a thread costs more than it saves.
-constexpr std::size_t kBlocksPerThread = 64;
-constexpr std::size_t kMaxThreads = 8;
+bool any_live(const uint64_t *live) {
+    for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
+        if (live[w] != 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Runs score_block(block_index, top) over all blocks, split into ranges over threads, and merges
+// the selections. The merged set equals one thread's because every selection uses one total order.
+template <class ScoreBlock>
+std::vector<Hit> scan_parallel(std::size_t n_blocks, std::size_t keep, std::size_t threads,
+                               const ScoreBlock &score_block) {
+    auto scan_range = [&](std::size_t first, std::size_t last, TopK &top) {
+        for (std::size_t bi = first; bi < last; ++bi) {
+            score_block(bi, top);
+        }
+    };
+    if (threads == 0) {
+        threads = std::max(1u, std::thread::hardware_concurrency());
+    }
+    threads = std::min({threads, kMaxThreads, n_blocks / kBlocksPerThread});
+    if (threads <= 1) {
+        TopK top(keep);
+        scan_range(0, n_blocks, top);
+        return top.take_sorted();
+    }
+    std::vector<TopK> tops(threads, TopK(keep));
+    std::vector<std::thread> workers;
+    const std::size_t per = (n_blocks + threads - 1) / threads;
+    for (std::size_t t = 1; t < threads; ++t) {
+        workers.emplace_back(scan_range, t * per, std::min(n_blocks, (t + 1) * per),
+                             std::ref(tops[t]));
+    }
+    scan_range(0, std::min(n_blocks, per), tops[0]);
+    for (std::thread &w : workers) {
+        w.join();
+    }
+    TopK merged(keep);
+    for (TopK &t : tops) {
+        for (const Hit &h : t.take_sorted()) {
+            merged.offer(h.score, h.id, h.pos);
+        }
+    }
+    return merged.take_sorted();
+}
+
+// Offers every live slot of one block, scored by score(slot).
+template <class Score>
+void offer_live(const uint64_t *live, const int64_t *ids, std::size_t bi, TopK &top,
+                const Score &score) {
+    for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
+        for (uint64_t bits = live[w]; bits != 0; bits &= bits - 1) {
+            const std::size_t s = w * 64 + static_cast<std::size_t>(__builtin_ctzll(bits));
+            const float v = score(s);
+            if (v <= top.threshold()) {
+                top.offer(v, ids[s], bi * kBlockVectors + s);
+            }
+        }
+    }
+}
 
 // Scores candidates in double from the resident codes and keeps the best query.k, ties by id.
 std::vector<Hit> rescore_exact(const Query &query, const std::vector<BlockView> &blocks,
@@ -43,24 +106,15 @@ std::vector<Hit> rescore_exact(const Query &query, const std::vector<BlockView> 
     for (std::size_t i = 0; i < query.dim; ++i) {
         qn += static_cast<double>(query.vec[i]) * query.vec[i];
     }
+    std::vector<float> x(query.dim);
     std::vector<std::pair<double, Hit>> scored;
     scored.reserve(candidates.size());
     for (const Hit &h : candidates) {
         const float *codes = blocks[h.pos / kBlockVectors].codes + h.pos % kBlockVectors;
-        double dot = 0, l2 = 0, xn = 0;
         for (std::size_t g = 0; g < query.dim; ++g) {
-            const double x = codes[g * kBlockVectors], q = query.vec[g];
-            dot += q * x;
-            l2 += (q - x) * (q - x);
-            xn += x * x;
+            x[g] = codes[g * kBlockVectors];
         }
-        double score;
-        switch (query.metric) {
-        case Metric::cosine: score = qn > 0 && xn > 0 ? 1 - dot / std::sqrt(qn * xn) : 1.0; break;
-        case Metric::dot: score = -dot; break;
-        default: score = std::sqrt(l2); break;
-        }
-        scored.emplace_back(score, h);
+        scored.emplace_back(exact_score(query.metric, query.vec, qn, x.data(), query.dim), h);
     }
     std::sort(scored.begin(), scored.end(), [](const auto &a, const auto &b) {
         return a.first < b.first || (a.first == b.first && a.second.id < b.second.id);
@@ -76,6 +130,21 @@ std::vector<Hit> rescore_exact(const Query &query, const std::vector<BlockView> 
 
 }  // namespace
 
+double exact_score(Metric metric, const float *q, double qn, const float *x, std::size_t dim) {
+    double dot = 0, l2 = 0, xn = 0;
+    for (std::size_t g = 0; g < dim; ++g) {
+        const double a = q[g], b = x[g];
+        dot += a * b;
+        l2 += (a - b) * (a - b);
+        xn += b * b;
+    }
+    switch (metric) {
+    case Metric::cosine: return qn > 0 && xn > 0 ? 1 - dot / std::sqrt(qn * xn) : 1.0;
+    case Metric::dot: return -dot;
+    default: return std::sqrt(l2);
+    }
+}
+
 std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &blocks) {
     if (query.k == 0) {
         return {};
@@ -88,67 +157,44 @@ std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &bl
         qv = unit.data();
     }
     auto block_kernel = query.metric == Metric::l2 ? kt.l2sq_f32_block : kt.dot_f32_block;
+    const Metric metric = query.metric;
 
     // The float scan rounds each sum (about 1e-7 relative); neighbours closer than that may swap.
     // So it keeps a margin of extra candidates, and the final ranking is recomputed in double.
     const std::size_t keep = query.k + std::max<std::size_t>(query.k, kRescoreMargin);
-    auto scan_range = [&](std::size_t first, std::size_t last, TopK &top) {
+    auto hits = scan_parallel(blocks.size(), keep, query.threads, [&](std::size_t bi, TopK &top) {
+        const BlockView &b = blocks[bi];
+        if (!any_live(b.live)) {
+            return;
+        }
         alignas(64) float raw[kBlockVectors];
-        for (std::size_t bi = first; bi < last; ++bi) {
-            const BlockView &b = blocks[bi];
-            bool any = false;
-            for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
-                any |= b.live[w] != 0;
+        block_kernel(qv, b.codes, query.dim, raw);
+        offer_live(b.live, b.ids, bi, top, [&](std::size_t s) {
+            switch (metric) {
+            case Metric::cosine: return 1.0f - raw[s] * b.inv_norms[s];
+            case Metric::dot: return -raw[s];
+            default: return raw[s];
             }
-            if (!any) {
-                continue;
-            }
-            block_kernel(qv, b.codes, query.dim, raw);
-            for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
-                for (uint64_t bits = b.live[w]; bits != 0; bits &= bits - 1) {
-                    const std::size_t s = w * 64 + static_cast<std::size_t>(__builtin_ctzll(bits));
-                    float score;
-                    switch (query.metric) {
-                    case Metric::cosine: score = 1.0f - raw[s] * b.inv_norms[s]; break;
-                    case Metric::dot: score = -raw[s]; break;
-                    default: score = raw[s]; break;
-                    }
-                    if (score <= top.threshold()) {
-                        top.offer(score, b.ids[s], bi * kBlockVectors + s);
-                    }
-                }
-            }
-        }
-    };
+        });
+    });
+    return rescore_exact(query, blocks, std::move(hits));
+}
 
-    // Threads split the blocks into ranges and their selections are merged; the merged set is the
-    // same as one thread's because every selection uses the same total order.
-    std::size_t threads = query.threads != 0 ? query.threads
-                                             : std::max(1u, std::thread::hardware_concurrency());
-    threads = std::min({threads, kMaxThreads, blocks.size() / kBlocksPerThread});
-    if (threads <= 1) {
-        TopK top(keep);
-        scan_range(0, blocks.size(), top);
-        return rescore_exact(query, blocks, top.take_sorted());
+std::vector<Hit> scan_codes(const model::Query &query, const std::vector<CodeBlockView> &blocks,
+                            std::size_t keep, std::size_t threads) {
+    if (keep == 0) {
+        return {};
     }
-    std::vector<TopK> tops(threads, TopK(keep));
-    std::vector<std::thread> workers;
-    const std::size_t per = (blocks.size() + threads - 1) / threads;
-    for (std::size_t t = 1; t < threads; ++t) {
-        workers.emplace_back(scan_range, t * per, std::min(blocks.size(), (t + 1) * per),
-                             std::ref(tops[t]));
-    }
-    scan_range(0, std::min(blocks.size(), per), tops[0]);
-    for (std::thread &w : workers) {
-        w.join();
-    }
-    TopK merged(keep);
-    for (TopK &t : tops) {
-        for (const Hit &h : t.take_sorted()) {
-            merged.offer(h.score, h.id, h.pos);
+    return scan_parallel(blocks.size(), keep, threads, [&](std::size_t bi, TopK &top) {
+        const CodeBlockView &b = blocks[bi];
+        if (!any_live(b.live)) {
+            return;
         }
-    }
-    return rescore_exact(query, blocks, merged.take_sorted());
+        float ip[kBlockVectors];
+        codec::dot_rows(query.prepared, b.codes, kBlockVectors, ip);
+        offer_live(b.live, b.ids, bi, top,
+                   [&](std::size_t s) { return model::score(query, ip[s], b.norm2[s]); });
+    });
 }
 
 }  // namespace pocketvec::search

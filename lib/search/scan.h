@@ -1,4 +1,4 @@
-// Exact scan of resident f32 blocks into a top-k selection.
+// Scans of resident blocks into a top-k selection: exact over f32 blocks, approximate over codes.
 #pragma once
 
 #include <cstddef>
@@ -6,16 +6,26 @@
 #include <vector>
 
 #include "common/metric.h"
+#include "model/model.h"
 #include "search/topk.h"
 
 namespace pocketvec::search {
 
-// One resident block of kernels::kBlockVectors slots, as the store keeps it.
+// One resident f32 block of kernels::kBlockVectors slots, as the store keeps it.
 struct BlockView {
     const float *codes;       // block layout (kernels.h), 64-byte aligned
     const int64_t *ids;       // slot -> item id
     const uint64_t *live;     // bitmap, bit s of word s / 64 = slot s holds an item
     const float *inv_norms;   // slot -> 1 / |x| (0 for a zero vector); used by cosine
+};
+
+// One resident block of codes, row-major: slot s at codes + s * stride.
+struct CodeBlockView {
+    const uint8_t *codes;
+    std::size_t stride;
+    const int64_t *ids;
+    const uint64_t *live;
+    const float *norm2;  // slot -> squared norm of the decoded code (l2 scores)
 };
 
 struct Query {
@@ -30,5 +40,13 @@ struct Query {
 // user-facing scores (cosine: 1 - cos, dot: -dot, l2: Euclidean distance). The scan runs in float;
 // the final ranking and scores are computed in double, so the ids are those of an exact oracle.
 std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &blocks);
+
+// Approximate scan of codes: the best `keep` hits by model::score, best first, each with its
+// position (block * kBlockVectors + slot). L2 scores are returned squared.
+std::vector<Hit> scan_codes(const model::Query &query, const std::vector<CodeBlockView> &blocks,
+                            std::size_t keep, std::size_t threads);
+
+// The exact user-facing score of x for query q (|q|^2 = qn), in double.
+double exact_score(Metric metric, const float *q, double qn, const float *x, std::size_t dim);
 
 }  // namespace pocketvec::search

@@ -6,9 +6,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <new>
-#include <vector>
 
 #include "kernels/kernels.h"
 
@@ -17,34 +17,48 @@ namespace pocketvec::store {
 constexpr std::size_t kChunkSlots = kernels::kBlockVectors;
 
 struct AlignedFree {
-    void operator()(float *p) const { std::free(p); }
+    void operator()(uint8_t *p) const { std::free(p); }
 };
 
-// One chunk: codes in the kernels' block layout (so a scan reads them in order), plus the slot
-// columns. Codes of free slots are zero.
+// One chunk's codes plus its slot columns. Exact float32 codes are held in the kernels' block
+// layout (so the exact scan reads them in order); compressed codes row-major, `stride` bytes per
+// slot, as the codecs' row kernels read them. Codes of free slots are zero.
 class ResidentChunk {
 public:
-    explicit ResidentChunk(std::size_t dim) : dim_(dim) {
-        const std::size_t bytes = ((kChunkSlots * dim * sizeof(float)) + 63) / 64 * 64;
-        codes_.reset(static_cast<float *>(std::aligned_alloc(64, bytes)));
+    // `stride` is the code size in bytes; block_f32 means the codes are float32 (stride / 4 dims).
+    ResidentChunk(std::size_t stride, bool block_f32) : stride_(stride), block_f32_(block_f32) {
+        const std::size_t bytes = (kChunkSlots * stride + 63) / 64 * 64;
+        codes_.reset(static_cast<uint8_t *>(std::aligned_alloc(64, bytes)));
         if (!codes_) {
             throw std::bad_alloc();
         }
-        std::fill(codes_.get(), codes_.get() + kChunkSlots * dim, 0.0f);
+        std::memset(codes_.get(), 0, bytes);
     }
 
-    const float *codes() const { return codes_.get(); }
+    bool block_f32() const { return block_f32_; }
+    std::size_t stride() const { return stride_; }
+    const float *f32_block() const { return reinterpret_cast<const float *>(codes_.get()); }
+    const uint8_t *rows() const { return codes_.get(); }
 
-    void put_vector(std::size_t slot, const float *v) {
-        float *c = codes_.get();
-        for (std::size_t g = 0; g < dim_; ++g) {
-            c[g * kChunkSlots + slot] = v[g];
+    // The slot's code as stored in the file (row-major bytes), whatever the resident layout.
+    void write_code(std::size_t slot, const uint8_t *code) {
+        if (!block_f32_) {
+            std::memcpy(codes_.get() + slot * stride_, code, stride_);
+            return;
+        }
+        float *c = reinterpret_cast<float *>(codes_.get());
+        for (std::size_t g = 0; g < stride_ / 4; ++g) {
+            std::memcpy(&c[g * kChunkSlots + slot], code + g * 4, 4);
         }
     }
-    void get_vector(std::size_t slot, float *v) const {
-        const float *c = codes_.get();
-        for (std::size_t g = 0; g < dim_; ++g) {
-            v[g] = c[g * kChunkSlots + slot];
+    void read_code(std::size_t slot, uint8_t *code) const {
+        if (!block_f32_) {
+            std::memcpy(code, codes_.get() + slot * stride_, stride_);
+            return;
+        }
+        const float *c = reinterpret_cast<const float *>(codes_.get());
+        for (std::size_t g = 0; g < stride_ / 4; ++g) {
+            std::memcpy(code + g * 4, &c[g * kChunkSlots + slot], 4);
         }
     }
 
@@ -63,13 +77,16 @@ public:
 
     int64_t ids[kChunkSlots] = {};
     uint64_t live[kChunkSlots / 64] = {};
-    float norms[kChunkSlots] = {};
-    float inv_norms[kChunkSlots] = {};
+    float norms[kChunkSlots] = {};  // the original vector's L2 norm, as in the file
+    // What the scan needs per slot: 1 / norm for exact f32 codes (cosine), the decoded code's
+    // squared norm for compressed codes (l2).
+    float aux[kChunkSlots] = {};
     std::size_t live_count = 0;
 
 private:
-    std::size_t dim_;
-    std::unique_ptr<float, AlignedFree> codes_;
+    std::size_t stride_;
+    bool block_f32_;
+    std::unique_ptr<uint8_t, AlignedFree> codes_;
 };
 
 }  // namespace pocketvec::store

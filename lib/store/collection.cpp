@@ -1,8 +1,12 @@
 #include "store/collection.h"
 
+#include <zstd.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "codec/codec.h"
 #include "search/scan.h"
 #include "store/database.h"
 
@@ -39,13 +43,29 @@ std::string Collection::items_table() const {
 std::string Collection::chunks_table() const {
     return "pvec_c" + std::to_string(meta_.id) + "_chunks";
 }
+std::string Collection::raw_table() const {
+    return "pvec_c" + std::to_string(meta_.id) + "_raw";
+}
 
 Status Collection::create_tables() {
-    const std::string sql =
+    std::string sql =
         "CREATE TABLE " + items_table() +
         "(id INTEGER PRIMARY KEY, chunk INTEGER NOT NULL, slot INTEGER NOT NULL, meta TEXT);"
         "CREATE TABLE " + chunks_table() + "(id INTEGER PRIMARY KEY, data BLOB NOT NULL);";
-    return exec(db_.conn(), sql.c_str());
+    if (meta_.raw_tier != kRawNone) {
+        sql += "CREATE TABLE " + raw_table() + "(id INTEGER PRIMARY KEY, vec BLOB NOT NULL);";
+    }
+    PVEC_FORWARD_IF_ERROR(exec(db_.conn(), sql.c_str()));
+    codec::CodecId id;
+    if (meta_.pca_dim == 0 && meta_.codec != "f32" && codec::codec_from_name(meta_.codec, &id) &&
+        !codec::codec_needs_training(id)) {
+        // f16 / bf16 have nothing to fit: their model exists from the start.
+        model::Model m;
+        PVEC_FORWARD_IF_ERROR(model::fit(nullptr, 0, meta_.dim, meta_.metric, id, 0, false, 0, &m));
+        PVEC_FORWARD_IF_ERROR(prepare());
+        return apply_model(std::move(m), meta_.codec, 0, meta_.flags);
+    }
+    return Status::ok();
 }
 
 Status Collection::prepare() {
@@ -65,24 +85,78 @@ Status Collection::prepare() {
     PVEC_FORWARD_IF_ERROR(new_chunk_stmt_.prepare(
         c, "INSERT INTO " + chunks_table() + "(id, data) VALUES(?1, ?2)"));
     PVEC_FORWARD_IF_ERROR(json_valid_stmt_.prepare(c, "SELECT json_valid(?1)"));
+    if (meta_.raw_tier != kRawNone) {
+        const std::string raw = raw_table();
+        PVEC_FORWARD_IF_ERROR(raw_put_stmt_.prepare(
+            c, "INSERT OR REPLACE INTO " + raw + "(id, vec) VALUES(?1, ?2)"));
+        PVEC_FORWARD_IF_ERROR(raw_get_stmt_.prepare(c, "SELECT vec FROM " + raw + " WHERE id = ?1"));
+        PVEC_FORWARD_IF_ERROR(raw_delete_stmt_.prepare(c, "DELETE FROM " + raw + " WHERE id = ?1"));
+    }
     return Status::ok();
+}
+
+std::unique_ptr<ResidentChunk> Collection::new_chunk() const {
+    return std::make_unique<ResidentChunk>(meta_.code_bytes, !model_.has_value());
+}
+
+void Collection::encode(const float *vec, uint8_t *code) const {
+    if (model_) {
+        model::encode(*model_, vec, code);
+    } else {
+        std::memcpy(code, vec, meta_.dim * sizeof(float));
+    }
+}
+
+float Collection::scan_aux(const uint8_t *code, float norm) const {
+    return model_ ? codec::decoded_norm2(model_->codec, code) : inverse(norm);
 }
 
 Status Collection::load() {
     PVEC_FORWARD_IF_ERROR(prepare());
     sqlite3 *c = db_.conn();
-    const ChunkLayout lay = layout();
     const std::string where = "collection '" + meta_.name + "'";
+
+    // The model first: it decides the code size and the resident layout.
+    std::optional<model::Model> model;
+    {
+        Stmt s;
+        PVEC_FORWARD_IF_ERROR(s.prepare(c,
+            "SELECT m.version, m.blob, m.checksum FROM pvec_collections c"
+            " JOIN pvec_models m ON m.id = c.model_id WHERE c.id = ?1"));
+        StmtUse use(s);
+        use.bind(1, meta_.id);
+        int rc = use.step();
+        if (rc == SQLITE_ROW) {
+            const auto *blob = static_cast<const uint8_t *>(use.blob(1));
+            PVEC_RETURN_IF(static_cast<uint64_t>(use.int64(2)) != model::checksum(blob, use.bytes(1)),
+                           PVEC_CORRUPT, where + ": the model's checksum does not match");
+            model::Model m;
+            Status st = model::Model::deserialize(blob, use.bytes(1), &m);
+            PVEC_RETURN_IF(!st.is_ok(), st.code(), where + ": " + st.message());
+            PVEC_RETURN_IF(m.dim != meta_.dim || m.metric != meta_.metric ||
+                               m.code_bytes() != meta_.code_bytes,
+                           PVEC_CORRUPT, where + ": the model does not match the collection");
+            meta_.model_version = static_cast<uint32_t>(use.int64(0));
+            model = std::move(m);
+        } else if (rc == SQLITE_DONE) {
+            PVEC_RETURN_IF(meta_.code_bytes != meta_.dim * 4, PVEC_CORRUPT,
+                           where + ": codes are compressed but the model is missing");
+            meta_.model_version = 0;
+        } else {
+            return sqlite_status(c, rc, "reading the model of " + where);
+        }
+    }
+    model_ = std::move(model);
+
+    const ChunkLayout lay = layout();
     std::vector<std::unique_ptr<ResidentChunk>> chunks;
     std::set<uint64_t> free_slots;
     uint64_t live_total = 0;
-
     Stmt s;
     PVEC_FORWARD_IF_ERROR(s.prepare(c, "SELECT id, data FROM " + chunks_table() + " ORDER BY id"));
     {
         StmtUse use(s);
         int rc;
-        std::vector<float> row(meta_.dim);
         while ((rc = use.step()) == SQLITE_ROW) {
             PVEC_RETURN_IF(use.int64(0) != static_cast<int64_t>(chunks.size()), PVEC_CORRUPT,
                            where + ": chunk ids are not contiguous");
@@ -91,7 +165,7 @@ Status Collection::load() {
                                std::to_string(use.bytes(1)) + " bytes, expected " +
                                std::to_string(lay.total_bytes()));
             const auto *data = static_cast<const uint8_t *>(use.blob(1));
-            auto chunk = std::make_unique<ResidentChunk>(meta_.dim);
+            auto chunk = new_chunk();
             for (std::size_t slot = 0; slot < kChunkSlots; ++slot) {
                 const bool live = (data[lay.live_offset() + slot / 8] >> (slot % 8)) & 1u;
                 if (!live) {
@@ -101,9 +175,9 @@ Status Collection::load() {
                 chunk->set_live(slot, true);
                 std::memcpy(&chunk->ids[slot], data + lay.id_offset(slot), 8);
                 std::memcpy(&chunk->norms[slot], data + lay.norm_offset(slot), 4);
-                chunk->inv_norms[slot] = inverse(chunk->norms[slot]);
-                std::memcpy(row.data(), data + lay.code_offset(slot), lay.code_bytes);
-                chunk->put_vector(slot, row.data());
+                const uint8_t *code = data + lay.code_offset(slot);
+                chunk->write_code(slot, code);
+                chunk->aux[slot] = scan_aux(code, chunk->norms[slot]);
             }
             live_total += chunk->live_count;
             chunks.push_back(std::move(chunk));
@@ -193,7 +267,7 @@ Status Collection::allocate_slot(Location *loc) {
                 return sqlite_status(db_.conn(), rc, "adding a chunk");
             }
         }
-        chunks_.push_back(std::make_unique<ResidentChunk>(meta_.dim));
+        chunks_.push_back(new_chunk());
         for (std::size_t s = 0; s < kChunkSlots; ++s) {
             free_slots_.insert(index * kChunkSlots + s);
         }
@@ -213,48 +287,92 @@ Status Collection::write_slot(const Location &loc, int64_t id, const float *vec,
     const ChunkLayout lay = layout();
     ResidentChunk &chunk = *chunks_[loc.chunk];
     const float norm = l2_norm(vec, meta_.dim);
+    std::vector<uint8_t> code(lay.code_bytes);
+    encode(vec, code.data());
 
     PVEC_FORWARD_IF_ERROR(blob_.open(db_.conn(), chunks_table(), "data",
                                      static_cast<int64_t>(loc.chunk), true));
-    PVEC_FORWARD_IF_ERROR(blob_.write(vec, lay.code_bytes, lay.code_offset(loc.slot)));
+    PVEC_FORWARD_IF_ERROR(blob_.write(code.data(), lay.code_bytes, lay.code_offset(loc.slot)));
     PVEC_FORWARD_IF_ERROR(blob_.write(&norm, 4, lay.norm_offset(loc.slot)));
     PVEC_FORWARD_IF_ERROR(blob_.write(&id, 8, lay.id_offset(loc.slot)));
     if (set_live) {
         const uint8_t byte = chunk.live_byte(loc.slot) | uint8_t(1u << (loc.slot % 8));
         PVEC_FORWARD_IF_ERROR(blob_.write(&byte, 1, lay.live_offset() + loc.slot / 8));
     }
+    PVEC_FORWARD_IF_ERROR(write_raw(id, vec));
 
     // Resident copy, with the way back. A fresh slot's previous content is all zeros, so only an
     // overwrite (upsert) needs to keep the old code.
-    std::vector<float> old;
+    std::vector<uint8_t> old(lay.code_bytes, 0);
     if (!set_live) {
-        old.resize(meta_.dim);
-        chunk.get_vector(loc.slot, old.data());
+        chunk.read_code(loc.slot, old.data());
     }
-    const float old_norm = chunk.norms[loc.slot];
+    const float old_norm = chunk.norms[loc.slot], old_aux = chunk.aux[loc.slot];
     const std::size_t slot = loc.slot;
     const uint64_t global = loc.chunk * kChunkSlots + loc.slot;
-    db_.push_undo([this, &chunk, slot, global, set_live, old = std::move(old), old_norm] {
+    db_.push_undo([this, &chunk, slot, global, set_live, old = std::move(old), old_norm, old_aux] {
+        chunk.write_code(slot, old.data());
+        chunk.norms[slot] = old_norm;
+        chunk.aux[slot] = old_aux;
         if (set_live) {
-            std::vector<float> zeros(meta_.dim, 0.0f);
-            chunk.put_vector(slot, zeros.data());
             chunk.set_live(slot, false);
             chunk.ids[slot] = 0;
             free_slots_.insert(global);
-        } else {
-            chunk.put_vector(slot, old.data());
         }
-        chunk.norms[slot] = old_norm;
-        chunk.inv_norms[slot] = inverse(old_norm);
     });
-    chunk.put_vector(slot, vec);
+    chunk.write_code(slot, code.data());
     chunk.norms[slot] = norm;
-    chunk.inv_norms[slot] = inverse(norm);
+    chunk.aux[slot] = scan_aux(code.data(), norm);
     chunk.ids[slot] = id;
     if (set_live) {
         chunk.set_live(slot, true);
         free_slots_.erase(global);
     }
+    return Status::ok();
+}
+
+Status Collection::write_raw(int64_t id, const float *vec) {
+    if (meta_.raw_tier == kRawNone) {
+        return Status::ok();
+    }
+    const std::size_t n = meta_.dim * sizeof(float);
+    std::vector<uint8_t> packed(ZSTD_compressBound(n));
+    const std::size_t size = ZSTD_compress(packed.data(), packed.size(), vec, n, 3);
+    PVEC_RETURN_IF(ZSTD_isError(size), PVEC_ERROR,
+                   std::string("compressing a raw vector: ") + ZSTD_getErrorName(size));
+    StmtUse use(raw_put_stmt_);
+    use.bind(1, id);
+    use.bind_blob(2, packed.data(), size);
+    int rc = use.step();
+    return rc == SQLITE_DONE ? Status::ok()
+                             : sqlite_status(db_.conn(), rc, "writing raw vector " + std::to_string(id));
+}
+
+Status Collection::read_raw(int64_t id, float *vec) {
+    StmtUse use(raw_get_stmt_);
+    use.bind(1, id);
+    int rc = use.step();
+    if (rc == SQLITE_DONE) {
+        return error(PVEC_CORRUPT, "raw vector " + std::to_string(id) + " is missing");
+    }
+    if (rc != SQLITE_ROW) {
+        return sqlite_status(db_.conn(), rc, "reading raw vector " + std::to_string(id));
+    }
+    const std::size_t n = meta_.dim * sizeof(float);
+    const std::size_t got = ZSTD_decompress(vec, n, use.blob(0), use.bytes(0));
+    PVEC_RETURN_IF(ZSTD_isError(got) || got != n, PVEC_CORRUPT,
+                   "raw vector " + std::to_string(id) + " is damaged");
+    return Status::ok();
+}
+
+Status Collection::source_vector(const Location &loc, float *vec) {
+    const ResidentChunk &chunk = *chunks_[loc.chunk];
+    if (meta_.raw_tier != kRawNone) {
+        return read_raw(chunk.ids[loc.slot], vec);
+    }
+    PVEC_RETURN_IF(model_.has_value(), PVEC_UNSUPPORTED,
+                   "the original vectors are gone (compressed codes and no raw tier)");
+    chunk.read_code(loc.slot, reinterpret_cast<uint8_t *>(vec));
     return Status::ok();
 }
 
@@ -315,7 +433,24 @@ Status Collection::write(const ItemBatch &batch, bool upsert) {
                                             batch.metas ? batch.metas[i] : nullptr, upsert));
         }
     }
-    return scope.commit();
+    PVEC_FORWARD_IF_ERROR(scope.commit());
+    return maybe_auto_train();
+}
+
+// The documented rule: a collection that needs a model trains at the end of the write call that
+// brings its count to the threshold. The write itself is committed either way; a failed automatic
+// training leaves the collection untrained (still exact) and is retried by the next write.
+Status Collection::maybe_auto_train() {
+    if (model_ || !needs_model() || meta_.train_threshold == kTrainNever) {
+        return Status::ok();
+    }
+    const uint64_t threshold = meta_.train_threshold != 0
+                                   ? meta_.train_threshold
+                                   : std::max<uint64_t>(1024, 2ull * meta_.dim);
+    if (count() >= threshold) {
+        (void)train(TrainSpec{});
+    }
+    return Status::ok();
 }
 
 Status Collection::remove(int64_t id) {
@@ -344,28 +479,36 @@ Status Collection::remove(int64_t id) {
                                          static_cast<int64_t>(loc.chunk), true));
         const uint8_t byte = chunk.live_byte(loc.slot) & uint8_t(~(1u << (loc.slot % 8)));
         PVEC_FORWARD_IF_ERROR(blob_.write(&byte, 1, lay.live_offset() + loc.slot / 8));
-        const std::vector<uint8_t> zeros(lay.code_bytes + 8, 0);
+        const std::vector<uint8_t> zeros(std::max<std::size_t>(lay.code_bytes, 8), 0);
         PVEC_FORWARD_IF_ERROR(blob_.write(zeros.data(), 8, lay.id_offset(loc.slot)));
         PVEC_FORWARD_IF_ERROR(blob_.write(zeros.data(), 4, lay.norm_offset(loc.slot)));
         PVEC_FORWARD_IF_ERROR(blob_.write(zeros.data(), lay.code_bytes, lay.code_offset(loc.slot)));
     }
-    std::vector<float> old(meta_.dim);
-    chunk.get_vector(loc.slot, old.data());
-    const float old_norm = chunk.norms[loc.slot];
+    if (meta_.raw_tier != kRawNone) {
+        StmtUse use(raw_delete_stmt_);
+        use.bind(1, id);
+        int rc = use.step();
+        if (rc != SQLITE_DONE) {
+            return sqlite_status(db_.conn(), rc, "deleting raw vector " + std::to_string(id));
+        }
+    }
+    std::vector<uint8_t> old(lay.code_bytes);
+    chunk.read_code(loc.slot, old.data());
+    const float old_norm = chunk.norms[loc.slot], old_aux = chunk.aux[loc.slot];
     const std::size_t slot = loc.slot;
     const uint64_t global = loc.chunk * kChunkSlots + loc.slot;
-    db_.push_undo([this, &chunk, slot, global, id, old = std::move(old), old_norm] {
-        chunk.put_vector(slot, old.data());
+    db_.push_undo([this, &chunk, slot, global, id, old = std::move(old), old_norm, old_aux] {
+        chunk.write_code(slot, old.data());
         chunk.norms[slot] = old_norm;
-        chunk.inv_norms[slot] = inverse(old_norm);
+        chunk.aux[slot] = old_aux;
         chunk.ids[slot] = id;
         chunk.set_live(slot, true);
         free_slots_.erase(global);
     });
-    const std::vector<float> zeros(meta_.dim, 0.0f);
-    chunk.put_vector(slot, zeros.data());
+    const std::vector<uint8_t> zeros(lay.code_bytes, 0);
+    chunk.write_code(slot, zeros.data());
     chunk.norms[slot] = 0;
-    chunk.inv_norms[slot] = 0;
+    chunk.aux[slot] = 0;
     chunk.ids[slot] = 0;
     chunk.set_live(slot, false);
     free_slots_.insert(global);
@@ -388,12 +531,26 @@ Status Collection::get(int64_t id, float *vec, std::string *meta, bool *has_meta
                        slot >= static_cast<int64_t>(kChunkSlots) ||
                        !chunks_[chunk]->is_live(static_cast<std::size_t>(slot)),
                    PVEC_CORRUPT, "item " + std::to_string(id) + " points to an invalid slot");
-    if (vec) {
-        chunks_[chunk]->get_vector(static_cast<std::size_t>(slot), vec);
-    }
     *has_meta = !use.is_null(2);
     if (meta && *has_meta) {
         *meta = std::string(use.text(2));
+    }
+    if (vec) {
+        const ResidentChunk &c = *chunks_[chunk];
+        const Location loc{static_cast<std::size_t>(chunk), static_cast<std::size_t>(slot)};
+        if (meta_.raw_tier != kRawNone || !model_) {
+            return source_vector(loc, vec);
+        }
+        std::vector<uint8_t> code(meta_.code_bytes);
+        c.read_code(loc.slot, code.data());
+        model::reconstruct(*model_, code.data(), vec);
+        if (meta_.metric == Metric::cosine) {
+            const float n = l2_norm(vec, meta_.dim);
+            const float scale = n > 0 ? c.norms[loc.slot] / n : 0.0f;
+            for (uint32_t i = 0; i < meta_.dim; ++i) {
+                vec[i] *= scale;
+            }
+        }
     }
     return Status::ok();
 }
@@ -436,18 +593,252 @@ Status Collection::stats(CollectionStats *out) {
     return Status::ok();
 }
 
-Status Collection::search(const float *query, std::size_t k, std::size_t threads,
+Status Collection::search(const float *query, const SearchSpec &spec,
                           std::vector<search::Hit> *hits) {
     PVEC_FORWARD_IF_ERROR(refresh());
     PVEC_FORWARD_IF_ERROR(check_vector(query));
-    PVEC_RETURN_IF(k == 0, PVEC_RANGE, "k must be at least 1");
-    std::vector<search::BlockView> blocks;
+    PVEC_RETURN_IF(spec.k == 0, PVEC_RANGE, "k must be at least 1");
+    PVEC_RETURN_IF(spec.rescore > PVEC_RESCORE_RAW, PVEC_INVALID, "unknown rescore source");
+    PVEC_RETURN_IF(spec.rescore == PVEC_RESCORE_RAW && meta_.raw_tier == kRawNone, PVEC_UNSUPPORTED,
+                   "rescoring from raw vectors needs a collection created with a raw tier");
+    const std::size_t n = count();
+    const std::size_t k = std::min<std::size_t>(spec.k, n);
+    if (!model_) {
+        std::vector<search::BlockView> blocks;
+        blocks.reserve(chunks_.size());
+        for (const auto &c : chunks_) {
+            blocks.push_back(search::BlockView{c->f32_block(), c->ids, c->live, c->aux});
+        }
+        *hits = search::scan_exact(search::Query{meta_.metric, query, meta_.dim, k, spec.threads},
+                                   blocks);
+        return Status::ok();
+    }
+    std::vector<search::CodeBlockView> blocks;
     blocks.reserve(chunks_.size());
     for (const auto &c : chunks_) {
-        blocks.push_back(search::BlockView{c->codes(), c->ids, c->live, c->inv_norms});
+        blocks.push_back(search::CodeBlockView{c->rows(), c->stride(), c->ids, c->live, c->aux});
     }
-    const std::size_t limit = std::min<std::size_t>(k, count());
-    *hits = search::scan_exact(search::Query{meta_.metric, query, meta_.dim, limit, threads}, blocks);
+    const uint32_t r = std::max<uint32_t>(1, spec.oversample);
+    const bool rescore = spec.rescore == PVEC_RESCORE_RAW ||
+                         (spec.rescore == PVEC_RESCORE_AUTO && r > 1 && meta_.raw_tier != kRawNone);
+    const std::size_t keep = rescore ? std::min<std::size_t>(n, k * std::size_t(r)) : k;
+    const model::Query mq = model::prepare_query(*model_, query);
+    std::vector<search::Hit> found = search::scan_codes(mq, blocks, keep, spec.threads);
+    if (!rescore) {
+        if (meta_.metric == Metric::l2 && !mq.hamming) {
+            for (search::Hit &h : found) {
+                h.score = std::sqrt(std::max(0.0f, h.score));
+            }
+            std::sort(found.begin(), found.end(), search::better);
+        }
+        *hits = std::move(found);
+        return Status::ok();
+    }
+    // Exact scores from the raw tier for the k x r candidates, in double, ties by id.
+    double qn = 0;
+    for (uint32_t i = 0; i < meta_.dim; ++i) {
+        qn += double(query[i]) * query[i];
+    }
+    std::vector<float> x(meta_.dim);
+    std::vector<std::pair<double, search::Hit>> scored;
+    scored.reserve(found.size());
+    for (const search::Hit &h : found) {
+        PVEC_FORWARD_IF_ERROR(read_raw(h.id, x.data()));
+        scored.emplace_back(search::exact_score(meta_.metric, query, qn, x.data(), meta_.dim), h);
+    }
+    std::sort(scored.begin(), scored.end(), [](const auto &a, const auto &b) {
+        return a.first < b.first || (a.first == b.first && a.second.id < b.second.id);
+    });
+    hits->clear();
+    for (std::size_t i = 0; i < std::min(k, scored.size()); ++i) {
+        search::Hit h = scored[i].second;
+        h.score = static_cast<float>(scored[i].first);
+        hits->push_back(h);
+    }
+    return Status::ok();
+}
+
+Status Collection::train(const TrainSpec &spec) {
+    PVEC_FORWARD_IF_ERROR(refresh());
+    PVEC_RETURN_IF(db_.readonly(), PVEC_READONLY, "the database is open read-only");
+    const std::string codec_name = spec.codec.value_or(meta_.codec);
+    codec::CodecId id;
+    PVEC_RETURN_IF(!codec::codec_from_name(codec_name, &id), PVEC_INVALID,
+                   "unknown codec '" + codec_name + "'");
+    const uint32_t pca_dim = spec.pca_dim.value_or(meta_.pca_dim);
+    PVEC_RETURN_IF(pca_dim >= meta_.dim, PVEC_RANGE,
+                   "pca_dim must be smaller than the dimension " + std::to_string(meta_.dim));
+    const uint32_t flags = spec.flags.value_or(meta_.flags);
+    const uint64_t n = count();
+    PVEC_RETURN_IF(n == 0, PVEC_RANGE, "the collection has no items to train on");
+    PVEC_RETURN_IF(model_ && meta_.raw_tier == kRawNone, PVEC_UNSUPPORTED,
+                   "re-training a trained collection needs its raw tier (the codes are lossy)");
+
+    std::optional<model::Model> m;
+    if (codec_name != "f32" || pca_dim > 0) {
+        // An even spread over the live items, so that old and new items are both represented.
+        const uint64_t want = std::min<uint64_t>(n, spec.sample ? spec.sample : 16384);
+        std::vector<float> sample;
+        sample.reserve(want * meta_.dim);
+        std::vector<float> v(meta_.dim);
+        uint64_t seen = 0, taken = 0;
+        for (std::size_t ci = 0; ci < chunks_.size() && taken < want; ++ci) {
+            for (std::size_t s = 0; s < kChunkSlots && taken < want; ++s) {
+                if (!chunks_[ci]->is_live(s)) {
+                    continue;
+                }
+                if (seen++ * want / n == taken) {
+                    PVEC_FORWARD_IF_ERROR(source_vector(Location{ci, s}, v.data()));
+                    sample.insert(sample.end(), v.begin(), v.end());
+                    ++taken;
+                }
+            }
+        }
+        model::Model fitted;
+        PVEC_FORWARD_IF_ERROR(model::fit(sample.data(), taken, meta_.dim, meta_.metric, id, pca_dim,
+                                         (flags & kFlagPcaRotate) != 0,
+                                         spec.seed ? spec.seed : 0x5eed, &fitted));
+        m = std::move(fitted);
+    }
+    return apply_model(std::move(m), codec_name, pca_dim, flags);
+}
+
+Status Collection::export_model(std::vector<uint8_t> *blob) {
+    PVEC_FORWARD_IF_ERROR(refresh());
+    PVEC_RETURN_IF(!model_, PVEC_NOTFOUND, "the collection is not trained: it has no model");
+    *blob = model_->serialize();
+    return Status::ok();
+}
+
+Status Collection::import_model(const uint8_t *blob, std::size_t size) {
+    PVEC_FORWARD_IF_ERROR(refresh());
+    PVEC_RETURN_IF(db_.readonly(), PVEC_READONLY, "the database is open read-only");
+    model::Model m;
+    PVEC_FORWARD_IF_ERROR(model::Model::deserialize(blob, size, &m));
+    PVEC_RETURN_IF(m.dim != meta_.dim, PVEC_DIM,
+                   "the model is for dimension " + std::to_string(m.dim) + ", the collection has " +
+                       std::to_string(meta_.dim));
+    PVEC_RETURN_IF(m.metric != meta_.metric, PVEC_INVALID,
+                   std::string("the model is for metric ") + metric_name(m.metric));
+    PVEC_RETURN_IF(model_ && meta_.raw_tier == kRawNone && count() > 0, PVEC_UNSUPPORTED,
+                   "re-encoding a trained collection needs its raw tier (the codes are lossy)");
+    const std::string codec_name = codec::codec_name(m.codec.id);
+    const uint32_t pca_dim = m.pca ? m.pca->out_dim : 0;
+    const uint32_t flags = m.pca && m.pca->rotated ? (meta_.flags | kFlagPcaRotate) : meta_.flags;
+    return apply_model(std::move(m), codec_name, pca_dim, flags);
+}
+
+Status Collection::apply_model(std::optional<model::Model> model, const std::string &codec_name,
+                               uint32_t pca_dim, uint32_t flags) {
+    sqlite3 *c = db_.conn();
+    Database::WriteScope scope(db_);
+    PVEC_FORWARD_IF_ERROR(scope.begin());
+
+    // New chunks under the new model, built from the best source of each original vector.
+    CollectionMeta next = meta_;
+    next.codec = codec_name;
+    next.pca_dim = pca_dim;
+    next.flags = flags;
+    next.code_bytes = static_cast<uint32_t>(model ? model->code_bytes() : meta_.dim * 4);
+    next.model_version = model ? meta_.model_version + 1 : 0;
+    const ChunkLayout lay{next.chunk_capacity, next.code_bytes};
+    std::vector<std::unique_ptr<ResidentChunk>> chunks;
+    std::vector<float> v(meta_.dim);
+    std::vector<uint8_t> data(lay.total_bytes());
+    Stmt update;
+    PVEC_FORWARD_IF_ERROR(
+        update.prepare(c, "UPDATE " + chunks_table() + " SET data = ?2 WHERE id = ?1"));
+    for (std::size_t ci = 0; ci < chunks_.size(); ++ci) {
+        const ResidentChunk &old = *chunks_[ci];
+        auto chunk = std::make_unique<ResidentChunk>(next.code_bytes, !model.has_value());
+        std::fill(data.begin(), data.end(), 0);
+        for (std::size_t s = 0; s < kChunkSlots; ++s) {
+            if (!old.is_live(s)) {
+                continue;
+            }
+            PVEC_FORWARD_IF_ERROR(source_vector(Location{ci, s}, v.data()));
+            uint8_t *code = data.data() + lay.code_offset(s);
+            if (model) {
+                model::encode(*model, v.data(), code);
+            } else {
+                std::memcpy(code, v.data(), next.code_bytes);
+            }
+            data[lay.live_offset() + s / 8] |= uint8_t(1u << (s % 8));
+            std::memcpy(data.data() + lay.id_offset(s), &old.ids[s], 8);
+            std::memcpy(data.data() + lay.norm_offset(s), &old.norms[s], 4);
+            chunk->set_live(s, true);
+            chunk->ids[s] = old.ids[s];
+            chunk->norms[s] = old.norms[s];
+            chunk->write_code(s, code);
+            chunk->aux[s] = model ? codec::decoded_norm2(model->codec, code) : inverse(old.norms[s]);
+        }
+        StmtUse use(update);
+        use.bind(1, static_cast<int64_t>(ci));
+        use.bind_blob(2, data.data(), data.size());
+        int rc = use.step();
+        if (rc != SQLITE_DONE) {
+            return sqlite_status(c, rc, "re-encoding the chunks");
+        }
+        chunks.push_back(std::move(chunk));
+    }
+
+    Stmt del, ins, upd;
+    PVEC_FORWARD_IF_ERROR(del.prepare(c, "DELETE FROM pvec_models WHERE collection_id = ?1"));
+    {
+        StmtUse use(del);
+        use.bind(1, meta_.id);
+        int rc = use.step();
+        if (rc != SQLITE_DONE) {
+            return sqlite_status(c, rc, "replacing the model");
+        }
+    }
+    std::optional<int64_t> model_id;
+    if (model) {
+        const std::vector<uint8_t> blob = model->serialize();
+        PVEC_FORWARD_IF_ERROR(ins.prepare(c,
+            "INSERT INTO pvec_models(collection_id, version, blob, checksum) VALUES(?1, ?2, ?3, ?4)"));
+        StmtUse use(ins);
+        use.bind(1, meta_.id);
+        use.bind(2, int64_t{next.model_version});
+        use.bind_blob(3, blob.data(), blob.size());
+        use.bind(4, static_cast<int64_t>(model::checksum(blob.data(), blob.size())));
+        int rc = use.step();
+        if (rc != SQLITE_DONE) {
+            return sqlite_status(c, rc, "storing the model");
+        }
+        model_id = sqlite3_last_insert_rowid(c);
+    }
+    PVEC_FORWARD_IF_ERROR(upd.prepare(c,
+        "UPDATE pvec_collections SET codec = ?2, pca_dim = ?3, flags = ?4, code_bytes = ?5,"
+        " model_id = ?6 WHERE id = ?1"));
+    {
+        StmtUse use(upd);
+        use.bind(1, meta_.id);
+        use.bind(2, std::string_view(next.codec));
+        use.bind(3, int64_t{next.pca_dim});
+        use.bind(4, int64_t{next.flags});
+        use.bind(5, int64_t{next.code_bytes});
+        model_id ? use.bind(6, *model_id) : use.bind_null(6);
+        int rc = use.step();
+        if (rc != SQLITE_DONE) {
+            return sqlite_status(c, rc, "updating the collection");
+        }
+    }
+
+    // Swap the resident state; the undo entry swaps it back if the transaction rolls back.
+    auto old_state = std::make_shared<std::tuple<CollectionMeta, std::optional<model::Model>,
+                                                 std::vector<std::unique_ptr<ResidentChunk>>>>(
+        meta_, std::move(model_), std::move(chunks_));
+    db_.push_undo([this, old_state] {
+        meta_ = std::get<0>(*old_state);
+        model_ = std::move(std::get<1>(*old_state));
+        chunks_ = std::move(std::get<2>(*old_state));
+    });
+    meta_ = next;
+    model_ = std::move(model);
+    chunks_ = std::move(chunks);
+    PVEC_FORWARD_IF_ERROR(scope.commit());
+    db_.release_free_pages();
     return Status::ok();
 }
 

@@ -1,14 +1,16 @@
-// One collection: its row in pvec_collections, its two tables, and its resident chunks.
+// One collection: its row in pvec_collections, its tables, its model and its resident chunks.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "common/metric.h"
 #include "common/status.h"
+#include "model/model.h"
 #include "search/topk.h"
 #include "store/arena.h"
 #include "store/chunk_format.h"
@@ -18,14 +20,24 @@ namespace pocketvec::store {
 
 class Database;
 
+constexpr uint32_t kRawNone = 0;
+constexpr uint32_t kRawZstdF32 = 1;
+constexpr uint32_t kTrainNever = 0xFFFFFFFFu;
+constexpr uint32_t kFlagPcaRotate = 0x1u;
+
 struct CollectionMeta {
     int64_t id = 0;
     std::string name;
     uint32_t dim = 0;
     Metric metric = Metric::cosine;
-    std::string codec;
+    std::string codec = "f32";  // the codec codes use once trained
+    uint32_t pca_dim = 0;       // 0 = none
+    uint32_t raw_tier = kRawNone;
+    uint32_t train_threshold = 0;  // 0 = max(1024, 2 * dim)
+    uint32_t flags = 0;
     uint32_t chunk_capacity = kChunkSlots;
-    uint32_t code_bytes = 0;
+    uint32_t code_bytes = 0;       // of the codes now in the chunks
+    uint32_t model_version = 0;    // 0 = no model: codes are exact float32
 };
 
 struct CollectionStats {
@@ -42,6 +54,21 @@ struct ItemBatch {
     const char *const *metas = nullptr;
 };
 
+struct SearchSpec {
+    std::size_t k = 10;
+    std::size_t threads = 0;
+    uint32_t oversample = 0;
+    uint32_t rescore = 0;  // PVEC_RESCORE_*
+};
+
+struct TrainSpec {
+    std::optional<std::string> codec;  // empty = the collection's
+    std::optional<uint32_t> pca_dim;   // empty = the collection's; 0 = none
+    std::optional<uint32_t> flags;     // empty = the collection's
+    uint32_t sample = 0;               // 0 = default
+    uint64_t seed = 0;
+};
+
 class Collection {
 public:
     Collection(Database &db, CollectionMeta meta);
@@ -51,12 +78,15 @@ public:
     const CollectionMeta &meta() const { return meta_; }
     bool dropped() const { return dropped_; }
     void set_dropped(bool d) { dropped_ = d; }
+    bool trained() const { return model_.has_value(); }
     std::string items_table() const;
     std::string chunks_table() const;
+    std::string raw_table() const;
 
-    // Creates the tables of a new collection (inside the caller's write scope).
+    // Creates the tables of a new collection (inside the caller's write scope), and its model
+    // right away when the codec needs no fitting (f16, bf16 without PCA).
     Status create_tables();
-    // (Re)reads every chunk into memory and checks it against the items table.
+    // (Re)reads the model and every chunk into memory and checks them against the items table.
     Status load();
 
     // Validates everything first, then writes all items in one write scope.
@@ -65,8 +95,11 @@ public:
     Status get(int64_t id, float *vec, std::string *meta, bool *has_meta);
     uint64_t count() const;
     Status stats(CollectionStats *out);
-    Status search(const float *query, std::size_t k, std::size_t threads,
-                  std::vector<search::Hit> *hits);
+    Status search(const float *query, const SearchSpec &spec, std::vector<search::Hit> *hits);
+
+    Status train(const TrainSpec &spec);
+    Status export_model(std::vector<uint8_t> *blob);
+    Status import_model(const uint8_t *blob, std::size_t size);
 
     // Checks a vector of meta_.dim floats: all finite.
     Status check_vector(const float *v) const;
@@ -82,18 +115,32 @@ private:
     Status check_meta_json(const char *json);
     Status find(int64_t id, bool *found, Location *loc);
     Status allocate_slot(Location *loc);
+    std::unique_ptr<ResidentChunk> new_chunk() const;
+    // The code of `vec` under the current model (exact float32 bytes without one).
+    void encode(const float *vec, uint8_t *code) const;
+    float scan_aux(const uint8_t *code, float norm) const;
     Status write_slot(const Location &loc, int64_t id, const float *vec, bool set_live);
     Status write_one(int64_t id, const float *vec, const char *meta, bool upsert);
+    Status write_raw(int64_t id, const float *vec);
+    Status read_raw(int64_t id, float *vec);
+    // The best available original vector of a live slot: raw tier, else exact codes.
+    Status source_vector(const Location &loc, float *vec);
+    bool needs_model() const { return meta_.codec != "f32" || meta_.pca_dim > 0; }
+    // Re-encodes every item under `model` (none = exact float32) in one write scope.
+    Status apply_model(std::optional<model::Model> model, const std::string &codec,
+                       uint32_t pca_dim, uint32_t flags);
+    Status maybe_auto_train();
     ChunkLayout layout() const { return ChunkLayout{meta_.chunk_capacity, meta_.code_bytes}; }
 
     Database &db_;
     CollectionMeta meta_;
     bool dropped_ = false;
+    std::optional<model::Model> model_;
     std::vector<std::unique_ptr<ResidentChunk>> chunks_;
     std::set<uint64_t> free_slots_;  // chunk * capacity + slot, lowest reused first
     Blob blob_;
     Stmt find_stmt_, insert_stmt_, update_meta_stmt_, delete_stmt_, get_stmt_, new_chunk_stmt_,
-        json_valid_stmt_;
+        json_valid_stmt_, raw_put_stmt_, raw_get_stmt_, raw_delete_stmt_;
 };
 
 }  // namespace pocketvec::store

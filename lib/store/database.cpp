@@ -1,5 +1,6 @@
 #include "store/database.h"
 
+#include "codec/codec.h"
 #include "store/chunk_format.h"
 #include "store/collection.h"
 
@@ -103,14 +104,30 @@ Status Database::init_schema(bool may_create) {
         exists = use.int64(0) > 0;
     }
     if (!exists && may_create) {
+        // A new, empty file gets incremental auto-vacuum (it can only be chosen before the first
+        // table): re-encoding at training frees most of a collection's pages.
+        Stmt pages;
+        PVEC_FORWARD_IF_ERROR(pages.prepare(conn_, "PRAGMA page_count"));
+        bool empty;
+        {
+            StmtUse use(pages);
+            empty = use.step() == SQLITE_ROW && use.int64(0) == 0;
+        }
+        if (empty && sqlite3_get_autocommit(conn_)) {
+            PVEC_FORWARD_IF_ERROR(exec(conn_, "PRAGMA auto_vacuum = INCREMENTAL"));
+        }
         WriteScope scope(*this);
         PVEC_FORWARD_IF_ERROR(scope.begin());
         PVEC_FORWARD_IF_ERROR(exec(conn_,
             "CREATE TABLE IF NOT EXISTS pvec_meta(key TEXT PRIMARY KEY NOT NULL, value);"
             "CREATE TABLE IF NOT EXISTS pvec_collections("
             " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, dim INTEGER NOT NULL,"
-            " metric INTEGER NOT NULL, codec TEXT NOT NULL, chunk_capacity INTEGER NOT NULL,"
-            " code_bytes INTEGER NOT NULL);"));
+            " metric INTEGER NOT NULL, codec TEXT NOT NULL, pca_dim INTEGER NOT NULL,"
+            " raw_tier INTEGER NOT NULL, train_threshold INTEGER NOT NULL, flags INTEGER NOT NULL,"
+            " chunk_capacity INTEGER NOT NULL, code_bytes INTEGER NOT NULL, model_id INTEGER);"
+            "CREATE TABLE IF NOT EXISTS pvec_models("
+            " id INTEGER PRIMARY KEY, collection_id INTEGER NOT NULL, version INTEGER NOT NULL,"
+            " blob BLOB NOT NULL, checksum INTEGER NOT NULL);"));
         Stmt ins;
         PVEC_FORWARD_IF_ERROR(ins.prepare(
             conn_, "INSERT OR IGNORE INTO pvec_meta(key, value) VALUES('format_version', ?1)"));
@@ -182,6 +199,12 @@ Status Database::sync() {
         ++it;
     }
     return Status::ok();
+}
+
+void Database::release_free_pages() {
+    if (!explicit_txn_ && sqlite3_get_autocommit(conn_) && !readonly_) {
+        (void)exec(conn_, "PRAGMA incremental_vacuum");  // best effort: a no-op without auto-vacuum
+    }
 }
 
 void Database::undo_to(std::size_t mark) {
@@ -272,8 +295,8 @@ Status Database::load_collection(const std::string &name, std::shared_ptr<Collec
     PVEC_RETURN_IF(!has_schema_, PVEC_NOTFOUND, "no collection named '" + name + "'");
     Stmt s;
     PVEC_FORWARD_IF_ERROR(s.prepare(conn_,
-        "SELECT id, dim, metric, codec, chunk_capacity, code_bytes FROM pvec_collections"
-        " WHERE name = ?1"));
+        "SELECT id, dim, metric, codec, chunk_capacity, code_bytes, pca_dim, raw_tier,"
+        " train_threshold, flags FROM pvec_collections WHERE name = ?1"));
     CollectionMeta meta;
     {
         StmtUse use(s);
@@ -293,9 +316,16 @@ Status Database::load_collection(const std::string &name, std::shared_ptr<Collec
         meta.codec = std::string(use.text(3));
         meta.chunk_capacity = static_cast<uint32_t>(use.int64(4));
         meta.code_bytes = static_cast<uint32_t>(use.int64(5));
+        meta.pca_dim = static_cast<uint32_t>(use.int64(6));
+        meta.raw_tier = static_cast<uint32_t>(use.int64(7));
+        meta.train_threshold = static_cast<uint32_t>(use.int64(8));
+        meta.flags = static_cast<uint32_t>(use.int64(9));
     }
+    codec::CodecId codec_id;
     PVEC_RETURN_IF(meta.dim < 1 || meta.dim > PVEC_MAX_DIM || meta.chunk_capacity != kChunkSlots ||
-                       meta.codec != "f32" || meta.code_bytes != meta.dim * 4,
+                       !codec::codec_from_name(meta.codec, &codec_id) ||
+                       meta.pca_dim >= meta.dim || meta.raw_tier > kRawZstdF32 ||
+                       meta.code_bytes < 1 || meta.code_bytes > meta.dim * 4,
                    PVEC_CORRUPT, "collection '" + name + "' has an invalid definition");
     auto it = collections_.find(meta.id);
     if (it != collections_.end()) {
@@ -320,6 +350,13 @@ Status Database::create_collection(const std::string &name, const CollectionSpec
     PVEC_FORWARD_IF_ERROR(check_name(name));
     PVEC_RETURN_IF(spec.dim < 1 || spec.dim > PVEC_MAX_DIM, PVEC_RANGE,
                    "dimension must be between 1 and 65536");
+    codec::CodecId codec_id;
+    PVEC_RETURN_IF(!codec::codec_from_name(spec.codec, &codec_id), PVEC_INVALID,
+                   "unknown codec '" + spec.codec + "'");
+    PVEC_RETURN_IF(spec.pca_dim >= spec.dim, PVEC_RANGE,
+                   "pca_dim must be smaller than the dimension");
+    PVEC_RETURN_IF(spec.raw_tier > kRawZstdF32, PVEC_INVALID, "unknown raw tier");
+    PVEC_RETURN_IF((spec.flags & ~kFlagPcaRotate) != 0, PVEC_INVALID, "unknown collection flags");
     PVEC_RETURN_IF(readonly_, PVEC_READONLY, "the database is open read-only");
     PVEC_FORWARD_IF_ERROR(sync());
     PVEC_RETURN_IF(!has_schema_, PVEC_READONLY, "pocketvec's tables are missing");
@@ -328,8 +365,8 @@ Status Database::create_collection(const std::string &name, const CollectionSpec
     PVEC_FORWARD_IF_ERROR(scope.begin());
     Stmt ins;
     PVEC_FORWARD_IF_ERROR(ins.prepare(conn_,
-        "INSERT INTO pvec_collections(name, dim, metric, codec, chunk_capacity, code_bytes)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
+        "INSERT INTO pvec_collections(name, dim, metric, codec, chunk_capacity, code_bytes,"
+        " pca_dim, raw_tier, train_threshold, flags) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
     CollectionMeta meta;
     meta.name = name;
     meta.dim = spec.dim;
@@ -337,6 +374,10 @@ Status Database::create_collection(const std::string &name, const CollectionSpec
     meta.codec = spec.codec;
     meta.chunk_capacity = kChunkSlots;
     meta.code_bytes = spec.dim * 4;
+    meta.pca_dim = spec.pca_dim;
+    meta.raw_tier = spec.raw_tier;
+    meta.train_threshold = spec.train_threshold;
+    meta.flags = spec.flags;
     {
         StmtUse use(ins);
         use.bind(1, std::string_view(name));
@@ -345,6 +386,10 @@ Status Database::create_collection(const std::string &name, const CollectionSpec
         use.bind(4, std::string_view(meta.codec));
         use.bind(5, int64_t{meta.chunk_capacity});
         use.bind(6, int64_t{meta.code_bytes});
+        use.bind(7, int64_t{meta.pca_dim});
+        use.bind(8, int64_t{meta.raw_tier});
+        use.bind(9, int64_t{meta.train_threshold});
+        use.bind(10, int64_t{meta.flags});
         int rc = use.step();
         if ((rc & 0xff) == SQLITE_CONSTRAINT) {
             return error(PVEC_EXISTS, "a collection named '" + name + "' already exists");
@@ -378,7 +423,9 @@ Status Database::drop_collection(const std::string &name) {
     WriteScope scope(*this);
     PVEC_FORWARD_IF_ERROR(scope.begin());
     const std::string drop = "DROP TABLE " + coll->items_table() + "; DROP TABLE " +
-                             coll->chunks_table() + ";";
+                             coll->chunks_table() + "; DROP TABLE IF EXISTS " + coll->raw_table() +
+                             "; DELETE FROM pvec_models WHERE collection_id = " +
+                             std::to_string(coll->meta().id) + ";";
     PVEC_FORWARD_IF_ERROR(exec(conn_, drop.c_str()));
     Stmt del;
     PVEC_FORWARD_IF_ERROR(del.prepare(conn_, "DELETE FROM pvec_collections WHERE id = ?1"));
@@ -397,7 +444,9 @@ Status Database::drop_collection(const std::string &name) {
         coll->set_dropped(false);
         collections_[id] = coll;
     });
-    return scope.commit();
+    PVEC_FORWARD_IF_ERROR(scope.commit());
+    release_free_pages();
+    return Status::ok();
 }
 
 Status Database::list_collections(std::vector<std::string> *names) {

@@ -30,6 +30,10 @@ struct CollectionSpec {
     uint32_t dim = 0;
     Metric metric = Metric::cosine;
     std::string codec = "f32";
+    uint32_t pca_dim = 0;
+    uint32_t raw_tier = 0;
+    uint32_t train_threshold = 0;
+    uint32_t flags = 0;
 };
 
 class Database {
@@ -81,6 +85,10 @@ public:
         bool savepoint_ = false;
         std::size_t undo_mark_ = 0;
     };
+
+    // Gives pages freed by a re-encode or a drop back to the file system (incremental
+    // auto-vacuum), when no transaction is open.
+    void release_free_pages();
 
     // Records how to revert one resident change if the enclosing write is rolled back.
     void push_undo(std::function<void()> undo) { undo_.push_back(std::move(undo)); }

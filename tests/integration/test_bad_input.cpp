@@ -180,7 +180,14 @@ TEST_F(BadInput, CollectionNames) {
     co.codec = "zip";
     expect_rc(pvec_collection_create(db_, "x", &co, nullptr, &err), err, PVEC_INVALID);
     co.codec = "int8";
-    expect_rc(pvec_collection_create(db_, "x", &co, nullptr, &err), err, PVEC_UNSUPPORTED);
+    co.pca_dim = 4;  // not smaller than the dimension
+    expect_rc(pvec_collection_create(db_, "x", &co, nullptr, &err), err, PVEC_RANGE);
+    co.pca_dim = 0;
+    co.raw_tier = 7;
+    expect_rc(pvec_collection_create(db_, "x", &co, nullptr, &err), err, PVEC_INVALID);
+    co.raw_tier = 0;
+    co.flags = 0x80;
+    expect_rc(pvec_collection_create(db_, "x", &co, nullptr, &err), err, PVEC_INVALID);
     char **names;
     size_t n;
     PV_OK(pvec_collection_list(db_, &names, &n, nullptr));

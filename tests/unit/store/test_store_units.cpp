@@ -18,23 +18,33 @@ TEST(ChunkLayout, SectionsFollowEachOtherWithoutGaps) {
     EXPECT_EQ(l.id_offset(255), 32u + 255u * 8u);
 }
 
-TEST(ResidentChunk, VectorsRoundTripThroughTheBlockLayout) {
-    ResidentChunk c(7);
-    EXPECT_EQ(reinterpret_cast<uintptr_t>(c.codes()) % 64, 0u);
+TEST(ResidentChunk, F32CodesRoundTripThroughTheBlockLayout) {
+    ResidentChunk c(7 * 4, true);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(c.f32_block()) % 64, 0u);
     const float a[7] = {1, 2, 3, 4, 5, 6, 7}, b[7] = {-1, -2, -3, -4, -5, -6, -7};
-    c.put_vector(0, a);
-    c.put_vector(255, b);
+    c.write_code(0, reinterpret_cast<const uint8_t *>(a));
+    c.write_code(255, reinterpret_cast<const uint8_t *>(b));
     float out[7];
-    c.get_vector(255, out);
+    c.read_code(255, reinterpret_cast<uint8_t *>(out));
     EXPECT_TRUE(std::equal(out, out + 7, b));
-    c.get_vector(0, out);
+    c.read_code(0, reinterpret_cast<uint8_t *>(out));
     EXPECT_TRUE(std::equal(out, out + 7, a));
     // Component g of slot s lives at g * 256 + s.
-    EXPECT_EQ(c.codes()[2 * 256 + 255], -3.0f);
+    EXPECT_EQ(c.f32_block()[2 * 256 + 255], -3.0f);
+}
+
+TEST(ResidentChunk, CompressedCodesAreRowMajor) {
+    ResidentChunk c(5, false);
+    const uint8_t code[5] = {9, 8, 7, 6, 5};
+    c.write_code(3, code);
+    EXPECT_EQ(c.rows()[3 * 5 + 2], 7);
+    uint8_t out[5];
+    c.read_code(3, out);
+    EXPECT_TRUE(std::equal(out, out + 5, code));
 }
 
 TEST(ResidentChunk, LiveBitsCountAndMatchTheDiskBytes) {
-    ResidentChunk c(1);
+    ResidentChunk c(4, true);
     c.set_live(9, true);
     c.set_live(9, true);
     c.set_live(70, true);

@@ -1,0 +1,76 @@
+// A collection's trained model: optional PCA, then a codec. Turns vectors into codes at insert,
+// queries into prepared scorers at search, and codes back into approximate vectors; serialises to
+// one checksummed blob (the unit stored in pvec_models and moved by export/import).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "codec/codec.h"
+#include "common/metric.h"
+#include "common/status.h"
+#include "pca/pca.h"
+
+namespace pocketvec::model {
+
+struct Model {
+    uint32_t dim = 0;  // input dimension
+    Metric metric = Metric::cosine;
+    std::optional<pca::Pca> pca;
+    codec::CodecParams codec;  // over code_dim() dimensions
+
+    uint32_t code_dim() const { return pca ? pca->out_dim : dim; }
+    std::size_t code_bytes() const { return codec::code_bytes(codec.id, code_dim()); }
+
+    // Blob (little-endian): "PVMD", u32 version (1), u32 dim, u32 metric, u32 pca blob bytes (0 =
+    // no PCA), pca blob, u32 codec blob bytes, codec blob, u64 FNV-1a checksum of all before it.
+    std::vector<uint8_t> serialize() const;
+    // PVEC_CORRUPT for damage (bad magic, sizes, checksum, inconsistent parts); PVEC_FORMAT for a
+    // newer version. `out` is written only on success.
+    static Status deserialize(const uint8_t *data, std::size_t size, Model *out);
+};
+
+// FNV-1a, 64 bits: catches damage of a stored blob (not an adversary).
+uint64_t checksum(const uint8_t *data, std::size_t size);
+
+// Fits PCA (when pca_dim > 0) and the codec on n sample vectors of model.dim floats.
+Status fit(const float *sample, std::size_t n, uint32_t dim, Metric metric, codec::CodecId codec,
+           uint32_t pca_dim, bool rotate, uint64_t seed, Model *out);
+
+// The space codes live in: unit length first under cosine, then PCA. `x` has dim floats, `y`
+// code_dim floats.
+void to_code_space(const Model &m, const float *x, float *y);
+
+// Encodes x (dim floats) into m.code_bytes() bytes.
+void encode(const Model &m, const float *x, uint8_t *code);
+
+// Approximate vector of a code: decoded, mapped back through PCA (mean + C^T y); under cosine the
+// result has unit length (the caller scales it by the original norm).
+void reconstruct(const Model &m, const uint8_t *code, float *x);
+
+// A query ready to be scored against codes: dot_rows(prepared, ...) gives the code-space inner
+// product; score() turns it into the collection's approximate score.
+struct Query {
+    codec::PreparedQuery prepared;
+    Metric metric = Metric::cosine;
+    bool hamming = false;   // binary: dot_rows gives a Hamming similarity, only a ranking
+    float constant = 0;     // dot/cosine: q . mean (PCA); l2: |q'|^2
+};
+Query prepare_query(const Model &m, const float *q);
+
+// Approximate user-facing score (smaller is better) from the code-space inner product `ip` and
+// the code's decoded squared norm (l2 only).
+inline float score(const Query &q, float ip, float norm2) {
+    if (q.hamming) {
+        return -ip;
+    }
+    switch (q.metric) {
+    case Metric::cosine: return 1.0f - (ip + q.constant);
+    case Metric::dot: return -(ip + q.constant);
+    default: return q.constant - 2.0f * ip + norm2;  // squared; the caller takes the root
+    }
+}
+
+}  // namespace pocketvec::model
