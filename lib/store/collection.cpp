@@ -669,6 +669,10 @@ Status Collection::train(const TrainSpec &spec) {
     PVEC_RETURN_IF(pca_dim >= meta_.dim, PVEC_RANGE,
                    "pca_dim must be smaller than the dimension " + std::to_string(meta_.dim));
     const uint32_t flags = spec.flags.value_or(meta_.flags);
+    if (model_ && model_->codec.id == id && !codec::codec_needs_training(id) && pca_dim == 0 &&
+        !model_->pca) {
+        return Status::ok();  // f16 / bf16 without PCA: there is nothing to fit, the codes stand
+    }
     const uint64_t n = count();
     PVEC_RETURN_IF(n == 0, PVEC_RANGE, "the collection has no items to train on");
     PVEC_RETURN_IF(model_ && meta_.raw_tier == kRawNone, PVEC_UNSUPPORTED,
