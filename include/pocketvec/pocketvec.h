@@ -217,8 +217,8 @@ PVEC_API void pvec_collection_options_init(pvec_collection_options *opts);
 
 /* Creates a collection named `name` with `opts` (required: the dimension has no default). If `out`
  * is not NULL, *out receives an open handle to it (close with pvec_collection_close).
- * Returns PVEC_OK, PVEC_MISUSE, PVEC_INVALID (bad name, unknown metric or codec), PVEC_RANGE (dim),
- * PVEC_EXISTS, PVEC_UNSUPPORTED (a codec not built yet), PVEC_READONLY, PVEC_BUSY, PVEC_IO,
+ * Returns PVEC_OK, PVEC_MISUSE, PVEC_INVALID (bad name, unknown metric, codec, raw tier or flags),
+ * PVEC_RANGE (dim, pca_dim not below dim), PVEC_EXISTS, PVEC_READONLY, PVEC_BUSY, PVEC_IO,
  * PVEC_NOMEM. Any thread. Since 0.1. */
 PVEC_API int pvec_collection_create(pvec_db *db, const char *name,
                                     const pvec_collection_options *opts, pvec_collection **out,
@@ -336,11 +336,15 @@ PVEC_API void pvec_search_options_init(pvec_search_options *opts);
 /* Finds the k items nearest to `query` (dim finite floats) by the collection's metric. Writes
  * *n_found = min(k, count) results into ids[0..] and scores[0..] (scores optional, may be NULL),
  * best (smallest score) first; equal scores are ordered by the smaller id. Both arrays need room
- * for min(k, item count) entries; nothing beyond *n_found is written, so a huge k is safe. f32
- * collections give exact results: the scan runs in float, the final ranking and the scores are
- * computed in double. `opts` is optional.
+ * for min(k, item count) entries; nothing beyond *n_found is written, so a huge k is safe.
+ * Collections without a trained model (f32, or not yet trained) give exact results: the scan runs
+ * in float, the final ranking and the scores are computed in double. Trained collections scan
+ * their codes: scores are then approximate (for binary codes a Hamming-based rank score, not a
+ * distance) unless candidates are rescored from the raw tier (opts->oversample, opts->rescore),
+ * which makes the returned scores exact for the candidates found. `opts` is optional.
  * Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND (dropped), PVEC_DIM, PVEC_INVALID (NaN/Inf in the
- * query), PVEC_RANGE (k = 0), PVEC_NOMEM. Since 0.1. */
+ * query, unknown rescore), PVEC_RANGE (k = 0), PVEC_UNSUPPORTED (PVEC_RESCORE_RAW without a raw
+ * tier), PVEC_CORRUPT (a damaged raw vector), PVEC_IO, PVEC_NOMEM. Since 0.1. */
 PVEC_API int pvec_search(pvec_collection *coll, const float *query, size_t dim, size_t k,
                          const pvec_search_options *opts, int64_t *ids, float *scores,
                          size_t *n_found, char **errmsg);
