@@ -350,6 +350,15 @@ void Progress::update(std::string_view label, uint64_t done, uint64_t total) {
     dirty_ = true;
 }
 
+void Progress::status(std::string_view text) {
+    if (!enabled_) {
+        return;
+    }
+    std::fprintf(stderr, "\r%.*s\033[K", static_cast<int>(text.size()), text.data());
+    std::fflush(stderr);
+    dirty_ = true;
+}
+
 void Progress::note(std::string_view line) {
     if (!enabled_) {
         return;

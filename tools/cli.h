@@ -181,6 +181,7 @@ public:
     Progress(const Progress &) = delete;
     Progress &operator=(const Progress &) = delete;
     void update(std::string_view label, uint64_t done, uint64_t total); // total 0: unknown
+    void status(std::string_view text); // a step without a count (e.g. "training")
     void note(std::string_view line); // a finished step, on its own line
     void finish();
 

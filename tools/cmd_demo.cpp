@@ -2,22 +2,18 @@
 // a user cares about: file size, build rate, recall against exact ground truth, latency.
 #include "cli.h"
 #include "commands.h"
+#include "dataset.h"
 #include "json_writer.h"
+#include "measure.h"
 #include "oracle.h"
 #include "readers.h"
 #include "synth.h"
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <functional>
 #include <numeric>
-#include <random>
-#include <system_error>
 
 namespace pocketvec::tool {
 namespace {
@@ -124,120 +120,22 @@ DemoConfig parse_config(const CommandArgs &argv) {
 
 // ---- datasets -------------------------------------------------------------------------------
 
-std::string lowercase(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
-// Maps README wording to a metric: "inner product" / "ip" / "dot" -> dot, "l2" / "euclidean"
-// -> l2, "cosine" / "angular" -> cosine.
-std::optional<uint32_t> metric_from_words(const std::string &text) {
-    std::vector<std::string> words;
-    std::string word;
-    for (const char c : text + " ") {
-        if (std::isalnum(static_cast<unsigned char>(c))) {
-            word += c;
-        } else if (!word.empty()) {
-            words.push_back(word);
-            word.clear();
-        }
-    }
-    auto has = [&](const char *w) {
-        return std::find(words.begin(), words.end(), w) != words.end();
-    };
-    if (text.find("inner product") != std::string::npos || has("ip") || has("dot")) {
-        return PVEC_METRIC_DOT;
-    }
-    if (has("l2") || has("euclidean")) {
-        return PVEC_METRIC_L2;
-    }
-    if (has("cosine") || has("angular")) {
-        return PVEC_METRIC_COSINE;
-    }
-    return std::nullopt;
-}
-
-// The metric named on README.md's "Metric:" line, preferring its first **bold** words.
-std::optional<uint32_t> metric_from_readme(const std::string &path) {
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line)) {
-        const std::string lower = lowercase(line);
-        const size_t at = lower.find("metric:");
-        if (at == std::string::npos) {
-            continue;
-        }
-        const std::string rest = lower.substr(at + 7);
-        const size_t open = rest.find("**");
-        const size_t close = open == std::string::npos ? open : rest.find("**", open + 2);
-        if (close != std::string::npos) {
-            if (auto m = metric_from_words(rest.substr(open + 2, close - open - 2))) {
-                return m;
-            }
-        }
-        if (auto m = metric_from_words(rest)) {
-            return m;
-        }
-    }
-    return std::nullopt;
-}
-
-DemoData load_dataset(const DemoConfig &cfg, Progress &progress) {
-    namespace fs = std::filesystem;
-    const fs::path dir(*cfg.data_dir);
-    for (const char *file : {"base.fvecs", "query.fvecs", "groundtruth_k100.ivecs"}) {
-        if (!fs::exists(dir / file)) {
-            throw ToolError("dataset '" + dir.string() + "' has no " + file);
-        }
-    }
+DemoData load_demo_dataset(const DemoConfig &cfg, Progress &progress) {
+    DatasetRequest request;
+    request.dir = *cfg.data_dir;
+    request.metric = cfg.metric;
+    request.max_queries = cfg.queries.value_or(SIZE_MAX);
+    request.note_fewer_queries = cfg.queries.has_value();
+    request.k = cfg.k;
+    request.command = "demo";
+    Dataset dataset = load_dataset(request, progress);
     DemoData data;
     data.synthetic = false;
-    const std::optional<uint32_t> readme_metric = metric_from_readme((dir / "README.md").string());
-    if (!readme_metric && !cfg.metric) {
-        throw ToolError("'" + (dir / "README.md").string() +
-                        "' names no metric ('* Metric: **cosine**'); give --metric");
-    }
-    data.metric = cfg.metric.value_or(readme_metric.value_or(PVEC_METRIC_COSINE));
-
-    progress.note("reading " + dir.string());
-    data.base = read_fvecs((dir / "base.fvecs").string());
-    data.queries = read_fvecs((dir / "query.fvecs").string(), cfg.queries.value_or(SIZE_MAX));
-    if (data.base.rows == 0 || data.queries.rows == 0) {
-        throw ToolError("dataset '" + dir.string() + "' has no base or no query vectors");
-    }
-    if (data.queries.dim != data.base.dim) {
-        throw ToolError(strprintf("dataset queries have dimension %zu, base vectors %zu",
-                                  data.queries.dim, data.base.dim));
-    }
-    if (cfg.queries && *cfg.queries > data.queries.rows) {
-        std::fprintf(stderr, "pocketvec demo: note: the dataset has only %zu queries\n",
-                     data.queries.rows);
-    }
-    if (cfg.k > data.base.rows) {
-        throw UsageError(
-            strprintf("-k %zu exceeds the dataset's %zu vectors", cfg.k, data.base.rows));
-    }
-    data.source = "dataset " + dir.string();
-
-    // The file's ground truth is for the README's metric; another metric needs the oracle.
-    if (readme_metric && *readme_metric == data.metric) {
-        data.truth = read_ivecs((dir / "groundtruth_k100.ivecs").string(), data.queries.rows);
-        if (data.truth.rows < data.queries.rows) {
-            throw ToolError(strprintf("groundtruth_k100.ivecs has %zu rows for %zu queries",
-                                      data.truth.rows, data.queries.rows));
-        }
-        if (cfg.k > data.truth.dim) {
-            throw UsageError(
-                strprintf("-k %zu exceeds the ground truth depth %zu", cfg.k, data.truth.dim));
-        }
-        for (const int32_t row : data.truth.data) {
-            if (row < 0 || static_cast<size_t>(row) >= data.base.rows) {
-                throw ToolError(strprintf("groundtruth_k100.ivecs names row %d; the base has %zu",
-                                          row, data.base.rows));
-            }
-        }
-    }
+    data.base = std::move(dataset.base);
+    data.queries = std::move(dataset.queries);
+    data.metric = dataset.metric;
+    data.truth = std::move(dataset.truth);
+    data.source = "dataset " + std::filesystem::path(*cfg.data_dir).string();
     return data;
 }
 
@@ -258,23 +156,6 @@ DemoData make_synthetic(const DemoConfig &cfg, Progress &progress) {
 }
 
 // ---- measurements ---------------------------------------------------------------------------
-
-std::string temporary_db_path() {
-    namespace fs = std::filesystem;
-    std::random_device rd;
-    std::mt19937_64 rng(
-        (static_cast<uint64_t>(rd()) << 32) ^ rd() ^
-        static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
-    for (int attempt = 0; attempt < 100; ++attempt) {
-        const fs::path p =
-            fs::temp_directory_path() /
-            strprintf("pocketvec-demo-%016llx.db", static_cast<unsigned long long>(rng()));
-        if (!fs::exists(p)) {
-            return p.string();
-        }
-    }
-    throw ToolError("cannot find a free temporary file name");
-}
 
 // Inserts every base vector in batches, one explicit transaction per batch; returns seconds.
 double build_store(const std::string &path, const DemoData &data, Progress &progress) {
@@ -365,52 +246,6 @@ SearchRun run_queries(const std::string &path, const DemoData &data, size_t k, P
     return run;
 }
 
-double percentile(std::vector<double> values, double p) {
-    std::sort(values.begin(), values.end());
-    const auto rank = static_cast<size_t>(std::ceil(p * static_cast<double>(values.size())));
-    return values[std::clamp<size_t>(rank, 1, values.size()) - 1]; // nearest-rank
-}
-
-// Recall is counted in integers and printed truncated to 3 decimals, so "1.000" means that not
-// one true neighbour was missed.
-struct Recall {
-    uint64_t hits = 0;
-    uint64_t total = 0;
-    std::string text() const {
-        const uint64_t milli = total == 0 ? 0 : hits * 1000 / total;
-        return strprintf("%llu.%03llu", static_cast<unsigned long long>(milli / 1000),
-                         static_cast<unsigned long long>(milli % 1000));
-    }
-};
-
-Recall recall_at_k(const std::vector<int64_t> &found, size_t nq, size_t k,
-                   const std::function<int64_t(size_t, size_t)> &truth) {
-    Recall r;
-    std::vector<int64_t> want(k);
-    for (size_t q = 0; q < nq; ++q) {
-        for (size_t j = 0; j < k; ++j) {
-            want[j] = truth(q, j);
-        }
-        std::sort(want.begin(), want.end());
-        for (size_t j = 0; j < k; ++j) {
-            const int64_t id = found[q * k + j];
-            if (id >= 0 && std::binary_search(want.begin(), want.end(), id)) {
-                ++r.hits;
-            }
-        }
-        r.total += k;
-    }
-    return r;
-}
-
-std::string with_commas(uint64_t v) {
-    std::string digits = std::to_string(v);
-    for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) {
-        digits.insert(static_cast<size_t>(i), ",");
-    }
-    return digits;
-}
-
 } // namespace
 
 int run_demo(const CommandArgs &argv) {
@@ -422,7 +257,7 @@ int run_demo(const CommandArgs &argv) {
     Progress progress(stderr_is_terminal());
 
     const DemoData data =
-        cfg.data_dir ? load_dataset(cfg, progress) : make_synthetic(cfg, progress);
+        cfg.data_dir ? load_demo_dataset(cfg, progress) : make_synthetic(cfg, progress);
     const size_t n = data.base.rows;
     const size_t dim = data.base.dim;
     const size_t nq = data.queries.rows;
@@ -436,7 +271,7 @@ int run_demo(const CommandArgs &argv) {
         }
         db_path = *cfg.db_path;
     } else {
-        db_path = temporary_db_path();
+        db_path = temporary_db_path("pocketvec-demo");
         remove_db = !cfg.keep;
     }
     const ScopedDatabaseFile db_file(db_path, remove_db);

@@ -14,5 +14,6 @@ int run_import(const CommandArgs &args);
 int run_search(const CommandArgs &args);
 int run_info(const CommandArgs &args);
 int run_demo(const CommandArgs &args);
+int run_eval(const CommandArgs &args);
 
 } // namespace pocketvec::tool
