@@ -10,6 +10,7 @@ namespace pocketvec::tool {
 using CommandArgs = std::vector<std::string>;
 
 int run_create(const CommandArgs &args);
+int run_train(const CommandArgs &args);
 int run_import(const CommandArgs &args);
 int run_search(const CommandArgs &args);
 int run_info(const CommandArgs &args);

@@ -24,6 +24,7 @@ constexpr Command kCommands[] = {
     {"demo", run_demo, "build a store, reopen it, measure recall, latency and size"},
     {"eval", run_eval, "compare compression configurations on a dataset"},
     {"create", run_create, "create a collection"},
+    {"train", run_train, "fit a collection's model and re-encode its items"},
     {"import", run_import, "add vectors from an fvecs, npy or jsonl file"},
     {"search", run_search, "find the items nearest to a vector"},
     {"info", run_info, "list collections with their sizes"},

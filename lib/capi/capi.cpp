@@ -337,7 +337,7 @@ int pvec_collection_info_get(pvec_collection *handle, pvec_collection_info *info
         info->bytes_used = stats.bytes_used;
         info->collection_id = m.id;
         info->trained = coll.trained() ? 1u : 0u;
-        info->code_dim = m.pca_dim ? m.pca_dim : m.dim;
+        info->code_dim = coll.trained() && m.pca_dim ? m.pca_dim : m.dim;
         info->raw_tier = m.raw_tier;
         info->model_version = m.model_version;
         std::strncpy(info->codec, m.codec.c_str(), sizeof(info->codec) - 1);

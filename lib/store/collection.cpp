@@ -569,12 +569,14 @@ Status Collection::stats(CollectionStats *out) {
     out->capacity = chunks_.size() * kChunkSlots;
     // Pages really used, when SQLite has the dbstat table; else the payload bytes.
     Stmt s;
-    if (s.prepare(db_.conn(), "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN (?1, ?2)")
+    if (s.prepare(db_.conn(),
+                  "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN (?1, ?2, ?3)")
             .is_ok()) {
         StmtUse use(s);
-        const std::string a = items_table(), b = chunks_table();
+        const std::string a = items_table(), b = chunks_table(), r = raw_table();
         use.bind(1, std::string_view(a));
         use.bind(2, std::string_view(b));
+        use.bind(3, std::string_view(r));
         if (use.step() == SQLITE_ROW) {
             out->bytes_used = static_cast<uint64_t>(use.int64(0));
             return Status::ok();
