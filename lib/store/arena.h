@@ -15,6 +15,9 @@
 namespace pocketvec::store {
 
 constexpr std::size_t kChunkSlots = kernels::kBlockVectors;
+// A new chunk starts with this many slots and grows by as many, so that a small collection does
+// not pay for a whole block of empty slots (at most kChunkGrowth - 1 free slots at the end).
+constexpr std::size_t kChunkGrowth = 32;
 
 struct AlignedFree {
     void operator()(uint8_t *p) const { std::free(p); }
@@ -82,6 +85,9 @@ public:
     // squared norm for compressed codes (l2).
     float aux[kChunkSlots] = {};
     std::size_t live_count = 0;
+    // Slots this chunk has in the file (a multiple of kChunkGrowth up to kChunkSlots); the resident
+    // block always has kChunkSlots, the ones past capacity stay free and zero.
+    std::size_t capacity = kChunkSlots;
 
 private:
     std::size_t stride_;

@@ -51,7 +51,8 @@ Status Collection::create_tables() {
     std::string sql =
         "CREATE TABLE " + items_table() +
         "(id INTEGER PRIMARY KEY, chunk INTEGER NOT NULL, slot INTEGER NOT NULL, meta TEXT);"
-        "CREATE TABLE " + chunks_table() + "(id INTEGER PRIMARY KEY, data BLOB NOT NULL);";
+        "CREATE TABLE " + chunks_table() +
+        "(id INTEGER PRIMARY KEY, capacity INTEGER NOT NULL, data BLOB NOT NULL);";
     if (meta_.raw_tier != kRawNone) {
         sql += "CREATE TABLE " + raw_table() + "(id INTEGER PRIMARY KEY, vec BLOB NOT NULL);";
     }
@@ -83,7 +84,9 @@ Status Collection::prepare() {
     PVEC_FORWARD_IF_ERROR(
         get_stmt_.prepare(c, "SELECT chunk, slot, meta FROM " + items + " WHERE id = ?1"));
     PVEC_FORWARD_IF_ERROR(new_chunk_stmt_.prepare(
-        c, "INSERT INTO " + chunks_table() + "(id, data) VALUES(?1, ?2)"));
+        c, "INSERT INTO " + chunks_table() + "(id, capacity, data) VALUES(?1, ?2, ?3)"));
+    PVEC_FORWARD_IF_ERROR(grow_stmt_.prepare(
+        c, "UPDATE " + chunks_table() + " SET capacity = ?2, data = ?3 WHERE id = ?1"));
     PVEC_FORWARD_IF_ERROR(json_valid_stmt_.prepare(c, "SELECT json_valid(?1)"));
     if (meta_.raw_tier != kRawNone) {
         const std::string raw = raw_table();
@@ -148,25 +151,31 @@ Status Collection::load() {
     }
     model_ = std::move(model);
 
-    const ChunkLayout lay = layout();
     std::vector<std::unique_ptr<ResidentChunk>> chunks;
     std::set<uint64_t> free_slots;
     uint64_t live_total = 0;
     Stmt s;
-    PVEC_FORWARD_IF_ERROR(s.prepare(c, "SELECT id, data FROM " + chunks_table() + " ORDER BY id"));
+    PVEC_FORWARD_IF_ERROR(
+        s.prepare(c, "SELECT id, capacity, data FROM " + chunks_table() + " ORDER BY id"));
     {
         StmtUse use(s);
         int rc;
         while ((rc = use.step()) == SQLITE_ROW) {
+            const std::string which = where + ": chunk " + std::to_string(chunks.size());
             PVEC_RETURN_IF(use.int64(0) != static_cast<int64_t>(chunks.size()), PVEC_CORRUPT,
                            where + ": chunk ids are not contiguous");
-            PVEC_RETURN_IF(use.bytes(1) != lay.total_bytes(), PVEC_CORRUPT,
-                           where + ": chunk " + std::to_string(chunks.size()) + " has " +
-                               std::to_string(use.bytes(1)) + " bytes, expected " +
+            const int64_t capacity = use.int64(1);
+            PVEC_RETURN_IF(capacity < int64_t(kChunkGrowth) || capacity > int64_t(kChunkSlots) ||
+                               capacity % kChunkGrowth != 0,
+                           PVEC_CORRUPT, which + " has an invalid capacity");
+            const ChunkLayout lay{static_cast<std::size_t>(capacity), meta_.code_bytes};
+            PVEC_RETURN_IF(use.bytes(2) != lay.total_bytes(), PVEC_CORRUPT,
+                           which + " has " + std::to_string(use.bytes(2)) + " bytes, expected " +
                                std::to_string(lay.total_bytes()));
-            const auto *data = static_cast<const uint8_t *>(use.blob(1));
+            const auto *data = static_cast<const uint8_t *>(use.blob(2));
             auto chunk = new_chunk();
-            for (std::size_t slot = 0; slot < kChunkSlots; ++slot) {
+            chunk->capacity = lay.capacity;
+            for (std::size_t slot = 0; slot < lay.capacity; ++slot) {
                 const bool live = (data[lay.live_offset() + slot / 8] >> (slot % 8)) & 1u;
                 if (!live) {
                     free_slots.insert(chunks.size() * kChunkSlots + slot);
@@ -246,7 +255,7 @@ Status Collection::find(int64_t id, bool *found, Location *loc) {
     }
     const int64_t chunk = use.int64(0), slot = use.int64(1);
     PVEC_RETURN_IF(chunk < 0 || static_cast<std::size_t>(chunk) >= chunks_.size() || slot < 0 ||
-                       slot >= static_cast<int64_t>(kChunkSlots) ||
+                       slot >= static_cast<int64_t>(chunks_[chunk]->capacity) ||
                        !chunks_[chunk]->is_live(static_cast<std::size_t>(slot)) ||
                        chunks_[chunk]->ids[slot] != id,
                    PVEC_CORRUPT, "item " + std::to_string(id) + " points to an invalid slot");
@@ -256,19 +265,24 @@ Status Collection::find(int64_t id, bool *found, Location *loc) {
 }
 
 Status Collection::allocate_slot(Location *loc) {
+    if (free_slots_.empty() && !chunks_.empty() && chunks_.back()->capacity < kChunkSlots) {
+        PVEC_FORWARD_IF_ERROR(grow_last_chunk());
+    }
     if (free_slots_.empty()) {
         const std::size_t index = chunks_.size();
         {
             StmtUse use(new_chunk_stmt_);
             use.bind(1, static_cast<int64_t>(index));
-            use.bind_zeroblob(2, layout().total_bytes());
+            use.bind(2, static_cast<int64_t>(kChunkGrowth));
+            use.bind_zeroblob(3, ChunkLayout{kChunkGrowth, meta_.code_bytes}.total_bytes());
             int rc = use.step();
             if (rc != SQLITE_DONE) {
                 return sqlite_status(db_.conn(), rc, "adding a chunk");
             }
         }
         chunks_.push_back(new_chunk());
-        for (std::size_t s = 0; s < kChunkSlots; ++s) {
+        chunks_.back()->capacity = kChunkGrowth;
+        for (std::size_t s = 0; s < kChunkGrowth; ++s) {
             free_slots_.insert(index * kChunkSlots + s);
         }
         db_.push_undo([this, index] {
@@ -281,10 +295,55 @@ Status Collection::allocate_slot(Location *loc) {
     return Status::ok();
 }
 
+void Collection::chunk_blob(const ResidentChunk &chunk, const ChunkLayout &lay,
+                            std::vector<uint8_t> *out) const {
+    out->assign(lay.total_bytes(), 0);
+    uint8_t *data = out->data();
+    for (std::size_t s = 0; s < std::min(lay.capacity, chunk.capacity); ++s) {
+        if (!chunk.is_live(s)) {
+            continue;
+        }
+        data[lay.live_offset() + s / 8] |= uint8_t(1u << (s % 8));
+        std::memcpy(data + lay.id_offset(s), &chunk.ids[s], 8);
+        std::memcpy(data + lay.norm_offset(s), &chunk.norms[s], 4);
+        chunk.read_code(s, data + lay.code_offset(s));
+    }
+}
+
+Status Collection::grow_last_chunk() {
+    const std::size_t index = chunks_.size() - 1;
+    ResidentChunk &chunk = *chunks_[index];
+    const std::size_t old_cap = chunk.capacity, new_cap = old_cap + kChunkGrowth;
+    std::vector<uint8_t> data;
+    chunk_blob(chunk, ChunkLayout{new_cap, meta_.code_bytes}, &data);
+    blob_.close();  // the UPDATE expires any blob handle on this row
+    {
+        StmtUse use(grow_stmt_);
+        use.bind(1, static_cast<int64_t>(index));
+        use.bind(2, static_cast<int64_t>(new_cap));
+        use.bind_blob(3, data.data(), data.size());
+        int rc = use.step();
+        if (rc != SQLITE_DONE) {
+            return sqlite_status(db_.conn(), rc, "growing a chunk");
+        }
+    }
+    chunk.capacity = new_cap;
+    for (std::size_t s = old_cap; s < new_cap; ++s) {
+        free_slots_.insert(index * kChunkSlots + s);
+    }
+    db_.push_undo([this, index, old_cap, new_cap] {
+        chunks_[index]->capacity = old_cap;
+        for (std::size_t s = old_cap; s < new_cap; ++s) {
+            free_slots_.erase(index * kChunkSlots + s);
+        }
+    });
+    return Status::ok();
+}
+
 // Writes id, norm and code of one slot to the file (in place), then to the resident chunk with an
 // undo entry. `set_live` marks a free slot as taken.
 Status Collection::write_slot(const Location &loc, int64_t id, const float *vec, bool set_live) {
-    const ChunkLayout lay = layout();
+    const ChunkLayout lay = layout_of(loc.chunk);
     ResidentChunk &chunk = *chunks_[loc.chunk];
     const float norm = l2_norm(vec, meta_.dim);
     std::vector<uint8_t> code(lay.code_bytes);
@@ -434,6 +493,8 @@ Status Collection::write(const ItemBatch &batch, bool upsert) {
         }
     }
     PVEC_FORWARD_IF_ERROR(scope.commit());
+    // Growing a chunk rewrites it; the pages of its old copy go back to the file system.
+    db_.release_free_pages();
     return maybe_auto_train();
 }
 
@@ -471,7 +532,7 @@ Status Collection::remove(int64_t id) {
         }
     }
     ResidentChunk &chunk = *chunks_[loc.chunk];
-    const ChunkLayout lay = layout();
+    const ChunkLayout lay = layout_of(loc.chunk);
     {
         // The code, id and norm are zeroed too: a deleted vector does not linger in the file.
         BlobCloser closer{blob_};
@@ -528,7 +589,7 @@ Status Collection::get(int64_t id, float *vec, std::string *meta, bool *has_meta
     }
     const int64_t chunk = use.int64(0), slot = use.int64(1);
     PVEC_RETURN_IF(chunk < 0 || static_cast<std::size_t>(chunk) >= chunks_.size() || slot < 0 ||
-                       slot >= static_cast<int64_t>(kChunkSlots) ||
+                       slot >= static_cast<int64_t>(chunks_[chunk]->capacity) ||
                        !chunks_[chunk]->is_live(static_cast<std::size_t>(slot)),
                    PVEC_CORRUPT, "item " + std::to_string(id) + " points to an invalid slot");
     *has_meta = !use.is_null(2);
@@ -566,7 +627,10 @@ uint64_t Collection::count() const {
 Status Collection::stats(CollectionStats *out) {
     PVEC_FORWARD_IF_ERROR(refresh());
     out->count = count();
-    out->capacity = chunks_.size() * kChunkSlots;
+    out->capacity = 0;
+    for (const auto &chunk : chunks_) {
+        out->capacity += chunk->capacity;
+    }
     // Pages really used, when SQLite has the dbstat table; else the payload bytes.
     Stmt s;
     if (s.prepare(db_.conn(),
@@ -591,7 +655,10 @@ Status Collection::stats(CollectionStats *out) {
     if (rc != SQLITE_ROW) {
         return sqlite_status(db_.conn(), rc, "measuring collection '" + meta_.name + "'");
     }
-    out->bytes_used = static_cast<uint64_t>(use.int64(0)) + chunks_.size() * layout().total_bytes();
+    out->bytes_used = static_cast<uint64_t>(use.int64(0));
+    for (std::size_t ci = 0; ci < chunks_.size(); ++ci) {
+        out->bytes_used += layout_of(ci).total_bytes();
+    }
     return Status::ok();
 }
 
@@ -747,18 +814,19 @@ Status Collection::apply_model(std::optional<model::Model> model, const std::str
     next.flags = flags;
     next.code_bytes = static_cast<uint32_t>(model ? model->code_bytes() : meta_.dim * 4);
     next.model_version = model ? meta_.model_version + 1 : 0;
-    const ChunkLayout lay{next.chunk_capacity, next.code_bytes};
     std::vector<std::unique_ptr<ResidentChunk>> chunks;
     std::vector<float> v(meta_.dim);
-    std::vector<uint8_t> data(lay.total_bytes());
+    std::vector<uint8_t> data;
     Stmt update;
     PVEC_FORWARD_IF_ERROR(
         update.prepare(c, "UPDATE " + chunks_table() + " SET data = ?2 WHERE id = ?1"));
     for (std::size_t ci = 0; ci < chunks_.size(); ++ci) {
         const ResidentChunk &old = *chunks_[ci];
+        const ChunkLayout lay{old.capacity, next.code_bytes};
         auto chunk = std::make_unique<ResidentChunk>(next.code_bytes, !model.has_value());
-        std::fill(data.begin(), data.end(), 0);
-        for (std::size_t s = 0; s < kChunkSlots; ++s) {
+        chunk->capacity = old.capacity;
+        data.assign(lay.total_bytes(), 0);
+        for (std::size_t s = 0; s < old.capacity; ++s) {
             if (!old.is_live(s)) {
                 continue;
             }

@@ -35,7 +35,7 @@ struct CollectionMeta {
     uint32_t raw_tier = kRawNone;
     uint32_t train_threshold = 0;  // 0 = max(1024, 2 * dim)
     uint32_t flags = 0;
-    uint32_t chunk_capacity = kChunkSlots;
+    uint32_t chunk_capacity = kChunkSlots;  // the most slots a chunk grows to
     uint32_t code_bytes = 0;       // of the codes now in the chunks
     uint32_t model_version = 0;    // 0 = no model: codes are exact float32
 };
@@ -130,7 +130,13 @@ private:
     Status apply_model(std::optional<model::Model> model, const std::string &codec,
                        uint32_t pca_dim, uint32_t flags);
     Status maybe_auto_train();
-    ChunkLayout layout() const { return ChunkLayout{meta_.chunk_capacity, meta_.code_bytes}; }
+    ChunkLayout layout_of(std::size_t chunk) const {
+        return ChunkLayout{chunks_[chunk]->capacity, meta_.code_bytes};
+    }
+    // Rewrites the last chunk with kChunkGrowth more slots.
+    Status grow_last_chunk();
+    // The chunk's blob in `lay` built from its resident copy (whose codes are already encoded).
+    void chunk_blob(const ResidentChunk &chunk, const ChunkLayout &lay, std::vector<uint8_t> *out) const;
 
     Database &db_;
     CollectionMeta meta_;
@@ -140,7 +146,7 @@ private:
     std::set<uint64_t> free_slots_;  // chunk * capacity + slot, lowest reused first
     Blob blob_;
     Stmt find_stmt_, insert_stmt_, update_meta_stmt_, delete_stmt_, get_stmt_, new_chunk_stmt_,
-        json_valid_stmt_, raw_put_stmt_, raw_get_stmt_, raw_delete_stmt_;
+        json_valid_stmt_, raw_put_stmt_, raw_get_stmt_, raw_delete_stmt_, grow_stmt_;
 };
 
 }  // namespace pocketvec::store

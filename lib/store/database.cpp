@@ -71,6 +71,7 @@ Database::~Database() {
     }
     collections_.clear();  // finalises the collections' statements before the connection closes
     data_version_stmt_.finalize();
+    freelist_stmt_.finalize();
     if (owns_conn_) {
         sqlite3_close_v2(conn_);
     }
@@ -202,8 +203,23 @@ Status Database::sync() {
 }
 
 void Database::release_free_pages() {
-    if (!explicit_txn_ && sqlite3_get_autocommit(conn_) && !readonly_) {
+    if (explicit_txn_ || !sqlite3_get_autocommit(conn_) || readonly_) {
+        return;
+    }
+    // Only when there is something to give back: incremental_vacuum is a write transaction.
+    if (!freelist_stmt_.prepared() && !freelist_stmt_.prepare(conn_, "PRAGMA freelist_count").is_ok()) {
+        return;
+    }
+    int64_t free_pages = 0;
+    {
+        StmtUse use(freelist_stmt_);
+        if (use.step() == SQLITE_ROW) {
+            free_pages = use.int64(0);
+        }
+    }
+    if (free_pages > 0) {
         (void)exec(conn_, "PRAGMA incremental_vacuum");  // best effort: a no-op without auto-vacuum
+        (void)read_data_version(&data_version_);
     }
 }
 
@@ -276,6 +292,7 @@ Status Database::commit() {
     }
     explicit_txn_ = false;
     undo_.clear();
+    release_free_pages();
     return Status::ok();
 }
 

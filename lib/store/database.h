@@ -110,7 +110,7 @@ private:
     int64_t data_version_ = -1;
     std::vector<std::function<void()>> undo_;
     std::map<int64_t, std::shared_ptr<Collection>> collections_;  // by collection id
-    Stmt data_version_stmt_;
+    Stmt data_version_stmt_, freelist_stmt_;
 };
 
 }  // namespace pocketvec::store

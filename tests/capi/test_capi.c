@@ -112,7 +112,7 @@ int main(int argc, char **argv) {
     CHECK_RC(pvec_collection_info_get(coll, &info, NULL), PVEC_OK);
     CHECK(info.dim == 4 && info.count == 3 && info.metric == PVEC_METRIC_COSINE);
     CHECK(strcmp(info.codec, "f32") == 0 && strcmp(info.name, "notes") == 0);
-    CHECK(info.code_bytes == 16 && info.capacity == 256 && info.bytes_used > 0);
+    CHECK(info.code_bytes == 16 && info.capacity == 32 && info.bytes_used > 0);
 
     CHECK_RC(pvec_collection_list(db, &names, &count, NULL), PVEC_OK);
     CHECK(count == 1 && strcmp(names[0], "notes") == 0);

@@ -160,7 +160,7 @@ TEST(Store, DeleteFreesSlotsForReuse) {
     info.struct_size = sizeof(info);
     PV_OK(pvec_collection_info_get(c, &info, nullptr));
     const uint64_t capacity = info.capacity;
-    EXPECT_EQ(capacity % 256, 0u);
+    EXPECT_EQ(capacity, 608u);  // 256 + 256 + 96: the last chunk grows 32 slots at a time
 
     std::vector<Item> kept;
     for (const Item &it : items) {
@@ -211,6 +211,12 @@ TEST(Store, RollbackLeavesNoTrace) {
         before.push_back(search_ids(c, &q[i * kDim], kDim, 15));
     }
 
+    pvec_collection_info info = {};
+    info.struct_size = sizeof(info);
+    PV_OK(pvec_collection_info_get(c, &info, nullptr));
+    const uint64_t capacity = info.capacity;
+    EXPECT_EQ(capacity, 512u);  // 500 items: 256 + 256 (the second chunk grew in steps of 32)
+
     PV_OK(pvec_db_begin(db, nullptr));
     // New items (some of them right on the queries), deletes, upserts, a new collection.
     auto extra = to_items(integer_vectors(700, kDim, 10), kDim, 100000);
@@ -227,6 +233,8 @@ TEST(Store, RollbackLeavesNoTrace) {
     PV_OK(pvec_db_rollback(db, nullptr));
 
     EXPECT_EQ(count(c), 500u);
+    PV_OK(pvec_collection_info_get(c, &info, nullptr));
+    EXPECT_EQ(info.capacity, capacity);
     for (int i = 0; i < 8; ++i) {
         EXPECT_EQ(search_ids(c, &q[i * kDim], kDim, 15), before[i]);
     }
@@ -239,6 +247,41 @@ TEST(Store, RollbackLeavesNoTrace) {
     EXPECT_EQ(count(c), 500u);
     for (int i = 0; i < 8; ++i) {
         EXPECT_EQ(search_ids(c, &q[i * kDim], kDim, 15), before[i]);
+    }
+    pvec_collection_close(c);
+    PV_OK(pvec_db_close(db));
+}
+
+TEST(Store, ChunkGrowthIsUndoneByRollbackAndSurvivesReopen) {
+    TempDb tmp;
+    pvec_db *db = open_db(tmp.path());
+    pvec_collection *c = create(db, "g", kDim, PVEC_METRIC_L2);
+    auto items = to_items(integer_vectors(40, kDim, 31), kDim, 0);
+    add_all(c, items, kDim);
+    pvec_collection_info info = {};
+    info.struct_size = sizeof(info);
+    PV_OK(pvec_collection_info_get(c, &info, nullptr));
+    EXPECT_EQ(info.capacity, 64u);
+    PV_OK(pvec_db_begin(db, nullptr));
+    add_all(c, to_items(integer_vectors(60, kDim, 32), kDim, 1000), kDim);  // grows to 128
+    PV_OK(pvec_db_rollback(db, nullptr));
+    PV_OK(pvec_collection_info_get(c, &info, nullptr));
+    EXPECT_EQ(info.capacity, 64u);
+    auto more = to_items(integer_vectors(30, kDim, 33), kDim, 2000);
+    add_all(c, more, kDim);  // grows to 96 for real
+    items.insert(items.end(), more.begin(), more.end());
+    pvec_collection_close(c);
+    PV_OK(pvec_db_close(db));
+
+    db = open_db(tmp.path());
+    c = open_coll(db, "g");
+    PV_OK(pvec_collection_info_get(c, &info, nullptr));
+    EXPECT_EQ(info.capacity, 96u);
+    EXPECT_EQ(info.count, 70u);
+    auto q = integer_vectors(4, kDim, 34);
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(search_ids(c, &q[i * kDim], kDim, 10),
+                  oracle(items, &q[i * kDim], kDim, PVEC_METRIC_L2, 10));
     }
     pvec_collection_close(c);
     PV_OK(pvec_db_close(db));
