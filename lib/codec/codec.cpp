@@ -1,5 +1,7 @@
 #include "codec/codec.h"
 
+#include "common/le_bytes.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -36,18 +38,6 @@ uint32_t levels_of(CodecId id) { return id == CodecId::int8 ? 256u : 16u; }
 
 // --- little-endian byte I/O -------------------------------------------------------------------
 
-void put_u32(std::vector<uint8_t> *out, uint32_t v) {
-    for (int i = 0; i < 4; ++i) {
-        out->push_back(static_cast<uint8_t>(v >> (8 * i)));
-    }
-}
-
-void put_f32(std::vector<uint8_t> *out, float f) {
-    uint32_t u;
-    std::memcpy(&u, &f, sizeof u);
-    put_u32(out, u);
-}
-
 void put_array(std::vector<uint8_t> *out, const std::vector<float> &a) {
     put_u32(out, static_cast<uint32_t>(a.size()));
     for (float f : a) {
@@ -63,8 +53,7 @@ public:
         if (left_ < 4) {
             return false;
         }
-        *v = static_cast<uint32_t>(p_[0]) | static_cast<uint32_t>(p_[1]) << 8 |
-             static_cast<uint32_t>(p_[2]) << 16 | static_cast<uint32_t>(p_[3]) << 24;
+        *v = get_u32(p_);
         p_ += 4;
         left_ -= 4;
         return true;

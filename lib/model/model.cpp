@@ -1,5 +1,7 @@
 #include "model/model.h"
 
+#include "common/le_bytes.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -9,16 +11,6 @@ namespace {
 
 constexpr uint8_t kMagic[4] = {'P', 'V', 'M', 'D'};
 constexpr uint32_t kVersion = 1;
-
-void put_u32(std::vector<uint8_t> &out, uint32_t v) {
-    for (int i = 0; i < 4; ++i) {
-        out.push_back(static_cast<uint8_t>(v >> (8 * i)));
-    }
-}
-
-uint32_t get_u32(const uint8_t *p) {
-    return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
-}
 
 void normalise(const float *x, std::size_t n, float *y) {
     double s = 0;
@@ -43,18 +35,18 @@ uint64_t checksum(const uint8_t *data, std::size_t size) {
 
 std::vector<uint8_t> Model::serialize() const {
     std::vector<uint8_t> out(kMagic, kMagic + 4);
-    put_u32(out, kVersion);
-    put_u32(out, dim);
-    put_u32(out, static_cast<uint32_t>(metric));
+    put_u32(&out, kVersion);
+    put_u32(&out, dim);
+    put_u32(&out, static_cast<uint32_t>(metric));
     const std::vector<uint8_t> p = pca ? pca->serialize() : std::vector<uint8_t>();
-    put_u32(out, static_cast<uint32_t>(p.size()));
+    put_u32(&out, static_cast<uint32_t>(p.size()));
     out.insert(out.end(), p.begin(), p.end());
     const std::vector<uint8_t> c = codec.serialize();
-    put_u32(out, static_cast<uint32_t>(c.size()));
+    put_u32(&out, static_cast<uint32_t>(c.size()));
     out.insert(out.end(), c.begin(), c.end());
     const uint64_t sum = checksum(out.data(), out.size());
-    put_u32(out, static_cast<uint32_t>(sum));
-    put_u32(out, static_cast<uint32_t>(sum >> 32));
+    put_u32(&out, static_cast<uint32_t>(sum));
+    put_u32(&out, static_cast<uint32_t>(sum >> 32));
     return out;
 }
 

@@ -1,5 +1,7 @@
 #include "pca/pca.h"
 
+#include "common/le_bytes.h"
+
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
@@ -15,31 +17,6 @@ constexpr uint32_t kVersion = 1;
 constexpr uint32_t kFlagRotated = 1;
 constexpr std::size_t kLanes = 8;
 constexpr Eigen::Index kCovarianceBlock = 2048;
-
-// Little-endian byte I/O; the same few lines as lib/codec/ (pca does not depend on codec).
-void put_u32(std::vector<uint8_t> *out, uint32_t v) {
-    for (int i = 0; i < 4; ++i) {
-        out->push_back(static_cast<uint8_t>(v >> (8 * i)));
-    }
-}
-
-void put_f32(std::vector<uint8_t> *out, float f) {
-    uint32_t u;
-    std::memcpy(&u, &f, sizeof u);
-    put_u32(out, u);
-}
-
-uint32_t get_u32(const uint8_t *p) {
-    return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
-           static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
-}
-
-float get_f32(const uint8_t *p) {
-    const uint32_t u = get_u32(p);
-    float f;
-    std::memcpy(&f, &u, sizeof f);
-    return f;
-}
 
 // A standard normal draw from 53-bit uniforms (Box-Muller). std::normal_distribution is not
 // specified bit for bit, so it would make a seed mean different rotations on different platforms.

@@ -825,27 +825,25 @@ Status Collection::apply_model(std::optional<model::Model> model, const std::str
         const ChunkLayout lay{old.capacity, next.code_bytes};
         auto chunk = std::make_unique<ResidentChunk>(next.code_bytes, !model.has_value());
         chunk->capacity = old.capacity;
-        data.assign(lay.total_bytes(), 0);
+        std::vector<uint8_t> code(next.code_bytes);
         for (std::size_t s = 0; s < old.capacity; ++s) {
             if (!old.is_live(s)) {
                 continue;
             }
             PVEC_FORWARD_IF_ERROR(source_vector(Location{ci, s}, v.data()));
-            uint8_t *code = data.data() + lay.code_offset(s);
             if (model) {
-                model::encode(*model, v.data(), code);
+                model::encode(*model, v.data(), code.data());
             } else {
-                std::memcpy(code, v.data(), next.code_bytes);
+                std::memcpy(code.data(), v.data(), next.code_bytes);
             }
-            data[lay.live_offset() + s / 8] |= uint8_t(1u << (s % 8));
-            std::memcpy(data.data() + lay.id_offset(s), &old.ids[s], 8);
-            std::memcpy(data.data() + lay.norm_offset(s), &old.norms[s], 4);
             chunk->set_live(s, true);
             chunk->ids[s] = old.ids[s];
             chunk->norms[s] = old.norms[s];
-            chunk->write_code(s, code);
-            chunk->aux[s] = model ? codec::decoded_norm2(model->codec, code) : inverse(old.norms[s]);
+            chunk->write_code(s, code.data());
+            chunk->aux[s] =
+                model ? codec::decoded_norm2(model->codec, code.data()) : inverse(old.norms[s]);
         }
+        chunk_blob(*chunk, lay, &data);
         StmtUse use(update);
         use.bind(1, static_cast<int64_t>(ci));
         use.bind_blob(2, data.data(), data.size());
