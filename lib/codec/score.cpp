@@ -16,6 +16,20 @@ namespace {
 
 constexpr std::size_t kLanes = 16;
 
+// Every binary16 value as a float, built once (256 KiB, immutable afterwards): a table load
+// decodes f16 codes several times faster than the portable bit manipulation, which the compiler
+// does not vectorise at baseline flags. F16C / NEON conversions belong to per-level kernels.
+const float *f16_table() {
+    static const std::vector<float> table = [] {
+        std::vector<float> t(65536);
+        for (uint32_t h = 0; h < 65536; ++h) {
+            t[h] = fast_f16_to_f32(static_cast<uint16_t>(h));
+        }
+        return t;
+    }();
+    return table.data();
+}
+
 // sum over i < n of term(i), in kLanes lanes.
 template <class Term>
 inline float lane_sum(std::size_t n, Term term) {
@@ -142,10 +156,11 @@ void dot_rows(const PreparedQuery &pq, const uint8_t *codes, std::size_t n, floa
         case CodecId::f32:
             s = lane_sum(dim, [&](std::size_t i) { return w[i] * load_f32(c + 4 * i); });
             break;
-        case CodecId::f16:
-            s = lane_sum(dim,
-                         [&](std::size_t i) { return w[i] * fast_f16_to_f32(load_u16le(c + 2 * i)); });
+        case CodecId::f16: {
+            const float *t = f16_table();
+            s = lane_sum(dim, [&](std::size_t i) { return w[i] * t[load_u16le(c + 2 * i)]; });
             break;
+        }
         case CodecId::bf16:
             s = lane_sum(dim,
                          [&](std::size_t i) { return w[i] * fast_bf16_to_f32(load_u16le(c + 2 * i)); });
