@@ -129,6 +129,9 @@ struct CodecCase {
     bool decay;
 };
 
+// Names the case in test output (instead of GoogleTest's byte dump).
+void PrintTo(const CodecCase &c, std::ostream *os) { *os << c.codec; }
+
 class Codecs : public ::testing::TestWithParam<CodecCase> {};
 
 TEST_P(Codecs, TrainedCodesHaveTheirSizeAndRescoringRestoresRecall) {
