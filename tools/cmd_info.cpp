@@ -87,6 +87,14 @@ int run_info(const CommandArgs &argv) {
                 .string(info.codec)
                 .key("code_bytes")
                 .uinteger(info.code_bytes)
+                .key("trained")
+                .boolean(info.trained != 0)
+                .key("code_dim")
+                .uinteger(info.code_dim)
+                .key("raw_tier")
+                .boolean(info.raw_tier != 0)
+                .key("model_version")
+                .uinteger(info.model_version)
                 .key("count")
                 .uinteger(info.count)
                 .key("capacity")
@@ -112,11 +120,15 @@ int run_info(const CommandArgs &argv) {
     for (const pvec_collection_info &info : infos) {
         name_width = std::max(name_width, static_cast<int>(std::string(info.name).size()));
     }
-    std::printf("\n%-*s  %6s  %-6s  %-5s  %12s  %12s  %14s\n", name_width, "name", "dim", "metric",
-                "codec", "count", "capacity", "bytes_used");
+    std::printf("\n%-*s  %6s  %-6s  %-6s  %-9s  %5s  %12s  %12s  %14s\n", name_width, "name",
+                "dim", "metric", "codec", "state", "bytes", "count", "capacity", "bytes_used");
     for (const pvec_collection_info &info : infos) {
-        std::printf("%-*s  %6u  %-6s  %-5s  %12llu  %12llu  %14llu\n", name_width, info.name,
-                    info.dim, metric_name(info.metric), info.codec,
+        // "untrained" collections still hold float32 and search exactly.
+        const char *state = info.trained ? (info.raw_tier ? "coded+raw" : "coded")
+                                         : (info.raw_tier ? "exact+raw" : "exact");
+        std::printf("%-*s  %6u  %-6s  %-6s  %-9s  %5u  %12llu  %12llu  %14llu\n", name_width,
+                    info.name, info.dim, metric_name(info.metric), info.codec, state,
+                    info.code_bytes,
                     static_cast<unsigned long long>(info.count),
                     static_cast<unsigned long long>(info.capacity),
                     static_cast<unsigned long long>(info.bytes_used));
