@@ -115,7 +115,13 @@ float Collection::scan_aux(const uint8_t *code, float norm) const {
 }
 
 Status Collection::load() {
-    PVEC_FORWARD_IF_ERROR(prepare());
+    {
+        // A statement that does not prepare means tables of another shape: damage, not a bug.
+        Status st = prepare();
+        PVEC_RETURN_IF(st.code() == PVEC_ERROR, PVEC_CORRUPT,
+                       "collection '" + meta_.name + "' has damaged tables: " + st.message());
+        PVEC_FORWARD_IF_ERROR(st);
+    }
     sqlite3 *c = db_.conn();
     const std::string where = "collection '" + meta_.name + "'";
 

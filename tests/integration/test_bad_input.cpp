@@ -292,6 +292,11 @@ TEST(BadFiles, DamagedChunksAreReported) {
     db = open_db(tmp.path());
     EXPECT_EQ(pvec_collection_open(db, "c", &c, nullptr), PVEC_CORRUPT);
     PV_OK(pvec_db_close(db));
+    // So are tables of another shape.
+    tamper(tmp.path(), "ALTER TABLE pvec_c1_items RENAME COLUMN slot TO s");
+    db = open_db(tmp.path());
+    EXPECT_EQ(pvec_collection_open(db, "c", &c, nullptr), PVEC_CORRUPT);
+    PV_OK(pvec_db_close(db));
 }
 
 }  // namespace
