@@ -99,37 +99,11 @@ void offer_live(const uint64_t *live, const int64_t *ids, std::size_t bi, TopK &
     }
 }
 
-// Scores candidates in double from the resident codes and keeps the best query.k, ties by id.
-std::vector<Hit> rescore_exact(const Query &query, const std::vector<BlockView> &blocks,
-                               std::vector<Hit> candidates) {
-    double qn = 0;
-    for (std::size_t i = 0; i < query.dim; ++i) {
-        qn += static_cast<double>(query.vec[i]) * query.vec[i];
-    }
-    std::vector<float> x(query.dim);
-    std::vector<std::pair<double, Hit>> scored;
-    scored.reserve(candidates.size());
-    for (const Hit &h : candidates) {
-        const float *codes = blocks[h.pos / kBlockVectors].codes + h.pos % kBlockVectors;
-        for (std::size_t g = 0; g < query.dim; ++g) {
-            x[g] = codes[g * kBlockVectors];
-        }
-        scored.emplace_back(exact_score(query.metric, query.vec, qn, x.data(), query.dim), h);
-    }
-    std::sort(scored.begin(), scored.end(), [](const auto &a, const auto &b) {
-        return a.first < b.first || (a.first == b.first && a.second.id < b.second.id);
-    });
-    std::vector<Hit> out;
-    for (std::size_t i = 0; i < std::min(query.k, scored.size()); ++i) {
-        Hit h = scored[i].second;
-        h.score = static_cast<float>(scored[i].first);
-        out.push_back(h);
-    }
-    return out;
-}
-
 }  // namespace
 
+namespace {
+
+// The exact user-facing score of x for query q (|q|^2 = qn), in double.
 double exact_score(Metric metric, const float *q, double qn, const float *x, std::size_t dim) {
     double dot = 0, l2 = 0, xn = 0;
     for (std::size_t g = 0; g < dim; ++g) {
@@ -143,6 +117,35 @@ double exact_score(Metric metric, const float *q, double qn, const float *x, std
     case Metric::dot: return -dot;
     default: return std::sqrt(l2);
     }
+}
+
+}  // namespace
+
+Status rescore_exact(Metric metric, const float *q, std::size_t dim, std::size_t k,
+                     const std::vector<Hit> &candidates,
+                     const std::function<Status(const Hit &, float *)> &fetch,
+                     std::vector<Hit> *out) {
+    double qn = 0;
+    for (std::size_t i = 0; i < dim; ++i) {
+        qn += static_cast<double>(q[i]) * q[i];
+    }
+    std::vector<float> x(dim);
+    std::vector<std::pair<double, Hit>> scored;
+    scored.reserve(candidates.size());
+    for (const Hit &h : candidates) {
+        PVEC_FORWARD_IF_ERROR(fetch(h, x.data()));
+        scored.emplace_back(exact_score(metric, q, qn, x.data(), dim), h);
+    }
+    std::sort(scored.begin(), scored.end(), [](const auto &a, const auto &b) {
+        return a.first < b.first || (a.first == b.first && a.second.id < b.second.id);
+    });
+    out->clear();
+    for (std::size_t i = 0; i < std::min(k, scored.size()); ++i) {
+        Hit h = scored[i].second;
+        h.score = static_cast<float>(scored[i].first);
+        out->push_back(h);
+    }
+    return Status::ok();
 }
 
 std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &blocks) {
@@ -177,7 +180,19 @@ std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &bl
             }
         });
     });
-    return rescore_exact(query, blocks, std::move(hits));
+    // The candidates' exact vectors are the resident f32 codes themselves.
+    std::vector<Hit> out;
+    (void)rescore_exact(query.metric, query.vec, query.dim, query.k, hits,
+                        [&](const Hit &h, float *x) {
+                            const float *codes =
+                                blocks[h.pos / kBlockVectors].codes + h.pos % kBlockVectors;
+                            for (std::size_t g = 0; g < query.dim; ++g) {
+                                x[g] = codes[g * kBlockVectors];
+                            }
+                            return Status::ok();
+                        },
+                        &out);
+    return out;
 }
 
 std::vector<Hit> scan_codes(const model::Query &query, const std::vector<CodeBlockView> &blocks,

@@ -3,9 +3,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "common/metric.h"
+#include "common/status.h"
 #include "model/model.h"
 #include "search/topk.h"
 
@@ -46,7 +48,12 @@ std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &bl
 std::vector<Hit> scan_codes(const model::Query &query, const std::vector<CodeBlockView> &blocks,
                             std::size_t keep, std::size_t threads);
 
-// The exact user-facing score of x for query q (|q|^2 = qn), in double.
-double exact_score(Metric metric, const float *q, double qn, const float *x, std::size_t dim);
+// Exact rescoring: fetch(hit, x) writes each candidate's original vector (dim floats) into x;
+// every candidate is scored in double and the best k are returned, ties by the smaller id, with
+// their exact user-facing scores. A failed fetch stops and returns its status.
+Status rescore_exact(Metric metric, const float *q, std::size_t dim, std::size_t k,
+                     const std::vector<Hit> &candidates,
+                     const std::function<Status(const Hit &, float *)> &fetch,
+                     std::vector<Hit> *out);
 
 }  // namespace pocketvec::search

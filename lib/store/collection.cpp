@@ -33,6 +33,12 @@ struct BlobCloser {
     ~BlobCloser() { blob.close(); }
 };
 
+// What the scan needs per slot under `model`: the decoded code's squared norm (l2) for compressed
+// codes, 1 / norm (cosine) for exact float32 ones.
+float scan_aux(const std::optional<model::Model> &model, const uint8_t *code, float norm) {
+    return model ? codec::decoded_norm2(model->codec, code) : inverse(norm);
+}
+
 }  // namespace
 
 Collection::Collection(Database &db, CollectionMeta meta) : db_(db), meta_(std::move(meta)) {}
@@ -110,9 +116,7 @@ void Collection::encode(const float *vec, uint8_t *code) const {
     }
 }
 
-float Collection::scan_aux(const uint8_t *code, float norm) const {
-    return model_ ? codec::decoded_norm2(model_->codec, code) : inverse(norm);
-}
+
 
 Status Collection::load() {
     {
@@ -192,7 +196,7 @@ Status Collection::load() {
                 std::memcpy(&chunk->norms[slot], data + lay.norm_offset(slot), 4);
                 const uint8_t *code = data + lay.code_offset(slot);
                 chunk->write_code(slot, code);
-                chunk->aux[slot] = scan_aux(code, chunk->norms[slot]);
+                chunk->aux[slot] = scan_aux(model_, code, chunk->norms[slot]);
             }
             live_total += chunk->live_count;
             chunks.push_back(std::move(chunk));
@@ -387,7 +391,7 @@ Status Collection::write_slot(const Location &loc, int64_t id, const float *vec,
     });
     chunk.write_code(slot, code.data());
     chunk.norms[slot] = norm;
-    chunk.aux[slot] = scan_aux(code.data(), norm);
+    chunk.aux[slot] = scan_aux(model_, code.data(), norm);
     chunk.ids[slot] = id;
     if (set_live) {
         chunk.set_live(slot, true);
@@ -709,28 +713,10 @@ Status Collection::search(const float *query, const SearchSpec &spec,
         *hits = std::move(found);
         return Status::ok();
     }
-    // Exact scores from the raw tier for the k x r candidates, in double, ties by id.
-    double qn = 0;
-    for (uint32_t i = 0; i < meta_.dim; ++i) {
-        qn += double(query[i]) * query[i];
-    }
-    std::vector<float> x(meta_.dim);
-    std::vector<std::pair<double, search::Hit>> scored;
-    scored.reserve(found.size());
-    for (const search::Hit &h : found) {
-        PVEC_FORWARD_IF_ERROR(read_raw(h.id, x.data()));
-        scored.emplace_back(search::exact_score(meta_.metric, query, qn, x.data(), meta_.dim), h);
-    }
-    std::sort(scored.begin(), scored.end(), [](const auto &a, const auto &b) {
-        return a.first < b.first || (a.first == b.first && a.second.id < b.second.id);
-    });
-    hits->clear();
-    for (std::size_t i = 0; i < std::min(k, scored.size()); ++i) {
-        search::Hit h = scored[i].second;
-        h.score = static_cast<float>(scored[i].first);
-        hits->push_back(h);
-    }
-    return Status::ok();
+    // Exact scores from the raw tier for the k x r candidates.
+    return search::rescore_exact(
+        meta_.metric, query, meta_.dim, k, found,
+        [this](const search::Hit &h, float *x) { return read_raw(h.id, x); }, hits);
 }
 
 Status Collection::train(const TrainSpec &spec) {
@@ -846,8 +832,7 @@ Status Collection::apply_model(std::optional<model::Model> model, const std::str
             chunk->ids[s] = old.ids[s];
             chunk->norms[s] = old.norms[s];
             chunk->write_code(s, code.data());
-            chunk->aux[s] =
-                model ? codec::decoded_norm2(model->codec, code.data()) : inverse(old.norms[s]);
+            chunk->aux[s] = scan_aux(model, code.data(), old.norms[s]);
         }
         chunk_blob(*chunk, lay, &data);
         StmtUse use(update);

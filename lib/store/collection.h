@@ -118,7 +118,6 @@ private:
     std::unique_ptr<ResidentChunk> new_chunk() const;
     // The code of `vec` under the current model (exact float32 bytes without one).
     void encode(const float *vec, uint8_t *code) const;
-    float scan_aux(const uint8_t *code, float norm) const;
     Status write_slot(const Location &loc, int64_t id, const float *vec, bool set_live);
     Status write_one(int64_t id, const float *vec, const char *meta, bool upsert);
     Status write_raw(int64_t id, const float *vec);

@@ -177,10 +177,10 @@ Status Database::sync() {
         PVEC_FORWARD_IF_ERROR(init_schema(false));
     }
     // Another connection committed: reload each resident collection, or mark it dropped.
+    Stmt s;
+    PVEC_FORWARD_IF_ERROR(s.prepare(conn_, "SELECT count(*) FROM pvec_collections WHERE id = ?1"));
     for (auto it = collections_.begin(); it != collections_.end();) {
         Collection &c = *it->second;
-        Stmt s;
-        PVEC_FORWARD_IF_ERROR(s.prepare(conn_, "SELECT count(*) FROM pvec_collections WHERE id = ?1"));
         bool present;
         {
             StmtUse use(s);
