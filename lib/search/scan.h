@@ -21,10 +21,10 @@ struct BlockView {
     const float *inv_norms;   // slot -> 1 / |x| (0 for a zero vector); used by cosine
 };
 
-// One resident block of codes, row-major: slot s at codes + s * stride.
+// One resident block of codes in the block scan layout (kernels/block_layout.h), 64-byte aligned.
 struct CodeBlockView {
     const uint8_t *codes;
-    std::size_t stride;
+    std::size_t stride;  // bytes of one vector's code
     const int64_t *ids;
     const uint64_t *live;
     const float *norm2;  // slot -> squared norm of the decoded code (l2 scores)

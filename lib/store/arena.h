@@ -10,6 +10,7 @@
 #include <memory>
 #include <new>
 
+#include "kernels/block_layout.h"
 #include "kernels/kernels.h"
 
 namespace pocketvec::store {
@@ -23,14 +24,14 @@ struct AlignedFree {
     void operator()(uint8_t *p) const { std::free(p); }
 };
 
-// One chunk's codes plus its slot columns. Exact float32 codes are held in the kernels' block
-// layout (so the exact scan reads them in order); compressed codes row-major, `stride` bytes per
-// slot, as the codecs' row kernels read them. Codes of free slots are zero.
+// One chunk's codes plus its slot columns. Codes of every codec are held in the kernels' block
+// scan layout (kernels/block_layout.h), so a scan reads a block strictly in order. Codes of free
+// slots are zero.
 class ResidentChunk {
 public:
-    // `stride` is the code size in bytes; block_f32 means the codes are float32 (stride / 4 dims).
-    ResidentChunk(std::size_t stride, bool block_f32) : stride_(stride), block_f32_(block_f32) {
-        const std::size_t bytes = (kChunkSlots * stride + 63) / 64 * 64;
+    // `stride` is the code size in bytes.
+    explicit ResidentChunk(std::size_t stride) : stride_(stride) {
+        const std::size_t bytes = std::max<std::size_t>(64, kernels::block_bytes(stride));
         codes_.reset(static_cast<uint8_t *>(std::aligned_alloc(64, bytes)));
         if (!codes_) {
             throw std::bad_alloc();
@@ -38,31 +39,16 @@ public:
         std::memset(codes_.get(), 0, bytes);
     }
 
-    bool block_f32() const { return block_f32_; }
     std::size_t stride() const { return stride_; }
+    const uint8_t *block() const { return codes_.get(); }
     const float *f32_block() const { return reinterpret_cast<const float *>(codes_.get()); }
-    const uint8_t *rows() const { return codes_.get(); }
 
     // The slot's code as stored in the file (row-major bytes), whatever the resident layout.
     void write_code(std::size_t slot, const uint8_t *code) {
-        if (!block_f32_) {
-            std::memcpy(codes_.get() + slot * stride_, code, stride_);
-            return;
-        }
-        float *c = reinterpret_cast<float *>(codes_.get());
-        for (std::size_t g = 0; g < stride_ / 4; ++g) {
-            std::memcpy(&c[g * kChunkSlots + slot], code + g * 4, 4);
-        }
+        kernels::block_store(codes_.get(), stride_, slot, code);
     }
     void read_code(std::size_t slot, uint8_t *code) const {
-        if (!block_f32_) {
-            std::memcpy(code, codes_.get() + slot * stride_, stride_);
-            return;
-        }
-        const float *c = reinterpret_cast<const float *>(codes_.get());
-        for (std::size_t g = 0; g < stride_ / 4; ++g) {
-            std::memcpy(code + g * 4, &c[g * kChunkSlots + slot], 4);
-        }
+        kernels::block_load(codes_.get(), stride_, slot, code);
     }
 
     bool is_live(std::size_t slot) const { return (live[slot / 64] >> (slot % 64)) & 1u; }
@@ -91,7 +77,6 @@ public:
 
 private:
     std::size_t stride_;
-    bool block_f32_;
     std::unique_ptr<uint8_t, AlignedFree> codes_;
 };
 

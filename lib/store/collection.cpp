@@ -105,7 +105,7 @@ Status Collection::prepare() {
 }
 
 std::unique_ptr<ResidentChunk> Collection::new_chunk() const {
-    return std::make_unique<ResidentChunk>(meta_.code_bytes, !model_.has_value());
+    return std::make_unique<ResidentChunk>(meta_.code_bytes);
 }
 
 void Collection::encode(const float *vec, uint8_t *code) const {
@@ -695,7 +695,7 @@ Status Collection::search(const float *query, const SearchSpec &spec,
     std::vector<search::CodeBlockView> blocks;
     blocks.reserve(chunks_.size());
     for (const auto &c : chunks_) {
-        blocks.push_back(search::CodeBlockView{c->rows(), c->stride(), c->ids, c->live, c->aux});
+        blocks.push_back(search::CodeBlockView{c->block(), c->stride(), c->ids, c->live, c->aux});
     }
     const uint32_t r = std::max<uint32_t>(1, spec.oversample);
     const bool rescore = spec.rescore == PVEC_RESCORE_RAW ||
@@ -815,7 +815,7 @@ Status Collection::apply_model(std::optional<model::Model> model, const std::str
     for (std::size_t ci = 0; ci < chunks_.size(); ++ci) {
         const ResidentChunk &old = *chunks_[ci];
         const ChunkLayout lay{old.capacity, next.code_bytes};
-        auto chunk = std::make_unique<ResidentChunk>(next.code_bytes, !model.has_value());
+        auto chunk = std::make_unique<ResidentChunk>(next.code_bytes);
         chunk->capacity = old.capacity;
         std::vector<uint8_t> code(next.code_bytes);
         for (std::size_t s = 0; s < old.capacity; ++s) {

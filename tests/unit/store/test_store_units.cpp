@@ -19,7 +19,7 @@ TEST(ChunkLayout, SectionsFollowEachOtherWithoutGaps) {
 }
 
 TEST(ResidentChunk, F32CodesRoundTripThroughTheBlockLayout) {
-    ResidentChunk c(7 * 4, true);
+    ResidentChunk c(7 * 4);
     EXPECT_EQ(reinterpret_cast<uintptr_t>(c.f32_block()) % 64, 0u);
     const float a[7] = {1, 2, 3, 4, 5, 6, 7}, b[7] = {-1, -2, -3, -4, -5, -6, -7};
     c.write_code(0, reinterpret_cast<const uint8_t *>(a));
@@ -33,18 +33,21 @@ TEST(ResidentChunk, F32CodesRoundTripThroughTheBlockLayout) {
     EXPECT_EQ(c.f32_block()[2 * 256 + 255], -3.0f);
 }
 
-TEST(ResidentChunk, CompressedCodesAreRowMajor) {
-    ResidentChunk c(5, false);
+TEST(ResidentChunk, CompressedCodesUseTheBlockLayoutWithZeroPadding) {
+    ResidentChunk c(5);
     const uint8_t code[5] = {9, 8, 7, 6, 5};
     c.write_code(3, code);
-    EXPECT_EQ(c.rows()[3 * 5 + 2], 7);
+    // Group 0 of slot 3 at 3 * 4; group 1 (byte 4 and three zero pads) at (256 + 3) * 4.
+    EXPECT_EQ(c.block()[3 * 4 + 2], 7);
+    EXPECT_EQ(c.block()[(256 + 3) * 4], 5);
+    EXPECT_EQ(c.block()[(256 + 3) * 4 + 1], 0);
     uint8_t out[5];
     c.read_code(3, out);
     EXPECT_TRUE(std::equal(out, out + 5, code));
 }
 
 TEST(ResidentChunk, LiveBitsCountAndMatchTheDiskBytes) {
-    ResidentChunk c(4, true);
+    ResidentChunk c(4);
     c.set_live(9, true);
     c.set_live(9, true);
     c.set_live(70, true);

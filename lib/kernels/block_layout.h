@@ -1,0 +1,52 @@
+// The scan layout of one block of codes, for every codec: the only thing the store knows of how
+// the kernels want codes arranged in memory. The store writes and reads a vector's code through
+// these functions and sizes its buffers with block_bytes(); kernels read whole blocks.
+//
+// Layout (docs/format.md, "Resident scan layout"): a vector's code of `code_bytes` bytes is split
+// into groups of kGroupBytes bytes (the last group zero-padded); group g of vector v sits at byte
+// offset (g * kBlockVectors + v) * kGroupBytes. One 64-byte load then holds the same group of 16
+// consecutive vectors, so one broadcast of the query's group serves a whole register of vectors.
+// For f32 one group is one component. Padding bytes and the codes of free slots are zero, so a
+// kernel may score every slot of a block without reading uninitialised memory.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/kernels.h"
+
+namespace pocketvec::kernels {
+
+constexpr std::size_t block_groups(std::size_t code_bytes) {
+    return (code_bytes + kGroupBytes - 1) / kGroupBytes;
+}
+
+// Bytes of one block of codes: a multiple of 64 (so blocks can sit back to back, 64-byte aligned).
+constexpr std::size_t block_bytes(std::size_t code_bytes) {
+    return block_groups(code_bytes) * kGroupBytes * kBlockVectors;
+}
+
+// Writes one vector's row-major code into slot `slot` of `block` (padding bytes set to zero).
+inline void block_store(uint8_t *block, std::size_t code_bytes, std::size_t slot,
+                        const uint8_t *code) {
+    const std::size_t groups = block_groups(code_bytes);
+    for (std::size_t g = 0; g < groups; ++g) {
+        uint8_t group[kGroupBytes] = {};
+        const std::size_t n = g + 1 < groups ? kGroupBytes : code_bytes - g * kGroupBytes;
+        std::memcpy(group, code + g * kGroupBytes, n);
+        std::memcpy(block + (g * kBlockVectors + slot) * kGroupBytes, group, kGroupBytes);
+    }
+}
+
+// Reads slot `slot`'s code back as row-major bytes.
+inline void block_load(const uint8_t *block, std::size_t code_bytes, std::size_t slot,
+                       uint8_t *code) {
+    const std::size_t groups = block_groups(code_bytes);
+    for (std::size_t g = 0; g < groups; ++g) {
+        const std::size_t n = g + 1 < groups ? kGroupBytes : code_bytes - g * kGroupBytes;
+        std::memcpy(code + g * kGroupBytes, block + (g * kBlockVectors + slot) * kGroupBytes, n);
+    }
+}
+
+}  // namespace pocketvec::kernels
