@@ -69,10 +69,47 @@ int guarded(char **errmsg, Body &&body) {
     }
 }
 
-// A struct_size must name a version of the struct this library knows.
+// The option-struct rule (pocketvec.h, "Options"): any struct_size from the struct's first
+// version up to this library's is read (the known prefix; fields the caller's version lacks keep
+// their defaults); a larger one is accepted when every byte this library does not know is zero.
+// The first version of every struct is the one of 0.1.
 template <class T>
-bool bad_size(const T *opts) {
-    return opts && opts->struct_size != sizeof(T);
+constexpr std::size_t first_size() { return sizeof(T); }
+
+template <class T>
+Status read_options(const T *in, const T &defaults, T *out, const char *what) {
+    *out = defaults;
+    if (in == nullptr) {
+        return Status::ok();
+    }
+    const std::size_t n = in->struct_size;
+    PVEC_RETURN_IF(n < first_size<T>(), PVEC_MISUSE,
+                   std::string(what) + "->struct_size is smaller than the first version of " + what);
+    const auto *bytes = reinterpret_cast<const unsigned char *>(in);
+    for (std::size_t i = sizeof(T); i < n; ++i) {
+        PVEC_RETURN_IF(bytes[i] != 0, PVEC_MISUSE,
+                       std::string(what) + " has fields this library does not know (struct_size " +
+                           std::to_string(n) + ", known " + std::to_string(sizeof(T)) + ")");
+    }
+    std::memcpy(out, in, std::min(n, sizeof(T)));
+    out->struct_size = static_cast<uint32_t>(sizeof(T));
+    return Status::ok();
+}
+
+// An output struct: written up to the caller's struct_size (bytes past this library's version
+// are zeroed, so a newer caller reads its new fields as "not reported").
+template <class T>
+Status write_output(const T &value, T *out, const char *what) {
+    const std::size_t n = out->struct_size;
+    PVEC_RETURN_IF(n < first_size<T>(), PVEC_MISUSE,
+                   std::string(what) + "->struct_size is smaller than the first version of " + what);
+    auto *bytes = reinterpret_cast<unsigned char *>(out);
+    std::memcpy(bytes + sizeof(uint32_t), reinterpret_cast<const unsigned char *>(&value) + sizeof(uint32_t),
+                std::min(n, sizeof(T)) - sizeof(uint32_t));
+    if (n > sizeof(T)) {
+        std::memset(bytes + sizeof(T), 0, n - sizeof(T));
+    }
+    return Status::ok();
 }
 
 #define PVEC_CHECK_ARG(cond, what)                                                                 \
@@ -80,7 +117,7 @@ bool bad_size(const T *opts) {
 
 store::OpenOptions open_options(const pvec_open_options *opts) {
     store::OpenOptions o;
-    if (opts) {
+    {
         o.readonly = (opts->flags & PVEC_OPEN_READONLY) != 0;
         o.nocreate = (opts->flags & PVEC_OPEN_NOCREATE) != 0;
         if (opts->busy_timeout_ms != 0) {
@@ -94,6 +131,7 @@ store::OpenOptions open_options(const pvec_open_options *opts) {
 #define PVEC_LOCK_COLLECTION(handle)                                                               \
     PVEC_CHECK_ARG((handle) != nullptr, "collection handle is NULL");                              \
     std::lock_guard<std::mutex> lock((handle)->owner->db->mutex());                                \
+    PVEC_FORWARD_IF_ERROR((handle)->owner->db->sync());                                            \
     store::Collection &coll = *(handle)->coll
 
 int write_items(pvec_collection *handle, std::size_t n, const int64_t *ids, const float *vecs,
@@ -102,9 +140,9 @@ int write_items(pvec_collection *handle, std::size_t n, const int64_t *ids, cons
         PVEC_LOCK_COLLECTION(handle);
         PVEC_CHECK_ARG(ids != nullptr || n == 0, "ids is NULL");
         PVEC_CHECK_ARG(vecs != nullptr || n == 0, "vecs is NULL");
-        PVEC_RETURN_IF(dim != coll.meta().dim, PVEC_DIM,
+        PVEC_RETURN_IF(dim != coll.dim(), PVEC_DIM,
                        "vector has " + std::to_string(dim) + " components, the collection " +
-                           std::to_string(coll.meta().dim));
+                           std::to_string(coll.dim()));
         if (n == 0) {
             return Status::ok();
         }
@@ -145,9 +183,10 @@ int pvec_db_open(const char *path, const pvec_open_options *opts, pvec_db **out,
     return guarded(errmsg, [&]() -> Status {
         PVEC_CHECK_ARG(out != nullptr, "out is NULL");
         PVEC_CHECK_ARG(path != nullptr, "path is NULL");
-        PVEC_CHECK_ARG(!bad_size(opts), "opts->struct_size is not sizeof(pvec_open_options)");
+        pvec_open_options o;
+        PVEC_FORWARD_IF_ERROR(read_options(opts, pvec_open_options PVEC_OPEN_OPTIONS_INIT, &o, "opts"));
         auto handle = std::make_unique<pvec_db>();
-        PVEC_FORWARD_IF_ERROR(store::Database::open(path, open_options(opts), &handle->db));
+        PVEC_FORWARD_IF_ERROR(store::Database::open(path, open_options(&o), &handle->db));
         *out = handle.release();
         return Status::ok();
     });
@@ -161,9 +200,10 @@ int pvec_db_attach(struct sqlite3 *conn, const pvec_open_options *opts, pvec_db 
     return guarded(errmsg, [&]() -> Status {
         PVEC_CHECK_ARG(out != nullptr, "out is NULL");
         PVEC_CHECK_ARG(conn != nullptr, "conn is NULL");
-        PVEC_CHECK_ARG(!bad_size(opts), "opts->struct_size is not sizeof(pvec_open_options)");
+        pvec_open_options o;
+        PVEC_FORWARD_IF_ERROR(read_options(opts, pvec_open_options PVEC_OPEN_OPTIONS_INIT, &o, "opts"));
         auto handle = std::make_unique<pvec_db>();
-        PVEC_FORWARD_IF_ERROR(store::Database::attach(conn, open_options(opts), &handle->db));
+        PVEC_FORWARD_IF_ERROR(store::Database::attach(conn, open_options(&o), &handle->db));
         *out = handle.release();
         return Status::ok();
     });
@@ -207,7 +247,7 @@ int pvec_db_rollback(pvec_db *db, char **errmsg) {
     });
 }
 
-int pvec_collection_create(pvec_db *db, const char *name, const pvec_collection_options *opts,
+int pvec_collection_create(pvec_db *db, const char *name, const pvec_collection_options *opts_in,
                            pvec_collection **out, char **errmsg) {
     if (out) {
         *out = nullptr;
@@ -215,9 +255,11 @@ int pvec_collection_create(pvec_db *db, const char *name, const pvec_collection_
     return guarded(errmsg, [&]() -> Status {
         PVEC_CHECK_ARG(db != nullptr, "db is NULL");
         PVEC_CHECK_ARG(name != nullptr, "name is NULL");
-        PVEC_CHECK_ARG(opts != nullptr, "opts is NULL (the dimension has no default)");
-        PVEC_CHECK_ARG(!bad_size(opts),
-                       "opts->struct_size is not sizeof(pvec_collection_options)");
+        PVEC_CHECK_ARG(opts_in != nullptr, "opts is NULL (the dimension has no default)");
+        pvec_collection_options o;
+        PVEC_FORWARD_IF_ERROR(read_options(opts_in, pvec_collection_options PVEC_COLLECTION_OPTIONS_INIT,
+                                           &o, "opts"));
+        const pvec_collection_options *opts = &o;
         store::CollectionSpec spec;
         spec.dim = opts->dim;
         PVEC_RETURN_IF(opts->metric != 0 &&
@@ -321,28 +363,30 @@ int pvec_collection_list(pvec_db *db, char ***names, size_t *count, char **errms
 int pvec_collection_info_get(pvec_collection *handle, pvec_collection_info *info, char **errmsg) {
     return guarded(errmsg, [&]() -> Status {
         PVEC_CHECK_ARG(info != nullptr, "info is NULL");
-        PVEC_CHECK_ARG(info->struct_size == sizeof(pvec_collection_info),
-                       "info->struct_size is not sizeof(pvec_collection_info)");
+        PVEC_RETURN_IF(info->struct_size < first_size<pvec_collection_info>(), PVEC_MISUSE,
+                       "info->struct_size is smaller than the first version of pvec_collection_info");
         PVEC_LOCK_COLLECTION(handle);
         store::CollectionStats stats;
         PVEC_FORWARD_IF_ERROR(coll.stats(&stats));
-        const store::CollectionMeta &m = coll.meta();
-        std::memset(reinterpret_cast<char *>(info) + sizeof(uint32_t), 0,
-                    sizeof(*info) - sizeof(uint32_t));
-        info->dim = m.dim;
-        info->metric = static_cast<uint32_t>(m.metric);
-        info->code_bytes = m.code_bytes;
-        info->count = stats.count;
-        info->capacity = stats.capacity;
-        info->bytes_used = stats.bytes_used;
-        info->collection_id = m.id;
-        info->trained = coll.trained() ? 1u : 0u;
-        info->code_dim = coll.trained() && m.pca_dim ? m.pca_dim : m.dim;
-        info->raw_tier = m.raw_tier;
-        info->model_version = m.model_version;
-        std::strncpy(info->codec, m.codec.c_str(), sizeof(info->codec) - 1);
-        std::strncpy(info->name, m.name.c_str(), sizeof(info->name) - 1);
-        return Status::ok();
+        const store::SnapshotPtr snap = coll.snapshot();
+        const store::CollectionMeta &m = snap->meta;
+        pvec_collection_info v;
+        std::memset(&v, 0, sizeof v);
+        v.struct_size = sizeof v;
+        v.dim = m.dim;
+        v.metric = static_cast<uint32_t>(m.metric);
+        v.code_bytes = m.code_bytes;
+        v.count = stats.count;
+        v.capacity = stats.capacity;
+        v.bytes_used = stats.bytes_used;
+        v.collection_id = m.id;
+        v.trained = snap->model ? 1u : 0u;
+        v.code_dim = snap->model && m.pca_dim ? m.pca_dim : m.dim;
+        v.raw_tier = m.raw_tier;
+        v.model_version = m.model_version;
+        std::strncpy(v.codec, m.codec.c_str(), sizeof(v.codec) - 1);
+        std::strncpy(v.name, m.name.c_str(), sizeof(v.name) - 1);
+        return write_output(v, info, "info");
     });
 }
 
@@ -380,9 +424,9 @@ int pvec_get(pvec_collection *handle, int64_t id, float *vec, size_t dim, char *
     }
     return guarded(errmsg, [&]() -> Status {
         PVEC_LOCK_COLLECTION(handle);
-        PVEC_RETURN_IF(vec && dim != coll.meta().dim, PVEC_DIM,
+        PVEC_RETURN_IF(vec && dim != coll.dim(), PVEC_DIM,
                        "buffer holds " + std::to_string(dim) + " floats, the collection's vectors " +
-                           std::to_string(coll.meta().dim));
+                           std::to_string(coll.dim()));
         std::string meta;
         bool has_meta = false;
         PVEC_FORWARD_IF_ERROR(coll.get(id, vec, meta_json ? &meta : nullptr, &has_meta));
@@ -398,9 +442,9 @@ int pvec_count(pvec_collection *handle, uint64_t *count, char **errmsg) {
     return guarded(errmsg, [&]() -> Status {
         PVEC_CHECK_ARG(count != nullptr, "count is NULL");
         PVEC_LOCK_COLLECTION(handle);
-        store::CollectionStats stats;
-        PVEC_FORWARD_IF_ERROR(coll.stats(&stats));
-        *count = stats.count;
+        const store::SnapshotPtr snap = coll.snapshot();
+        PVEC_RETURN_IF(snap->dropped, PVEC_NOTFOUND, "the collection was dropped");
+        *count = snap->count;
         return Status::ok();
     });
 }
@@ -415,19 +459,21 @@ int pvec_search(pvec_collection *handle, const float *query, size_t dim, size_t 
         PVEC_CHECK_ARG(query != nullptr, "query is NULL");
         PVEC_CHECK_ARG(ids != nullptr, "ids is NULL");
         PVEC_CHECK_ARG(n_found != nullptr, "n_found is NULL");
-        PVEC_CHECK_ARG(!bad_size(opts), "opts->struct_size is not sizeof(pvec_search_options)");
-        PVEC_RETURN_IF(opts && opts->flags != 0, PVEC_MISUSE, "opts->flags must be 0");
-        PVEC_LOCK_COLLECTION(handle);
-        PVEC_RETURN_IF(dim != coll.meta().dim, PVEC_DIM,
+        pvec_search_options o;
+        PVEC_FORWARD_IF_ERROR(
+            read_options(opts, pvec_search_options PVEC_SEARCH_OPTIONS_INIT, &o, "opts"));
+        PVEC_RETURN_IF(o.flags != 0, PVEC_MISUSE, "opts->flags must be 0");
+        // No database lock here: the search pins a snapshot and takes the lock only to sync.
+        PVEC_CHECK_ARG(handle != nullptr, "collection handle is NULL");
+        store::Collection &coll = *handle->coll;
+        PVEC_RETURN_IF(dim != coll.dim(), PVEC_DIM,
                        "query has " + std::to_string(dim) + " components, the collection " +
-                           std::to_string(coll.meta().dim));
+                           std::to_string(coll.dim()));
         store::SearchSpec spec;
         spec.k = k;
-        if (opts) {
-            spec.threads = opts->threads;
-            spec.oversample = opts->oversample;
-            spec.rescore = opts->rescore;
-        }
+        spec.threads = o.threads;
+        spec.oversample = o.oversample;
+        spec.rescore = o.rescore;
         std::vector<pocketvec::search::Hit> hits;
         PVEC_FORWARD_IF_ERROR(coll.search(query, spec, &hits));
         for (std::size_t i = 0; i < hits.size(); ++i) {
@@ -447,12 +493,16 @@ void pvec_train_options_init(pvec_train_options *opts) {
     }
 }
 
-int pvec_collection_train(pvec_collection *handle, const pvec_train_options *opts, char **errmsg) {
+int pvec_collection_train(pvec_collection *handle, const pvec_train_options *opts_in,
+                          char **errmsg) {
     return guarded(errmsg, [&]() -> Status {
-        PVEC_CHECK_ARG(!bad_size(opts), "opts->struct_size is not sizeof(pvec_train_options)");
+        pvec_train_options o;
+        PVEC_FORWARD_IF_ERROR(
+            read_options(opts_in, pvec_train_options PVEC_TRAIN_OPTIONS_INIT, &o, "opts"));
+        const pvec_train_options *opts = &o;
         PVEC_LOCK_COLLECTION(handle);
         store::TrainSpec spec;
-        if (opts) {
+        {
             if (opts->codec) {
                 spec.codec = std::string(opts->codec, strnlen(opts->codec, 64));
             }

@@ -9,9 +9,7 @@ namespace pocketvec::store {
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "pocketvec's file format is little-endian");
 
-constexpr uint32_t kFormatVersion = 1;
-
-// A chunk holds `capacity` slots (format 1: always 256, one scan block):
+// A chunk holds `capacity` slots (32, 64, ... 256):
 //   [live bitmap: capacity / 8 bytes][ids: capacity x int64][norms: capacity x float32]
 //   [codes: capacity x code_bytes, row-major]
 struct ChunkLayout {

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "codec/codec.h"
+#include "pocketvec/pocketvec.h"
 #include "search/scan.h"
 #include "store/database.h"
 
@@ -24,55 +25,74 @@ float l2_norm(const float *v, std::size_t n) {
     return static_cast<float>(std::sqrt(s));
 }
 
-float inverse(float norm) { return norm > 0 ? 1.0f / norm : 0.0f; }
-
 // Closes the chunk blob handle before the enclosing write scope commits or rolls back: an open
 // blob counts as an active statement and would make COMMIT fail.
 struct BlobCloser {
-    Blob &blob;
-    ~BlobCloser() { blob.close(); }
+    ChunkFile &file;
+    ~BlobCloser() { file.close_blob(); }
 };
 
-// What the scan needs per slot under `model`: the decoded code's squared norm (l2) for compressed
-// codes, 1 / norm (cosine) for exact float32 ones.
-float scan_aux(const std::optional<model::Model> &model, const uint8_t *code, float norm) {
-    return model ? codec::decoded_norm2(model->codec, code) : inverse(norm);
+std::shared_ptr<const Snapshot> empty_snapshot(const CollectionMeta &meta) {
+    auto s = std::make_shared<Snapshot>();
+    s->meta = meta;
+    s->meta.version = -1;  // matches no file version: the first refresh loads everything
+    s->meta.model_id = -1;
+    return s;
 }
 
 }  // namespace
 
-Collection::Collection(Database &db, CollectionMeta meta) : db_(db), meta_(std::move(meta)) {}
+Collection::Collection(Database &db, const CollectionMeta &meta)
+    : db_(db), id_(meta.id), uid_(meta.uid), dim_(meta.dim), current_(empty_snapshot(meta)),
+      chunk_file_(db.conn(), meta) {}
 
-std::string Collection::items_table() const {
-    return "pvec_c" + std::to_string(meta_.id) + "_items";
-}
-std::string Collection::chunks_table() const {
-    return "pvec_c" + std::to_string(meta_.id) + "_chunks";
-}
-std::string Collection::raw_table() const {
-    return "pvec_c" + std::to_string(meta_.id) + "_raw";
+Collection::~Collection() {
+    ZSTD_freeCCtx(zc_);
+    ZSTD_freeDCtx(zd_);
 }
 
-Status Collection::create_tables() {
-    std::string sql =
-        "CREATE TABLE " + items_table() +
-        "(id INTEGER PRIMARY KEY, chunk INTEGER NOT NULL, slot INTEGER NOT NULL, meta TEXT);"
-        "CREATE TABLE " + chunks_table() +
-        "(id INTEGER PRIMARY KEY, capacity INTEGER NOT NULL, data BLOB NOT NULL);";
-    if (meta_.raw_tier != kRawNone) {
-        sql += "CREATE TABLE " + raw_table() + "(id INTEGER PRIMARY KEY, vec BLOB NOT NULL);";
-    }
-    PVEC_FORWARD_IF_ERROR(exec(db_.conn(), sql.c_str()));
-    codec::CodecId id;
-    if (meta_.pca_dim == 0 && meta_.codec != "f32" && codec::codec_from_name(meta_.codec, &id) &&
-        !codec::codec_needs_training(id)) {
-        // f16 / bf16 have nothing to fit: their model exists from the start.
-        model::Model m;
-        PVEC_FORWARD_IF_ERROR(model::fit(nullptr, 0, meta_.dim, meta_.metric, id, 0, false, 0, &m));
-        PVEC_FORWARD_IF_ERROR(prepare());
-        return apply_model(std::move(m), meta_.codec, 0, meta_.flags);
-    }
+SnapshotPtr Collection::snapshot() const {
+    std::lock_guard<std::mutex> lock(snapshot_mutex_);
+    return current_;
+}
+
+Status Collection::alive() const {
+    PVEC_RETURN_IF(dropped(), PVEC_NOTFOUND, "the collection was dropped");
     return Status::ok();
+}
+
+void Collection::publish(SnapshotPtr next) {
+    const bool in_txn = !sqlite3_get_autocommit(db_.conn());
+    {
+        std::lock_guard<std::mutex> lock(snapshot_mutex_);
+        if (in_txn && !txn_base_) {
+            txn_base_ = current_;
+        }
+        current_ = std::move(next);
+    }
+    if (in_txn) {
+        db_.note_txn_write(shared_from_this());
+    }
+}
+
+void Collection::commit_txn() {
+    std::lock_guard<std::mutex> lock(snapshot_mutex_);
+    txn_base_.reset();
+}
+
+void Collection::rollback_txn() {
+    std::lock_guard<std::mutex> lock(snapshot_mutex_);
+    if (txn_base_) {
+        current_ = std::move(txn_base_);
+        txn_base_.reset();
+    }
+}
+
+void Collection::mark_dropped() {
+    auto s = std::make_shared<Snapshot>();
+    s->meta = snapshot()->meta;
+    s->dropped = true;
+    publish(std::move(s));
 }
 
 Status Collection::prepare() {
@@ -80,156 +100,123 @@ Status Collection::prepare() {
         return Status::ok();
     }
     sqlite3 *c = db_.conn();
-    const std::string items = items_table();
-    PVEC_FORWARD_IF_ERROR(find_stmt_.prepare(c, "SELECT chunk, slot FROM " + items + " WHERE id = ?1"));
-    PVEC_FORWARD_IF_ERROR(insert_stmt_.prepare(
-        c, "INSERT INTO " + items + "(id, chunk, slot, meta) VALUES(?1, ?2, ?3, ?4)"));
-    PVEC_FORWARD_IF_ERROR(
-        update_meta_stmt_.prepare(c, "UPDATE " + items + " SET meta = ?2 WHERE id = ?1"));
-    PVEC_FORWARD_IF_ERROR(delete_stmt_.prepare(c, "DELETE FROM " + items + " WHERE id = ?1"));
-    PVEC_FORWARD_IF_ERROR(
-        get_stmt_.prepare(c, "SELECT chunk, slot, meta FROM " + items + " WHERE id = ?1"));
-    PVEC_FORWARD_IF_ERROR(new_chunk_stmt_.prepare(
-        c, "INSERT INTO " + chunks_table() + "(id, capacity, data) VALUES(?1, ?2, ?3)"));
-    PVEC_FORWARD_IF_ERROR(grow_stmt_.prepare(
-        c, "UPDATE " + chunks_table() + " SET capacity = ?2, data = ?3 WHERE id = ?1"));
-    PVEC_FORWARD_IF_ERROR(json_valid_stmt_.prepare(c, "SELECT json_valid(?1)"));
-    if (meta_.raw_tier != kRawNone) {
-        const std::string raw = raw_table();
-        PVEC_FORWARD_IF_ERROR(raw_put_stmt_.prepare(
-            c, "INSERT OR REPLACE INTO " + raw + "(id, vec) VALUES(?1, ?2)"));
-        PVEC_FORWARD_IF_ERROR(raw_get_stmt_.prepare(c, "SELECT vec FROM " + raw + " WHERE id = ?1"));
-        PVEC_FORWARD_IF_ERROR(raw_delete_stmt_.prepare(c, "DELETE FROM " + raw + " WHERE id = ?1"));
-    }
-    return Status::ok();
-}
-
-std::unique_ptr<ResidentChunk> Collection::new_chunk() const {
-    return std::make_unique<ResidentChunk>(meta_.code_bytes);
-}
-
-void Collection::encode(const float *vec, uint8_t *code) const {
-    if (model_) {
-        model::encode(*model_, vec, code);
-    } else {
-        std::memcpy(code, vec, meta_.dim * sizeof(float));
-    }
-}
-
-
-
-Status Collection::load() {
-    {
-        // A statement that does not prepare means tables of another shape: damage, not a bug.
-        Status st = prepare();
+    const std::string items = tables::items(id_);
+    auto prep = [&](Stmt &s, const std::string &sql) -> Status {
+        Status st = s.prepare(c, sql);
         PVEC_RETURN_IF(st.code() == PVEC_ERROR, PVEC_CORRUPT,
-                       "collection '" + meta_.name + "' has damaged tables: " + st.message());
-        PVEC_FORWARD_IF_ERROR(st);
-    }
-    sqlite3 *c = db_.conn();
-    const std::string where = "collection '" + meta_.name + "'";
-
-    // The model first: it decides the code size and the resident layout.
-    std::optional<model::Model> model;
-    {
-        Stmt s;
-        PVEC_FORWARD_IF_ERROR(s.prepare(c,
-            "SELECT m.version, m.blob, m.checksum FROM pvec_collections c"
-            " JOIN pvec_models m ON m.id = c.model_id WHERE c.id = ?1"));
-        StmtUse use(s);
-        use.bind(1, meta_.id);
-        int rc = use.step();
-        if (rc == SQLITE_ROW) {
-            const auto *blob = static_cast<const uint8_t *>(use.blob(1));
-            PVEC_RETURN_IF(static_cast<uint64_t>(use.int64(2)) != model::checksum(blob, use.bytes(1)),
-                           PVEC_CORRUPT, where + ": the model's checksum does not match");
-            model::Model m;
-            Status st = model::Model::deserialize(blob, use.bytes(1), &m);
-            PVEC_RETURN_IF(!st.is_ok(), st.code(), where + ": " + st.message());
-            PVEC_RETURN_IF(m.dim != meta_.dim || m.metric != meta_.metric ||
-                               m.code_bytes() != meta_.code_bytes,
-                           PVEC_CORRUPT, where + ": the model does not match the collection");
-            meta_.model_version = static_cast<uint32_t>(use.int64(0));
-            model = std::move(m);
-        } else if (rc == SQLITE_DONE) {
-            PVEC_RETURN_IF(meta_.code_bytes != meta_.dim * 4, PVEC_CORRUPT,
-                           where + ": codes are compressed but the model is missing");
-            meta_.model_version = 0;
-        } else {
-            return sqlite_status(c, rc, "reading the model of " + where);
-        }
-    }
-    model_ = std::move(model);
-
-    std::vector<std::unique_ptr<ResidentChunk>> chunks;
-    std::set<uint64_t> free_slots;
-    uint64_t live_total = 0;
-    Stmt s;
+                       "collection '" + snapshot()->meta.name +
+                           "' has damaged tables: " + st.message());
+        return st;
+    };
+    PVEC_FORWARD_IF_ERROR(prep(find_stmt_, "SELECT chunk, slot FROM " + items + " WHERE id = ?1"));
+    PVEC_FORWARD_IF_ERROR(prep(insert_stmt_, "INSERT INTO " + items +
+                                                 "(id, chunk, slot, meta) VALUES(?1, ?2, ?3, ?4)"));
     PVEC_FORWARD_IF_ERROR(
-        s.prepare(c, "SELECT id, capacity, data FROM " + chunks_table() + " ORDER BY id"));
-    {
-        StmtUse use(s);
-        int rc;
-        while ((rc = use.step()) == SQLITE_ROW) {
-            const std::string which = where + ": chunk " + std::to_string(chunks.size());
-            PVEC_RETURN_IF(use.int64(0) != static_cast<int64_t>(chunks.size()), PVEC_CORRUPT,
-                           where + ": chunk ids are not contiguous");
-            const int64_t capacity = use.int64(1);
-            PVEC_RETURN_IF(capacity < int64_t(kChunkGrowth) || capacity > int64_t(kChunkSlots) ||
-                               capacity % kChunkGrowth != 0,
-                           PVEC_CORRUPT, which + " has an invalid capacity");
-            const ChunkLayout lay{static_cast<std::size_t>(capacity), meta_.code_bytes};
-            PVEC_RETURN_IF(use.bytes(2) != lay.total_bytes(), PVEC_CORRUPT,
-                           which + " has " + std::to_string(use.bytes(2)) + " bytes, expected " +
-                               std::to_string(lay.total_bytes()));
-            const auto *data = static_cast<const uint8_t *>(use.blob(2));
-            auto chunk = new_chunk();
-            chunk->capacity = lay.capacity;
-            for (std::size_t slot = 0; slot < lay.capacity; ++slot) {
-                const bool live = (data[lay.live_offset() + slot / 8] >> (slot % 8)) & 1u;
-                if (!live) {
-                    free_slots.insert(chunks.size() * kChunkSlots + slot);
-                    continue;
-                }
-                chunk->set_live(slot, true);
-                std::memcpy(&chunk->ids[slot], data + lay.id_offset(slot), 8);
-                std::memcpy(&chunk->norms[slot], data + lay.norm_offset(slot), 4);
-                const uint8_t *code = data + lay.code_offset(slot);
-                chunk->write_code(slot, code);
-                chunk->aux[slot] = scan_aux(model_, code, chunk->norms[slot]);
-            }
-            live_total += chunk->live_count;
-            chunks.push_back(std::move(chunk));
-        }
-        if (rc != SQLITE_DONE) {
-            return sqlite_status(c, rc, "reading the chunks of " + where);
-        }
+        prep(update_meta_stmt_, "UPDATE " + items + " SET meta = ?2 WHERE id = ?1"));
+    PVEC_FORWARD_IF_ERROR(prep(delete_stmt_, "DELETE FROM " + items + " WHERE id = ?1"));
+    PVEC_FORWARD_IF_ERROR(
+        prep(get_stmt_, "SELECT chunk, slot, meta FROM " + items + " WHERE id = ?1"));
+    PVEC_FORWARD_IF_ERROR(prep(json_valid_stmt_, "SELECT json_valid(?1)"));
+    if (snapshot()->meta.raw_tier != kRawNone) {
+        const std::string raw = tables::raw(id_);
+        PVEC_FORWARD_IF_ERROR(
+            prep(raw_put_stmt_, "INSERT OR REPLACE INTO " + raw + "(id, vec) VALUES(?1, ?2)"));
+        PVEC_FORWARD_IF_ERROR(prep(raw_get_stmt_, "SELECT vec FROM " + raw + " WHERE id = ?1"));
+        PVEC_FORWARD_IF_ERROR(prep(raw_delete_stmt_, "DELETE FROM " + raw + " WHERE id = ?1"));
     }
-    Stmt n;
-    PVEC_FORWARD_IF_ERROR(n.prepare(c, "SELECT count(*) FROM " + items_table()));
-    {
-        StmtUse use(n);
-        int rc = use.step();
-        if (rc != SQLITE_ROW) {
-            return sqlite_status(c, rc, "counting the items of " + where);
-        }
-        PVEC_RETURN_IF(static_cast<uint64_t>(use.int64(0)) != live_total, PVEC_CORRUPT,
-                       where + ": the items table and the chunks disagree on the item count");
-    }
-    chunks_ = std::move(chunks);
-    free_slots_ = std::move(free_slots);
-    return Status::ok();
+    return chunk_file_.prepare();
 }
 
 Status Collection::refresh() {
-    PVEC_RETURN_IF(dropped_, PVEC_NOTFOUND, "the collection was dropped");
-    PVEC_FORWARD_IF_ERROR(db_.sync());
-    PVEC_RETURN_IF(dropped_, PVEC_NOTFOUND, "the collection was dropped");
+    SnapshotPtr cur = snapshot();
+    if (cur->dropped) {
+        return Status::ok();
+    }
+    stale_ = true;
+    CollectionMeta row;
+    bool found;
+    PVEC_FORWARD_IF_ERROR(db_.catalog().read_by_id(id_, &row, &found));
+    if (!found || row.uid != uid_) {
+        mark_dropped();
+        stale_ = false;
+        return Status::ok();
+    }
+    if (row.version == cur->meta.version) {
+        stale_ = false;
+        return Status::ok();
+    }
+    PVEC_RETURN_IF(row.dim != dim_ || row.raw_tier != cur->meta.raw_tier ||
+                       row.metric != cur->meta.metric,
+                   PVEC_CORRUPT, "collection '" + row.name + "' changed its definition");
+    PVEC_FORWARD_IF_ERROR(prepare());
+    // The model and the codes are read in the caller's one transaction, and the model is checked
+    // against the row read in it, never against an older one.
+    std::shared_ptr<const model::Model> model = cur->model;
+    const bool model_changed = row.model_id != cur->meta.model_id;
+    if (model_changed) {
+        PVEC_FORWARD_IF_ERROR(db_.catalog().read_model(&row, &model));
+    } else {
+        row.model_version = cur->meta.model_version;
+    }
+    std::vector<int64_t> versions;
+    PVEC_FORWARD_IF_ERROR(chunk_file_.versions(&versions));
+    auto next = std::make_shared<Snapshot>();
+    next->meta = row;
+    next->model = model;
+    next->chunk_versions = versions;
+    next->chunks.reserve(versions.size());
+    for (std::size_t i = 0; i < versions.size(); ++i) {
+        if (!model_changed && i < cur->chunks.size() && cur->chunk_versions[i] == versions[i]) {
+            next->chunks.push_back(cur->chunks[i]);
+        } else {
+            std::shared_ptr<ResidentChunk> c;
+            PVEC_FORWARD_IF_ERROR(chunk_file_.load(i, row.code_bytes, model.get(), &c));
+            next->chunks.push_back(std::move(c));
+        }
+        next->count += next->chunks.back()->live_count;
+    }
+    if (!loaded_) {
+        // The first load cross-checks the items table against the chunks.
+        Stmt n;
+        PVEC_FORWARD_IF_ERROR(n.prepare(db_.conn(), "SELECT count(*) FROM " + tables::items(id_)));
+        StmtUse use(n);
+        int rc = use.step();
+        if (rc != SQLITE_ROW) {
+            return sqlite_status(db_.conn(), rc, "counting the items of '" + row.name + "'");
+        }
+        PVEC_RETURN_IF(static_cast<uint64_t>(use.int64(0)) != next->count, PVEC_CORRUPT,
+                       "collection '" + row.name +
+                           "': the items table and the chunks disagree on the item count");
+    }
+    {
+        std::lock_guard<std::mutex> lock(snapshot_mutex_);
+        current_ = std::move(next);
+    }
+    loaded_ = true;
+    stale_ = false;
+    return Status::ok();
+}
+
+Status Collection::init_untrained_model() {
+    const SnapshotPtr s = snapshot();
+    codec::CodecId id;
+    if (s->meta.pca_dim != 0 || s->meta.codec == "f32" ||
+        !codec::codec_from_name(s->meta.codec, &id) || codec::codec_needs_training(id)) {
+        return Status::ok();
+    }
+    // f16 / bf16 have nothing to fit: their model exists from the start.
+    auto m = std::make_shared<model::Model>();
+    PVEC_FORWARD_IF_ERROR(
+        model::fit(nullptr, 0, s->meta.dim, s->meta.metric, id, 0, false, 0, m.get()));
+    PVEC_FORWARD_IF_ERROR(prepare());
+    Draft d(*s);
+    PVEC_FORWARD_IF_ERROR(encode_all(*s, d, std::move(m), s->meta.codec, 0, s->meta.flags));
+    publish(d.publish());
     return Status::ok();
 }
 
 Status Collection::check_vector(const float *v) const {
-    for (std::size_t i = 0; i < meta_.dim; ++i) {
+    for (std::size_t i = 0; i < dim_; ++i) {
         PVEC_RETURN_IF(!std::isfinite(v[i]), PVEC_INVALID,
                        "component " + std::to_string(i) + " is NaN or infinite");
     }
@@ -252,7 +239,9 @@ Status Collection::check_meta_json(const char *json) {
     return Status::ok();
 }
 
-Status Collection::find(int64_t id, bool *found, Location *loc) {
+// The slot of item `id` in `s`, checked: an items row must point to a live slot holding that id.
+template <class View>
+Status Collection::find(const View &s, int64_t id, bool *found, SlotRef *loc) {
     StmtUse use(find_stmt_);
     use.bind(1, id);
     int rc = use.step();
@@ -264,149 +253,75 @@ Status Collection::find(int64_t id, bool *found, Location *loc) {
         return sqlite_status(db_.conn(), rc, "looking up an item");
     }
     const int64_t chunk = use.int64(0), slot = use.int64(1);
-    PVEC_RETURN_IF(chunk < 0 || static_cast<std::size_t>(chunk) >= chunks_.size() || slot < 0 ||
-                       slot >= static_cast<int64_t>(chunks_[chunk]->capacity) ||
-                       !chunks_[chunk]->is_live(static_cast<std::size_t>(slot)) ||
-                       chunks_[chunk]->ids[slot] != id,
+    PVEC_RETURN_IF(chunk < 0 || static_cast<std::size_t>(chunk) >= s.chunk_count() || slot < 0 ||
+                       slot >= static_cast<int64_t>(s.chunk(chunk).capacity) ||
+                       !s.chunk(chunk).is_live(static_cast<std::size_t>(slot)) ||
+                       s.chunk(chunk).ids[slot] != id,
                    PVEC_CORRUPT, "item " + std::to_string(id) + " points to an invalid slot");
     *found = true;
-    *loc = Location{static_cast<std::size_t>(chunk), static_cast<std::size_t>(slot)};
+    *loc = SlotRef{static_cast<std::size_t>(chunk), static_cast<std::size_t>(slot)};
     return Status::ok();
 }
 
-Status Collection::allocate_slot(Location *loc) {
-    if (free_slots_.empty() && !chunks_.empty() && chunks_.back()->capacity < kChunkSlots) {
-        PVEC_FORWARD_IF_ERROR(grow_last_chunk());
+Status Collection::allocate_slot(Draft &d, SlotRef *loc) {
+    if (d.lowest_free(loc)) {
+        return Status::ok();
     }
-    if (free_slots_.empty()) {
-        const std::size_t index = chunks_.size();
-        {
-            StmtUse use(new_chunk_stmt_);
-            use.bind(1, static_cast<int64_t>(index));
-            use.bind(2, static_cast<int64_t>(kChunkGrowth));
-            use.bind_zeroblob(3, ChunkLayout{kChunkGrowth, meta_.code_bytes}.total_bytes());
-            int rc = use.step();
-            if (rc != SQLITE_DONE) {
-                return sqlite_status(db_.conn(), rc, "adding a chunk");
-            }
-        }
-        chunks_.push_back(new_chunk());
-        chunks_.back()->capacity = kChunkGrowth;
-        for (std::size_t s = 0; s < kChunkGrowth; ++s) {
-            free_slots_.insert(index * kChunkSlots + s);
-        }
-        db_.push_undo([this, index] {
-            chunks_.pop_back();
-            free_slots_.erase(free_slots_.lower_bound(index * kChunkSlots), free_slots_.end());
-        });
+    const std::size_t n = d.chunk_count();
+    if (n > 0 && d.chunk(n - 1).capacity < kChunkSlots) {
+        // Grow the last chunk by kChunkGrowth slots: a rewrite of its row.
+        ResidentChunk &c = d.edit(n - 1);
+        c.capacity += kChunkGrowth;
+        PVEC_FORWARD_IF_ERROR(chunk_file_.rewrite(n - 1, c, d.meta.code_bytes));
+        d.update_free(n - 1);
+    } else {
+        PVEC_FORWARD_IF_ERROR(chunk_file_.insert(n, kChunkGrowth, d.meta.code_bytes, d.meta.version));
+        d.append(kChunkGrowth);
     }
-    const uint64_t g = *free_slots_.begin();
-    *loc = Location{static_cast<std::size_t>(g / kChunkSlots), static_cast<std::size_t>(g % kChunkSlots)};
+    PVEC_RETURN_IF(!d.lowest_free(loc), PVEC_ERROR, "no free slot after growing");
     return Status::ok();
 }
 
-void Collection::chunk_blob(const ResidentChunk &chunk, const ChunkLayout &lay,
-                            std::vector<uint8_t> *out) const {
-    out->assign(lay.total_bytes(), 0);
-    uint8_t *data = out->data();
-    for (std::size_t s = 0; s < std::min(lay.capacity, chunk.capacity); ++s) {
-        if (!chunk.is_live(s)) {
-            continue;
-        }
-        data[lay.live_offset() + s / 8] |= uint8_t(1u << (s % 8));
-        std::memcpy(data + lay.id_offset(s), &chunk.ids[s], 8);
-        std::memcpy(data + lay.norm_offset(s), &chunk.norms[s], 4);
-        chunk.read_code(s, data + lay.code_offset(s));
-    }
-}
-
-Status Collection::grow_last_chunk() {
-    const std::size_t index = chunks_.size() - 1;
-    ResidentChunk &chunk = *chunks_[index];
-    const std::size_t old_cap = chunk.capacity, new_cap = old_cap + kChunkGrowth;
-    std::vector<uint8_t> data;
-    chunk_blob(chunk, ChunkLayout{new_cap, meta_.code_bytes}, &data);
-    blob_.close();  // the UPDATE expires any blob handle on this row
-    {
-        StmtUse use(grow_stmt_);
-        use.bind(1, static_cast<int64_t>(index));
-        use.bind(2, static_cast<int64_t>(new_cap));
-        use.bind_blob(3, data.data(), data.size());
-        int rc = use.step();
-        if (rc != SQLITE_DONE) {
-            return sqlite_status(db_.conn(), rc, "growing a chunk");
-        }
-    }
-    chunk.capacity = new_cap;
-    for (std::size_t s = old_cap; s < new_cap; ++s) {
-        free_slots_.insert(index * kChunkSlots + s);
-    }
-    db_.push_undo([this, index, old_cap, new_cap] {
-        chunks_[index]->capacity = old_cap;
-        for (std::size_t s = old_cap; s < new_cap; ++s) {
-            free_slots_.erase(index * kChunkSlots + s);
-        }
-    });
-    return Status::ok();
-}
-
-// Writes id, norm and code of one slot to the file (in place), then to the resident chunk with an
-// undo entry. `set_live` marks a free slot as taken.
-Status Collection::write_slot(const Location &loc, int64_t id, const float *vec, bool set_live) {
-    const ChunkLayout lay = layout_of(loc.chunk);
-    ResidentChunk &chunk = *chunks_[loc.chunk];
-    const float norm = l2_norm(vec, meta_.dim);
+// Writes id, norm and code of one slot to the file (in place) and to the draft.
+Status Collection::write_slot(Draft &d, const SlotRef &loc, int64_t id, const float *vec) {
+    ResidentChunk &chunk = d.edit(loc.chunk);
+    const ChunkLayout lay{chunk.capacity, d.meta.code_bytes};
+    const float norm = l2_norm(vec, dim_);
     std::vector<uint8_t> code(lay.code_bytes);
-    encode(vec, code.data());
-
-    PVEC_FORWARD_IF_ERROR(blob_.open(db_.conn(), chunks_table(), "data",
-                                     static_cast<int64_t>(loc.chunk), true));
-    PVEC_FORWARD_IF_ERROR(blob_.write(code.data(), lay.code_bytes, lay.code_offset(loc.slot)));
-    PVEC_FORWARD_IF_ERROR(blob_.write(&norm, 4, lay.norm_offset(loc.slot)));
-    PVEC_FORWARD_IF_ERROR(blob_.write(&id, 8, lay.id_offset(loc.slot)));
-    if (set_live) {
-        const uint8_t byte = chunk.live_byte(loc.slot) | uint8_t(1u << (loc.slot % 8));
-        PVEC_FORWARD_IF_ERROR(blob_.write(&byte, 1, lay.live_offset() + loc.slot / 8));
+    if (d.model) {
+        model::encode(*d.model, vec, code.data());
+    } else {
+        std::memcpy(code.data(), vec, dim_ * sizeof(float));
     }
+    const bool was_live = chunk.is_live(loc.slot);
+    chunk.set_live(loc.slot, true);
+    PVEC_FORWARD_IF_ERROR(chunk_file_.write_slot(loc.chunk, lay, loc.slot, id, norm, code.data(),
+                                                 chunk.live_byte(loc.slot)));
     PVEC_FORWARD_IF_ERROR(write_raw(id, vec));
-
-    // Resident copy, with the way back. A fresh slot's previous content is all zeros, so only an
-    // overwrite (upsert) needs to keep the old code.
-    std::vector<uint8_t> old(lay.code_bytes, 0);
-    if (!set_live) {
-        chunk.read_code(loc.slot, old.data());
-    }
-    const float old_norm = chunk.norms[loc.slot], old_aux = chunk.aux[loc.slot];
-    const std::size_t slot = loc.slot;
-    const uint64_t global = loc.chunk * kChunkSlots + loc.slot;
-    db_.push_undo([this, &chunk, slot, global, set_live, old = std::move(old), old_norm, old_aux] {
-        chunk.write_code(slot, old.data());
-        chunk.norms[slot] = old_norm;
-        chunk.aux[slot] = old_aux;
-        if (set_live) {
-            chunk.set_live(slot, false);
-            chunk.ids[slot] = 0;
-            free_slots_.insert(global);
-        }
-    });
-    chunk.write_code(slot, code.data());
-    chunk.norms[slot] = norm;
-    chunk.aux[slot] = scan_aux(model_, code.data(), norm);
-    chunk.ids[slot] = id;
-    if (set_live) {
-        chunk.set_live(slot, true);
-        free_slots_.erase(global);
+    chunk.write_code(loc.slot, code.data());
+    chunk.norms[loc.slot] = norm;
+    chunk.aux[loc.slot] = scan_aux(d.model.get(), code.data(), norm);
+    chunk.ids[loc.slot] = id;
+    if (!was_live) {
+        d.count += 1;
+        d.update_free(loc.chunk);
     }
     return Status::ok();
 }
 
 Status Collection::write_raw(int64_t id, const float *vec) {
-    if (meta_.raw_tier == kRawNone) {
+    if (snapshot()->meta.raw_tier == kRawNone) {
         return Status::ok();
     }
-    const std::size_t n = meta_.dim * sizeof(float);
+    // One compression context for the collection: building a fresh one per vector costs more
+    // than the compression itself (cpuid on every setup).
+    if (zc_ == nullptr) {
+        zc_ = ZSTD_createCCtx();
+        PVEC_RETURN_IF(zc_ == nullptr, PVEC_NOMEM, "out of memory");
+    }
+    const std::size_t n = dim_ * sizeof(float);
     std::vector<uint8_t> packed(ZSTD_compressBound(n));
-    const std::size_t size = ZSTD_compress(packed.data(), packed.size(), vec, n, 3);
+    const std::size_t size = ZSTD_compressCCtx(zc_, packed.data(), packed.size(), vec, n, 3);
     PVEC_RETURN_IF(ZSTD_isError(size), PVEC_ERROR,
                    std::string("compressing a raw vector: ") + ZSTD_getErrorName(size));
     StmtUse use(raw_put_stmt_);
@@ -418,6 +333,10 @@ Status Collection::write_raw(int64_t id, const float *vec) {
 }
 
 Status Collection::read_raw(int64_t id, float *vec) {
+    if (zd_ == nullptr) {
+        zd_ = ZSTD_createDCtx();
+        PVEC_RETURN_IF(zd_ == nullptr, PVEC_NOMEM, "out of memory");
+    }
     StmtUse use(raw_get_stmt_);
     use.bind(1, id);
     int rc = use.step();
@@ -427,42 +346,42 @@ Status Collection::read_raw(int64_t id, float *vec) {
     if (rc != SQLITE_ROW) {
         return sqlite_status(db_.conn(), rc, "reading raw vector " + std::to_string(id));
     }
-    const std::size_t n = meta_.dim * sizeof(float);
-    const std::size_t got = ZSTD_decompress(vec, n, use.blob(0), use.bytes(0));
+    const std::size_t n = dim_ * sizeof(float);
+    const std::size_t got = ZSTD_decompressDCtx(zd_, vec, n, use.blob(0), use.bytes(0));
     PVEC_RETURN_IF(ZSTD_isError(got) || got != n, PVEC_CORRUPT,
                    "raw vector " + std::to_string(id) + " is damaged");
     return Status::ok();
 }
 
-Status Collection::source_vector(const Location &loc, float *vec) {
-    const ResidentChunk &chunk = *chunks_[loc.chunk];
-    if (meta_.raw_tier != kRawNone) {
+Status Collection::source_vector(const Snapshot &s, const SlotRef &loc, float *vec) {
+    const ResidentChunk &chunk = *s.chunks[loc.chunk];
+    if (s.meta.raw_tier != kRawNone) {
         return read_raw(chunk.ids[loc.slot], vec);
     }
-    PVEC_RETURN_IF(model_.has_value(), PVEC_UNSUPPORTED,
+    PVEC_RETURN_IF(s.model != nullptr, PVEC_UNSUPPORTED,
                    "the original vectors are gone (compressed codes and no raw tier)");
     chunk.read_code(loc.slot, reinterpret_cast<uint8_t *>(vec));
     return Status::ok();
 }
 
-Status Collection::write_one(int64_t id, const float *vec, const char *meta, bool upsert) {
+Status Collection::write_one(Draft &d, int64_t id, const float *vec, const char *meta,
+                             bool upsert) {
     bool found;
-    Location loc;
-    PVEC_FORWARD_IF_ERROR(find(id, &found, &loc));
+    SlotRef loc;
+    // The draft holds this call's own earlier items, as the items table does.
+    PVEC_FORWARD_IF_ERROR(find(d, id, &found, &loc));
     if (found) {
         PVEC_RETURN_IF(!upsert, PVEC_EXISTS, "item " + std::to_string(id) + " already exists");
-        {
-            StmtUse use(update_meta_stmt_);
-            use.bind(1, id);
-            meta ? use.bind_static(2, meta) : use.bind_null(2);
-            int rc = use.step();
-            if (rc != SQLITE_DONE) {
-                return sqlite_status(db_.conn(), rc, "updating item " + std::to_string(id));
-            }
+        StmtUse use(update_meta_stmt_);
+        use.bind(1, id);
+        meta ? use.bind_static(2, meta) : use.bind_null(2);
+        int rc = use.step();
+        if (rc != SQLITE_DONE) {
+            return sqlite_status(db_.conn(), rc, "updating item " + std::to_string(id));
         }
-        return write_slot(loc, id, vec, false);
+        return write_slot(d, loc, id, vec);
     }
-    PVEC_FORWARD_IF_ERROR(allocate_slot(&loc));
+    PVEC_FORWARD_IF_ERROR(allocate_slot(d, &loc));
     {
         StmtUse use(insert_stmt_);
         use.bind(1, id);
@@ -474,15 +393,25 @@ Status Collection::write_one(int64_t id, const float *vec, const char *meta, boo
             return sqlite_status(db_.conn(), rc, "inserting item " + std::to_string(id));
         }
     }
-    return write_slot(loc, id, vec, true);
+    return write_slot(d, loc, id, vec);
+}
+
+Status Collection::finish(Draft &d) {
+    chunk_file_.close_blob();
+    PVEC_FORWARD_IF_ERROR(db_.catalog().bump_version(&d.meta));
+    for (std::size_t i : d.touched()) {
+        PVEC_FORWARD_IF_ERROR(chunk_file_.set_version(i, d.meta.version));
+    }
+    return Status::ok();
 }
 
 Status Collection::write(const ItemBatch &batch, bool upsert) {
-    PVEC_FORWARD_IF_ERROR(refresh());
+    PVEC_FORWARD_IF_ERROR(alive());
     PVEC_RETURN_IF(db_.readonly(), PVEC_READONLY, "the database is open read-only");
+    PVEC_FORWARD_IF_ERROR(prepare());
     // Everything is checked before the first write, so a bad item costs no rollback.
     for (std::size_t i = 0; i < batch.n; ++i) {
-        Status st = check_vector(batch.vecs + i * meta_.dim);
+        Status st = check_vector(batch.vecs + i * dim_);
         if (st.is_ok() && batch.metas) {
             st = check_meta_json(batch.metas[i]);
         }
@@ -493,16 +422,23 @@ Status Collection::write(const ItemBatch &batch, bool upsert) {
                                                        st.message());
         }
     }
+    // Lock, then refresh, then write: the scope holds SQLite's write lock and has brought every
+    // resident collection up to the file before the draft is taken.
     Database::WriteScope scope(db_);
     PVEC_FORWARD_IF_ERROR(scope.begin());
+    PVEC_FORWARD_IF_ERROR(alive());
+    const SnapshotPtr base = snapshot();
+    Draft d(*base);
     {
-        BlobCloser closer{blob_};
+        BlobCloser closer{chunk_file_};
         for (std::size_t i = 0; i < batch.n; ++i) {
-            PVEC_FORWARD_IF_ERROR(write_one(batch.ids[i], batch.vecs + i * meta_.dim,
+            PVEC_FORWARD_IF_ERROR(write_one(d, batch.ids[i], batch.vecs + i * dim_,
                                             batch.metas ? batch.metas[i] : nullptr, upsert));
         }
+        PVEC_FORWARD_IF_ERROR(finish(d));
     }
     PVEC_FORWARD_IF_ERROR(scope.commit());
+    publish(d.publish());
     // Growing a chunk rewrites it; the pages of its old copy go back to the file system.
     db_.release_free_pages();
     return maybe_auto_train();
@@ -512,26 +448,30 @@ Status Collection::write(const ItemBatch &batch, bool upsert) {
 // brings its count to the threshold. The write itself is committed either way; a failed automatic
 // training leaves the collection untrained (still exact) and is retried by the next write.
 Status Collection::maybe_auto_train() {
-    if (model_ || !needs_model() || meta_.train_threshold == kTrainNever) {
+    const SnapshotPtr s = snapshot();
+    if (s->model || !needs_model(s->meta) || s->meta.train_threshold == kTrainNever) {
         return Status::ok();
     }
-    const uint64_t threshold = meta_.train_threshold != 0
-                                   ? meta_.train_threshold
-                                   : std::max<uint64_t>(1024, 2ull * meta_.dim);
-    if (count() >= threshold) {
+    const uint64_t threshold = s->meta.train_threshold != 0
+                                   ? s->meta.train_threshold
+                                   : std::max<uint64_t>(1024, 2ull * dim_);
+    if (s->count >= threshold) {
         (void)train(TrainSpec{});
     }
     return Status::ok();
 }
 
 Status Collection::remove(int64_t id) {
-    PVEC_FORWARD_IF_ERROR(refresh());
+    PVEC_FORWARD_IF_ERROR(alive());
     PVEC_RETURN_IF(db_.readonly(), PVEC_READONLY, "the database is open read-only");
+    PVEC_FORWARD_IF_ERROR(prepare());
     Database::WriteScope scope(db_);
     PVEC_FORWARD_IF_ERROR(scope.begin());
+    PVEC_FORWARD_IF_ERROR(alive());
+    const SnapshotPtr base = snapshot();
     bool found;
-    Location loc;
-    PVEC_FORWARD_IF_ERROR(find(id, &found, &loc));
+    SlotRef loc;
+    PVEC_FORWARD_IF_ERROR(find(*base, id, &found, &loc));
     PVEC_RETURN_IF(!found, PVEC_NOTFOUND, "no item with id " + std::to_string(id));
     {
         StmtUse use(delete_stmt_);
@@ -541,21 +481,7 @@ Status Collection::remove(int64_t id) {
             return sqlite_status(db_.conn(), rc, "deleting item " + std::to_string(id));
         }
     }
-    ResidentChunk &chunk = *chunks_[loc.chunk];
-    const ChunkLayout lay = layout_of(loc.chunk);
-    {
-        // The code, id and norm are zeroed too: a deleted vector does not linger in the file.
-        BlobCloser closer{blob_};
-        PVEC_FORWARD_IF_ERROR(blob_.open(db_.conn(), chunks_table(), "data",
-                                         static_cast<int64_t>(loc.chunk), true));
-        const uint8_t byte = chunk.live_byte(loc.slot) & uint8_t(~(1u << (loc.slot % 8)));
-        PVEC_FORWARD_IF_ERROR(blob_.write(&byte, 1, lay.live_offset() + loc.slot / 8));
-        const std::vector<uint8_t> zeros(std::max<std::size_t>(lay.code_bytes, 8), 0);
-        PVEC_FORWARD_IF_ERROR(blob_.write(zeros.data(), 8, lay.id_offset(loc.slot)));
-        PVEC_FORWARD_IF_ERROR(blob_.write(zeros.data(), 4, lay.norm_offset(loc.slot)));
-        PVEC_FORWARD_IF_ERROR(blob_.write(zeros.data(), lay.code_bytes, lay.code_offset(loc.slot)));
-    }
-    if (meta_.raw_tier != kRawNone) {
+    if (base->meta.raw_tier != kRawNone) {
         StmtUse use(raw_delete_stmt_);
         use.bind(1, id);
         int rc = use.step();
@@ -563,31 +489,35 @@ Status Collection::remove(int64_t id) {
             return sqlite_status(db_.conn(), rc, "deleting raw vector " + std::to_string(id));
         }
     }
-    std::vector<uint8_t> old(lay.code_bytes);
-    chunk.read_code(loc.slot, old.data());
-    const float old_norm = chunk.norms[loc.slot], old_aux = chunk.aux[loc.slot];
-    const std::size_t slot = loc.slot;
-    const uint64_t global = loc.chunk * kChunkSlots + loc.slot;
-    db_.push_undo([this, &chunk, slot, global, id, old = std::move(old), old_norm, old_aux] {
-        chunk.write_code(slot, old.data());
-        chunk.norms[slot] = old_norm;
-        chunk.aux[slot] = old_aux;
-        chunk.ids[slot] = id;
-        chunk.set_live(slot, true);
-        free_slots_.erase(global);
-    });
-    const std::vector<uint8_t> zeros(lay.code_bytes, 0);
-    chunk.write_code(slot, zeros.data());
-    chunk.norms[slot] = 0;
-    chunk.aux[slot] = 0;
-    chunk.ids[slot] = 0;
-    chunk.set_live(slot, false);
-    free_slots_.insert(global);
-    return scope.commit();
+    Draft d(*base);
+    {
+        BlobCloser closer{chunk_file_};
+        ResidentChunk &chunk = d.edit(loc.chunk);
+        const ChunkLayout lay{chunk.capacity, d.meta.code_bytes};
+        chunk.set_live(loc.slot, false);
+        chunk.clear_code(loc.slot);
+        chunk.norms[loc.slot] = 0;
+        chunk.aux[loc.slot] = 0;
+        chunk.ids[loc.slot] = 0;
+        d.count -= 1;
+        d.update_free(loc.chunk);
+        PVEC_FORWARD_IF_ERROR(
+            chunk_file_.clear_slot(loc.chunk, lay, loc.slot, chunk.live_byte(loc.slot)));
+        PVEC_FORWARD_IF_ERROR(finish(d));
+    }
+    PVEC_FORWARD_IF_ERROR(scope.commit());
+    publish(d.publish());
+    return Status::ok();
 }
 
 Status Collection::get(int64_t id, float *vec, std::string *meta, bool *has_meta) {
-    PVEC_FORWARD_IF_ERROR(refresh());
+    PVEC_FORWARD_IF_ERROR(alive());
+    PVEC_FORWARD_IF_ERROR(prepare());
+    // The items row and the raw vector are read in one transaction that matches the snapshot.
+    Database::ReadScope read(db_);
+    PVEC_FORWARD_IF_ERROR(read.begin());
+    PVEC_FORWARD_IF_ERROR(alive());
+    const SnapshotPtr s = snapshot();
     StmtUse use(get_stmt_);
     use.bind(1, id);
     int rc = use.step();
@@ -598,113 +528,151 @@ Status Collection::get(int64_t id, float *vec, std::string *meta, bool *has_meta
         return sqlite_status(db_.conn(), rc, "reading item " + std::to_string(id));
     }
     const int64_t chunk = use.int64(0), slot = use.int64(1);
-    PVEC_RETURN_IF(chunk < 0 || static_cast<std::size_t>(chunk) >= chunks_.size() || slot < 0 ||
-                       slot >= static_cast<int64_t>(chunks_[chunk]->capacity) ||
-                       !chunks_[chunk]->is_live(static_cast<std::size_t>(slot)),
+    PVEC_RETURN_IF(chunk < 0 || static_cast<std::size_t>(chunk) >= s->chunks.size() || slot < 0 ||
+                       slot >= static_cast<int64_t>(s->chunks[chunk]->capacity) ||
+                       !s->chunks[chunk]->is_live(static_cast<std::size_t>(slot)) ||
+                       s->chunks[chunk]->ids[slot] != id,
                    PVEC_CORRUPT, "item " + std::to_string(id) + " points to an invalid slot");
     *has_meta = !use.is_null(2);
     if (meta && *has_meta) {
         *meta = std::string(use.text(2));
     }
     if (vec) {
-        const ResidentChunk &c = *chunks_[chunk];
-        const Location loc{static_cast<std::size_t>(chunk), static_cast<std::size_t>(slot)};
-        if (meta_.raw_tier != kRawNone || !model_) {
-            return source_vector(loc, vec);
-        }
-        std::vector<uint8_t> code(meta_.code_bytes);
-        c.read_code(loc.slot, code.data());
-        model::reconstruct(*model_, code.data(), vec);
-        if (meta_.metric == Metric::cosine) {
-            const float n = l2_norm(vec, meta_.dim);
-            const float scale = n > 0 ? c.norms[loc.slot] / n : 0.0f;
-            for (uint32_t i = 0; i < meta_.dim; ++i) {
-                vec[i] *= scale;
+        const ResidentChunk &c = *s->chunks[chunk];
+        const SlotRef loc{static_cast<std::size_t>(chunk), static_cast<std::size_t>(slot)};
+        if (s->meta.raw_tier != kRawNone || !s->model) {
+            PVEC_FORWARD_IF_ERROR(source_vector(*s, loc, vec));
+        } else {
+            std::vector<uint8_t> code(s->meta.code_bytes);
+            c.read_code(loc.slot, code.data());
+            model::reconstruct(*s->model, code.data(), vec);
+            if (s->meta.metric == Metric::cosine) {
+                const float n = l2_norm(vec, dim_);
+                const float scale = n > 0 ? c.norms[loc.slot] / n : 0.0f;
+                for (uint32_t i = 0; i < dim_; ++i) {
+                    vec[i] *= scale;
+                }
             }
         }
     }
-    return Status::ok();
-}
-
-uint64_t Collection::count() const {
-    uint64_t n = 0;
-    for (const auto &c : chunks_) {
-        n += c->live_count;
-    }
-    return n;
+    return read.end();
 }
 
 Status Collection::stats(CollectionStats *out) {
-    PVEC_FORWARD_IF_ERROR(refresh());
-    out->count = count();
-    out->capacity = 0;
-    for (const auto &chunk : chunks_) {
-        out->capacity += chunk->capacity;
-    }
-    // Pages really used, when SQLite has the dbstat table; else the payload bytes.
-    Stmt s;
-    if (s.prepare(db_.conn(),
-                  "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN (?1, ?2, ?3)")
-            .is_ok()) {
-        StmtUse use(s);
-        const std::string a = items_table(), b = chunks_table(), r = raw_table();
-        use.bind(1, std::string_view(a));
-        use.bind(2, std::string_view(b));
-        use.bind(3, std::string_view(r));
-        if (use.step() == SQLITE_ROW) {
-            out->bytes_used = static_cast<uint64_t>(use.int64(0));
-            return Status::ok();
+    PVEC_FORWARD_IF_ERROR(alive());
+    const SnapshotPtr s = snapshot();
+    out->count = s->count;
+    out->capacity = s->capacity();
+    if (bytes_version_ != s->meta.version) {
+        // Pages really used, measured once per collection version (dbstat reads every page).
+        uint64_t bytes = 0;
+        for (const auto &c : s->chunks) {
+            bytes += ChunkLayout{c->capacity, s->meta.code_bytes}.total_bytes();
         }
+        Stmt st;
+        if (st.prepare(db_.conn(),
+                       "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN (?1, ?2, ?3, ?4)")
+                .is_ok()) {
+            StmtUse use(st);
+            const std::string a = tables::items(id_), b = tables::chunks(id_),
+                              r = tables::raw(id_), v = tables::versions(id_);
+            use.bind(1, std::string_view(a));
+            use.bind(2, std::string_view(b));
+            use.bind(3, std::string_view(r));
+            use.bind(4, std::string_view(v));
+            if (use.step() == SQLITE_ROW) {
+                bytes = static_cast<uint64_t>(use.int64(0));
+            }
+        }
+        bytes_used_ = bytes;
+        bytes_version_ = s->meta.version;
     }
-    Stmt t;
-    PVEC_FORWARD_IF_ERROR(
-        t.prepare(db_.conn(), "SELECT coalesce(sum(length(meta)), 0) + count(*) * 24 FROM " +
-                                  items_table()));
-    StmtUse use(t);
-    int rc = use.step();
-    if (rc != SQLITE_ROW) {
-        return sqlite_status(db_.conn(), rc, "measuring collection '" + meta_.name + "'");
-    }
-    out->bytes_used = static_cast<uint64_t>(use.int64(0));
-    for (std::size_t ci = 0; ci < chunks_.size(); ++ci) {
-        out->bytes_used += layout_of(ci).total_bytes();
-    }
+    out->bytes_used = bytes_used_;
     return Status::ok();
+}
+
+Status Collection::rescore_raw(const Snapshot &s, const float *query, std::size_t k,
+                               const std::vector<search::Hit> &candidates,
+                               std::vector<search::Hit> *out) {
+    // Fetched in id order (the raw table's B-tree order), scored in the candidates' order.
+    std::vector<std::size_t> order(candidates.size());
+    for (std::size_t i = 0; i < order.size(); ++i) {
+        order[i] = i;
+    }
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t a, std::size_t b) { return candidates[a].id < candidates[b].id; });
+    std::vector<float> raw(candidates.size() * std::size_t{dim_});
+    for (std::size_t i : order) {
+        PVEC_FORWARD_IF_ERROR(read_raw(candidates[i].id, raw.data() + i * dim_));
+    }
+    std::size_t next = 0;
+    return search::rescore_exact(
+        s.meta.metric, query, dim_, k, candidates,
+        [&](const search::Hit &, float *x) {
+            std::memcpy(x, raw.data() + (next++) * dim_, dim_ * sizeof(float));
+            return Status::ok();
+        },
+        out);
 }
 
 Status Collection::search(const float *query, const SearchSpec &spec,
                           std::vector<search::Hit> *hits) {
-    PVEC_FORWARD_IF_ERROR(refresh());
     PVEC_FORWARD_IF_ERROR(check_vector(query));
     PVEC_RETURN_IF(spec.k == 0, PVEC_RANGE, "k must be at least 1");
     PVEC_RETURN_IF(spec.rescore > PVEC_RESCORE_RAW, PVEC_INVALID, "unknown rescore source");
-    PVEC_RETURN_IF(spec.rescore == PVEC_RESCORE_RAW && meta_.raw_tier == kRawNone, PVEC_UNSUPPORTED,
-                   "rescoring from raw vectors needs a collection created with a raw tier");
-    const std::size_t n = count();
-    const std::size_t k = std::min<std::size_t>(spec.k, n);
-    if (!model_) {
-        std::vector<search::BlockView> blocks;
-        blocks.reserve(chunks_.size());
-        for (const auto &c : chunks_) {
-            blocks.push_back(search::BlockView{c->f32_block(), c->ids, c->live, c->aux});
+    SnapshotPtr s;
+    {
+        // Bring the state up to the file unless another call of this pvec_db is running (a
+        // write): then the snapshot it last published is a consistent state to answer from.
+        std::unique_lock<std::mutex> lock(db_.mutex(), std::try_to_lock);
+        if (!lock.owns_lock() && stale_) {
+            lock.lock();
         }
-        *hits = search::scan_exact(search::Query{meta_.metric, query, meta_.dim, k, spec.threads},
-                                   blocks);
+        if (lock.owns_lock()) {
+            PVEC_FORWARD_IF_ERROR(db_.sync());
+        }
+        s = snapshot();
+    }
+    PVEC_RETURN_IF(s->dropped, PVEC_NOTFOUND, "the collection was dropped");
+    PVEC_RETURN_IF(spec.rescore == PVEC_RESCORE_RAW && s->meta.raw_tier == kRawNone,
+                   PVEC_UNSUPPORTED,
+                   "rescoring from raw vectors needs a collection created with a raw tier");
+    auto exact_scan = [&](const Snapshot &snap) {
+        std::vector<search::BlockView> blocks;
+        blocks.reserve(snap.chunks.size());
+        for (const auto &c : snap.chunks) {
+            blocks.push_back(search::BlockView{c->f32_block(), c->ids.data(), c->live.data(),
+                                               c->aux.data()});
+        }
+        const std::size_t k = std::min<std::size_t>(spec.k, snap.count);
+        return search::scan_exact(search::Query{snap.meta.metric, query, dim_, k, spec.threads},
+                                  blocks);
+    };
+    if (!s->model) {
+        *hits = exact_scan(*s);
         return Status::ok();
     }
-    std::vector<search::CodeBlockView> blocks;
-    blocks.reserve(chunks_.size());
-    for (const auto &c : chunks_) {
-        blocks.push_back(search::CodeBlockView{c->block(), c->stride(), c->ids, c->live, c->aux});
-    }
     const uint32_t r = std::max<uint32_t>(1, spec.oversample);
-    const bool rescore = spec.rescore == PVEC_RESCORE_RAW ||
-                         (spec.rescore == PVEC_RESCORE_AUTO && r > 1 && meta_.raw_tier != kRawNone);
-    const std::size_t keep = rescore ? std::min<std::size_t>(n, k * std::size_t(r)) : k;
-    const model::Query mq = model::prepare_query(*model_, query);
-    std::vector<search::Hit> found = search::scan_codes(mq, blocks, keep, spec.threads);
+    const bool rescore =
+        spec.rescore == PVEC_RESCORE_RAW ||
+        (spec.rescore == PVEC_RESCORE_AUTO && r > 1 && s->meta.raw_tier != kRawNone);
+    auto scan = [&](const Snapshot &snap, std::vector<search::Hit> *found) {
+        std::vector<search::CodeBlockView> blocks;
+        blocks.reserve(snap.chunks.size());
+        for (const auto &c : snap.chunks) {
+            blocks.push_back(search::CodeBlockView{c->block(), c->stride(), c->ids.data(),
+                                                   c->live.data(), c->aux.data()});
+        }
+        const std::size_t kk = std::min<std::size_t>(spec.k, snap.count);
+        const std::size_t keep = rescore ? std::min<std::size_t>(snap.count, kk * std::size_t(r)) : kk;
+        const model::Query mq = model::prepare_query(*snap.model, query);
+        *found = search::scan_codes(mq, blocks, keep, spec.threads);
+        return mq.hamming;
+    };
+    std::vector<search::Hit> found;
+    const bool hamming = scan(*s, &found);
     if (!rescore) {
-        if (meta_.metric == Metric::l2 && !mq.hamming) {
+        if (s->meta.metric == Metric::l2 && !hamming) {
             for (search::Hit &h : found) {
                 h.score = std::sqrt(std::max(0.0f, h.score));
             }
@@ -713,195 +681,163 @@ Status Collection::search(const float *query, const SearchSpec &spec,
         *hits = std::move(found);
         return Status::ok();
     }
-    // Exact scores from the raw tier for the k x r candidates.
-    return search::rescore_exact(
-        meta_.metric, query, meta_.dim, k, found,
-        [this](const search::Hit &h, float *x) { return read_raw(h.id, x); }, hits);
+    // Exact scores from the raw tier, read in one transaction that holds the state the scan saw:
+    // if the state moved on meanwhile, the scan is repeated on the new one under the lock.
+    std::lock_guard<std::mutex> lock(db_.mutex());
+    Database::ReadScope read(db_);
+    PVEC_FORWARD_IF_ERROR(read.begin());
+    SnapshotPtr now = snapshot();
+    if (now != s) {
+        PVEC_RETURN_IF(now->dropped, PVEC_NOTFOUND, "the collection was dropped");
+        s = now;
+        if (!s->model) {
+            *hits = exact_scan(*s);  // the collection lost its model meanwhile
+            return read.end();
+        }
+        scan(*s, &found);
+    }
+    PVEC_FORWARD_IF_ERROR(prepare());
+    PVEC_FORWARD_IF_ERROR(rescore_raw(*s, query, std::min<std::size_t>(spec.k, s->count), found, hits));
+    return read.end();
 }
 
 Status Collection::train(const TrainSpec &spec) {
-    PVEC_FORWARD_IF_ERROR(refresh());
+    PVEC_FORWARD_IF_ERROR(alive());
     PVEC_RETURN_IF(db_.readonly(), PVEC_READONLY, "the database is open read-only");
-    const std::string codec_name = spec.codec.value_or(meta_.codec);
+    PVEC_FORWARD_IF_ERROR(prepare());
+    Database::WriteScope scope(db_);
+    PVEC_FORWARD_IF_ERROR(scope.begin());
+    PVEC_FORWARD_IF_ERROR(alive());
+    const SnapshotPtr s = snapshot();
+    const std::string codec_name = spec.codec.value_or(s->meta.codec);
     codec::CodecId id;
     PVEC_RETURN_IF(!codec::codec_from_name(codec_name, &id), PVEC_INVALID,
                    "unknown codec '" + codec_name + "'");
-    const uint32_t pca_dim = spec.pca_dim.value_or(meta_.pca_dim);
-    PVEC_RETURN_IF(pca_dim >= meta_.dim, PVEC_RANGE,
-                   "pca_dim must be smaller than the dimension " + std::to_string(meta_.dim));
-    const uint32_t flags = spec.flags.value_or(meta_.flags);
-    if (model_ && model_->codec.id == id && !codec::codec_needs_training(id) && pca_dim == 0 &&
-        !model_->pca) {
-        return Status::ok();  // f16 / bf16 without PCA: there is nothing to fit, the codes stand
+    const uint32_t pca_dim = spec.pca_dim.value_or(s->meta.pca_dim);
+    PVEC_RETURN_IF(pca_dim >= dim_, PVEC_RANGE,
+                   "pca_dim must be smaller than the dimension " + std::to_string(dim_));
+    const uint32_t flags = spec.flags.value_or(s->meta.flags);
+    if (s->model && s->model->codec.id == id && !codec::codec_needs_training(id) && pca_dim == 0 &&
+        !s->model->pca) {
+        return scope.commit();  // f16 / bf16 without PCA: there is nothing to fit, the codes stand
     }
-    const uint64_t n = count();
+    const uint64_t n = s->count;
     PVEC_RETURN_IF(n == 0, PVEC_RANGE, "the collection has no items to train on");
-    PVEC_RETURN_IF(model_ && meta_.raw_tier == kRawNone, PVEC_UNSUPPORTED,
+    PVEC_RETURN_IF(s->model && s->meta.raw_tier == kRawNone, PVEC_UNSUPPORTED,
                    "re-training a trained collection needs its raw tier (the codes are lossy)");
 
-    std::optional<model::Model> m;
+    std::shared_ptr<const model::Model> m;
     if (codec_name != "f32" || pca_dim > 0) {
         // An even spread over the live items, so that old and new items are both represented.
         const uint64_t want = std::min<uint64_t>(n, spec.sample ? spec.sample : 16384);
         std::vector<float> sample;
-        sample.reserve(want * meta_.dim);
-        std::vector<float> v(meta_.dim);
+        sample.reserve(want * dim_);
+        std::vector<float> v(dim_);
         uint64_t seen = 0, taken = 0;
-        for (std::size_t ci = 0; ci < chunks_.size() && taken < want; ++ci) {
-            for (std::size_t s = 0; s < kChunkSlots && taken < want; ++s) {
-                if (!chunks_[ci]->is_live(s)) {
+        for (std::size_t ci = 0; ci < s->chunks.size() && taken < want; ++ci) {
+            for (std::size_t slot = 0; slot < kChunkSlots && taken < want; ++slot) {
+                if (!s->chunks[ci]->is_live(slot)) {
                     continue;
                 }
                 if (seen++ * want / n == taken) {
-                    PVEC_FORWARD_IF_ERROR(source_vector(Location{ci, s}, v.data()));
+                    PVEC_FORWARD_IF_ERROR(source_vector(*s, SlotRef{ci, slot}, v.data()));
                     sample.insert(sample.end(), v.begin(), v.end());
                     ++taken;
                 }
             }
         }
-        model::Model fitted;
-        PVEC_FORWARD_IF_ERROR(model::fit(sample.data(), taken, meta_.dim, meta_.metric, id, pca_dim,
+        auto fitted = std::make_shared<model::Model>();
+        PVEC_FORWARD_IF_ERROR(model::fit(sample.data(), taken, dim_, s->meta.metric, id, pca_dim,
                                          (flags & kFlagPcaRotate) != 0,
-                                         spec.seed ? spec.seed : 0x5eed, &fitted));
+                                         spec.seed ? spec.seed : 0x5eed, fitted.get()));
         m = std::move(fitted);
     }
-    return apply_model(std::move(m), codec_name, pca_dim, flags);
+    Draft d(*s);
+    PVEC_FORWARD_IF_ERROR(encode_all(*s, d, std::move(m), codec_name, pca_dim, flags));
+    PVEC_FORWARD_IF_ERROR(scope.commit());
+    publish(d.publish());
+    db_.release_free_pages();
+    return Status::ok();
 }
 
 Status Collection::export_model(std::vector<uint8_t> *blob) {
-    PVEC_FORWARD_IF_ERROR(refresh());
-    PVEC_RETURN_IF(!model_, PVEC_NOTFOUND, "the collection is not trained: it has no model");
-    *blob = model_->serialize();
+    PVEC_FORWARD_IF_ERROR(alive());
+    const SnapshotPtr s = snapshot();
+    PVEC_RETURN_IF(!s->model, PVEC_NOTFOUND, "the collection is not trained: it has no model");
+    *blob = s->model->serialize();
     return Status::ok();
 }
 
 Status Collection::import_model(const uint8_t *blob, std::size_t size) {
-    PVEC_FORWARD_IF_ERROR(refresh());
+    PVEC_FORWARD_IF_ERROR(alive());
     PVEC_RETURN_IF(db_.readonly(), PVEC_READONLY, "the database is open read-only");
-    model::Model m;
-    PVEC_FORWARD_IF_ERROR(model::Model::deserialize(blob, size, &m));
-    PVEC_RETURN_IF(m.dim != meta_.dim, PVEC_DIM,
-                   "the model is for dimension " + std::to_string(m.dim) + ", the collection has " +
-                       std::to_string(meta_.dim));
-    PVEC_RETURN_IF(m.metric != meta_.metric, PVEC_INVALID,
-                   std::string("the model is for metric ") + metric_name(m.metric));
-    PVEC_RETURN_IF(model_ && meta_.raw_tier == kRawNone && count() > 0, PVEC_UNSUPPORTED,
-                   "re-encoding a trained collection needs its raw tier (the codes are lossy)");
-    const std::string codec_name = codec::codec_name(m.codec.id);
-    const uint32_t pca_dim = m.pca ? m.pca->out_dim : 0;
-    const uint32_t flags = m.pca && m.pca->rotated ? (meta_.flags | kFlagPcaRotate) : meta_.flags;
-    return apply_model(std::move(m), codec_name, pca_dim, flags);
-}
-
-Status Collection::apply_model(std::optional<model::Model> model, const std::string &codec_name,
-                               uint32_t pca_dim, uint32_t flags) {
-    sqlite3 *c = db_.conn();
+    auto m = std::make_shared<model::Model>();
+    PVEC_FORWARD_IF_ERROR(model::Model::deserialize(blob, size, m.get()));
+    PVEC_RETURN_IF(m->dim != dim_, PVEC_DIM,
+                   "the model is for dimension " + std::to_string(m->dim) +
+                       ", the collection has " + std::to_string(dim_));
+    PVEC_FORWARD_IF_ERROR(prepare());
     Database::WriteScope scope(db_);
     PVEC_FORWARD_IF_ERROR(scope.begin());
+    PVEC_FORWARD_IF_ERROR(alive());
+    const SnapshotPtr s = snapshot();
+    PVEC_RETURN_IF(m->metric != s->meta.metric, PVEC_INVALID,
+                   std::string("the model is for metric ") + metric_name(m->metric));
+    PVEC_RETURN_IF(s->model && s->meta.raw_tier == kRawNone && s->count > 0, PVEC_UNSUPPORTED,
+                   "re-encoding a trained collection needs its raw tier (the codes are lossy)");
+    const std::string codec_name = codec::codec_name(m->codec.id);
+    const uint32_t pca_dim = m->pca ? m->pca->out_dim : 0;
+    const uint32_t flags =
+        m->pca && m->pca->rotated ? (s->meta.flags | kFlagPcaRotate) : s->meta.flags;
+    Draft d(*s);
+    PVEC_FORWARD_IF_ERROR(encode_all(*s, d, std::move(m), codec_name, pca_dim, flags));
+    PVEC_FORWARD_IF_ERROR(scope.commit());
+    publish(d.publish());
+    db_.release_free_pages();
+    return Status::ok();
+}
 
+Status Collection::encode_all(const Snapshot &s, Draft &d,
+                              std::shared_ptr<const model::Model> model,
+                              const std::string &codec_name, uint32_t pca_dim, uint32_t flags) {
     // New chunks under the new model, built from the best source of each original vector.
-    CollectionMeta next = meta_;
-    next.codec = codec_name;
-    next.pca_dim = pca_dim;
-    next.flags = flags;
-    next.code_bytes = static_cast<uint32_t>(model ? model->code_bytes() : meta_.dim * 4);
-    next.model_version = model ? meta_.model_version + 1 : 0;
-    std::vector<std::unique_ptr<ResidentChunk>> chunks;
-    std::vector<float> v(meta_.dim);
-    std::vector<uint8_t> data;
-    Stmt update;
-    PVEC_FORWARD_IF_ERROR(
-        update.prepare(c, "UPDATE " + chunks_table() + " SET data = ?2 WHERE id = ?1"));
-    for (std::size_t ci = 0; ci < chunks_.size(); ++ci) {
-        const ResidentChunk &old = *chunks_[ci];
-        const ChunkLayout lay{old.capacity, next.code_bytes};
-        auto chunk = std::make_unique<ResidentChunk>(next.code_bytes);
+    d.meta.codec = codec_name;
+    d.meta.pca_dim = pca_dim;
+    d.meta.flags = flags;
+    d.meta.code_bytes = static_cast<uint32_t>(model ? model->code_bytes() : dim_ * 4);
+    std::vector<std::shared_ptr<ResidentChunk>> chunks;
+    std::vector<float> v(dim_);
+    std::vector<uint8_t> code(d.meta.code_bytes);
+    for (std::size_t ci = 0; ci < s.chunks.size(); ++ci) {
+        const ResidentChunk &old = *s.chunks[ci];
+        auto chunk = std::make_shared<ResidentChunk>(d.meta.code_bytes);
         chunk->capacity = old.capacity;
-        std::vector<uint8_t> code(next.code_bytes);
-        for (std::size_t s = 0; s < old.capacity; ++s) {
-            if (!old.is_live(s)) {
+        for (std::size_t slot = 0; slot < old.capacity; ++slot) {
+            if (!old.is_live(slot)) {
                 continue;
             }
-            PVEC_FORWARD_IF_ERROR(source_vector(Location{ci, s}, v.data()));
+            PVEC_FORWARD_IF_ERROR(source_vector(s, SlotRef{ci, slot}, v.data()));
             if (model) {
                 model::encode(*model, v.data(), code.data());
             } else {
-                std::memcpy(code.data(), v.data(), next.code_bytes);
+                std::memcpy(code.data(), v.data(), d.meta.code_bytes);
             }
-            chunk->set_live(s, true);
-            chunk->ids[s] = old.ids[s];
-            chunk->norms[s] = old.norms[s];
-            chunk->write_code(s, code.data());
-            chunk->aux[s] = scan_aux(model, code.data(), old.norms[s]);
+            chunk->set_live(slot, true);
+            chunk->ids[slot] = old.ids[slot];
+            chunk->norms[slot] = old.norms[slot];
+            chunk->write_code(slot, code.data());
+            chunk->aux[slot] = scan_aux(model.get(), code.data(), old.norms[slot]);
         }
-        chunk_blob(*chunk, lay, &data);
-        StmtUse use(update);
-        use.bind(1, static_cast<int64_t>(ci));
-        use.bind_blob(2, data.data(), data.size());
-        int rc = use.step();
-        if (rc != SQLITE_DONE) {
-            return sqlite_status(c, rc, "re-encoding the chunks");
-        }
+        PVEC_FORWARD_IF_ERROR(chunk_file_.rewrite(ci, *chunk, d.meta.code_bytes));
         chunks.push_back(std::move(chunk));
     }
-
-    Stmt del, ins, upd;
-    PVEC_FORWARD_IF_ERROR(del.prepare(c, "DELETE FROM pvec_models WHERE collection_id = ?1"));
-    {
-        StmtUse use(del);
-        use.bind(1, meta_.id);
-        int rc = use.step();
-        if (rc != SQLITE_DONE) {
-            return sqlite_status(c, rc, "replacing the model");
-        }
+    d.replace_all(std::move(chunks));
+    d.model = model;
+    // set_model bumps the collection's version; the chunks get that version.
+    PVEC_FORWARD_IF_ERROR(db_.catalog().set_model(&d.meta, model.get()));
+    for (std::size_t i : d.touched()) {
+        PVEC_FORWARD_IF_ERROR(chunk_file_.set_version(i, d.meta.version));
     }
-    std::optional<int64_t> model_id;
-    if (model) {
-        const std::vector<uint8_t> blob = model->serialize();
-        PVEC_FORWARD_IF_ERROR(ins.prepare(c,
-            "INSERT INTO pvec_models(collection_id, version, blob, checksum) VALUES(?1, ?2, ?3, ?4)"));
-        StmtUse use(ins);
-        use.bind(1, meta_.id);
-        use.bind(2, int64_t{next.model_version});
-        use.bind_blob(3, blob.data(), blob.size());
-        use.bind(4, static_cast<int64_t>(model::checksum(blob.data(), blob.size())));
-        int rc = use.step();
-        if (rc != SQLITE_DONE) {
-            return sqlite_status(c, rc, "storing the model");
-        }
-        model_id = sqlite3_last_insert_rowid(c);
-    }
-    PVEC_FORWARD_IF_ERROR(upd.prepare(c,
-        "UPDATE pvec_collections SET codec = ?2, pca_dim = ?3, flags = ?4, code_bytes = ?5,"
-        " model_id = ?6 WHERE id = ?1"));
-    {
-        StmtUse use(upd);
-        use.bind(1, meta_.id);
-        use.bind(2, std::string_view(next.codec));
-        use.bind(3, int64_t{next.pca_dim});
-        use.bind(4, int64_t{next.flags});
-        use.bind(5, int64_t{next.code_bytes});
-        model_id ? use.bind(6, *model_id) : use.bind_null(6);
-        int rc = use.step();
-        if (rc != SQLITE_DONE) {
-            return sqlite_status(c, rc, "updating the collection");
-        }
-    }
-
-    // Swap the resident state; the undo entry swaps it back if the transaction rolls back.
-    auto old_state = std::make_shared<std::tuple<CollectionMeta, std::optional<model::Model>,
-                                                 std::vector<std::unique_ptr<ResidentChunk>>>>(
-        meta_, std::move(model_), std::move(chunks_));
-    db_.push_undo([this, old_state] {
-        meta_ = std::get<0>(*old_state);
-        model_ = std::move(std::get<1>(*old_state));
-        chunks_ = std::move(std::get<2>(*old_state));
-    });
-    meta_ = next;
-    model_ = std::move(model);
-    chunks_ = std::move(chunks);
-    PVEC_FORWARD_IF_ERROR(scope.commit());
-    db_.release_free_pages();
     return Status::ok();
 }
 

@@ -1,10 +1,22 @@
-// One collection: its row in pvec_collections, its tables, its model and its resident chunks.
+// One collection as this pvec_db holds it: its current snapshot (what searches read), the
+// statements that write its tables, and the operations of the C API on it.
+//
+// Locking (what protects what):
+//  - snapshot_mutex_ protects current_ and txn_base_ only, and is held just long enough to copy
+//    or replace a pointer; it is the only lock a search holds while it pins its snapshot, and the
+//    only one the commit/rollback hooks take.
+//  - Everything else (statements, zstd contexts, bytes cache) belongs to the Database's mutex,
+//    held by every call but a search's scan.
+//  - current_ only moves forward by publish() of a committed (or, in this connection's open
+//    transaction, completed) write, by refresh() from the file, or back to txn_base_ when the
+//    transaction rolls back.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -12,33 +24,18 @@
 #include "common/status.h"
 #include "model/model.h"
 #include "search/topk.h"
-#include "store/arena.h"
-#include "store/chunk_format.h"
+#include "store/catalog.h"
+#include "store/chunk_file.h"
+#include "store/snapshot.h"
 #include "store/sqlite_util.h"
+#include "store/writer.h"
+
+typedef struct ZSTD_CCtx_s ZSTD_CCtx;
+typedef struct ZSTD_DCtx_s ZSTD_DCtx;
 
 namespace pocketvec::store {
 
 class Database;
-
-constexpr uint32_t kRawNone = 0;
-constexpr uint32_t kRawZstdF32 = 1;
-constexpr uint32_t kTrainNever = 0xFFFFFFFFu;
-constexpr uint32_t kFlagPcaRotate = 0x1u;
-
-struct CollectionMeta {
-    int64_t id = 0;
-    std::string name;
-    uint32_t dim = 0;
-    Metric metric = Metric::cosine;
-    std::string codec = "f32";  // the codec codes use once trained
-    uint32_t pca_dim = 0;       // 0 = none
-    uint32_t raw_tier = kRawNone;
-    uint32_t train_threshold = 0;  // 0 = max(1024, 2 * dim)
-    uint32_t flags = 0;
-    uint32_t chunk_capacity = kChunkSlots;  // the most slots a chunk grows to
-    uint32_t code_bytes = 0;       // of the codes now in the chunks
-    uint32_t model_version = 0;    // 0 = no model: codes are exact float32
-};
 
 struct CollectionStats {
     uint64_t count = 0;
@@ -69,83 +66,94 @@ struct TrainSpec {
     uint64_t seed = 0;
 };
 
-class Collection {
+class Collection : public std::enable_shared_from_this<Collection> {
 public:
-    Collection(Database &db, CollectionMeta meta);
+    Collection(Database &db, const CollectionMeta &meta);
+    ~Collection();
     Collection(const Collection &) = delete;
     Collection &operator=(const Collection &) = delete;
 
-    const CollectionMeta &meta() const { return meta_; }
-    bool dropped() const { return dropped_; }
-    void set_dropped(bool d) { dropped_ = d; }
-    bool trained() const { return model_.has_value(); }
-    std::string items_table() const;
-    std::string chunks_table() const;
-    std::string raw_table() const;
+    // Never change for the life of the object (they are part of the collection's identity).
+    uint32_t dim() const { return dim_; }
+    int64_t id() const { return id_; }
+    int64_t uid() const { return uid_; }
 
-    // Creates the tables of a new collection (inside the caller's write scope), and its model
-    // right away when the codec needs no fitting (f16, bf16 without PCA).
-    Status create_tables();
-    // (Re)reads the model and every chunk into memory and checks them against the items table.
-    Status load();
+    // The current state, pinned (any thread).
+    SnapshotPtr snapshot() const;
+    bool dropped() const { return snapshot()->dropped; }
 
-    // Validates everything first, then writes all items in one write scope.
+    // --- Called by Database, its mutex held, inside a transaction ---------------------------
+    // Brings the snapshot up to the file: catalog row, model, chunks whose version moved. The
+    // first call loads everything and cross-checks the items table. A failure leaves the
+    // snapshot as it was and the collection marked stale (searches then wait for a reload).
+    Status refresh();
+    void mark_dropped();
+    // Creates the model of a codec with nothing to fit (f16, bf16 without PCA) in a new collection.
+    Status init_untrained_model();
+    // Transaction bookkeeping (commit / rollback hooks).
+    void commit_txn();
+    void rollback_txn();
+
+    // --- The C API's operations (the Database mutex held by the caller, but for search) ------
     Status write(const ItemBatch &batch, bool upsert);
     Status remove(int64_t id);
     Status get(int64_t id, float *vec, std::string *meta, bool *has_meta);
-    uint64_t count() const;
     Status stats(CollectionStats *out);
+    // Takes the Database mutex itself, only to bring the state up to date and to read raw
+    // vectors; the scan runs on a pinned snapshot without it.
     Status search(const float *query, const SearchSpec &spec, std::vector<search::Hit> *hits);
-
     Status train(const TrainSpec &spec);
     Status export_model(std::vector<uint8_t> *blob);
     Status import_model(const uint8_t *blob, std::size_t size);
 
-    // Checks a vector of meta_.dim floats: all finite.
+    // Checks a vector of dim() floats: all finite.
     Status check_vector(const float *v) const;
 
 private:
-    struct Location {
-        std::size_t chunk;
-        std::size_t slot;
-    };
     Status prepare();
-    // NOTFOUND once dropped (here or by another connection), after catching up with the file.
-    Status refresh();
+    Status alive() const;
+    // Publishes a draft's state; inside a multi-call transaction the state before it is kept
+    // for a rollback.
+    void publish(SnapshotPtr next);
     Status check_meta_json(const char *json);
-    Status find(int64_t id, bool *found, Location *loc);
-    Status allocate_slot(Location *loc);
-    std::unique_ptr<ResidentChunk> new_chunk() const;
-    // The code of `vec` under the current model (exact float32 bytes without one).
-    void encode(const float *vec, uint8_t *code) const;
-    Status write_slot(const Location &loc, int64_t id, const float *vec, bool set_live);
-    Status write_one(int64_t id, const float *vec, const char *meta, bool upsert);
+    // The slot of item `id` in a Snapshot or a Draft, checked against the items table.
+    template <class View>
+    Status find(const View &s, int64_t id, bool *found, SlotRef *loc);
+    Status allocate_slot(Draft &d, SlotRef *loc);
+    Status write_slot(Draft &d, const SlotRef &loc, int64_t id, const float *vec);
+    Status write_one(Draft &d, int64_t id, const float *vec, const char *meta, bool upsert);
+    // Sets the file versions of the draft's touched chunks (after bumping the collection's).
+    Status finish(Draft &d);
     Status write_raw(int64_t id, const float *vec);
     Status read_raw(int64_t id, float *vec);
     // The best available original vector of a live slot: raw tier, else exact codes.
-    Status source_vector(const Location &loc, float *vec);
-    bool needs_model() const { return meta_.codec != "f32" || meta_.pca_dim > 0; }
-    // Re-encodes every item under `model` (none = exact float32) in one write scope.
-    Status apply_model(std::optional<model::Model> model, const std::string &codec,
-                       uint32_t pca_dim, uint32_t flags);
+    Status source_vector(const Snapshot &s, const SlotRef &loc, float *vec);
+    bool needs_model(const CollectionMeta &m) const { return m.codec != "f32" || m.pca_dim > 0; }
+    // Re-encodes every item under `model` (null = exact float32) into the draft.
+    Status encode_all(const Snapshot &s, Draft &d, std::shared_ptr<const model::Model> model,
+                      const std::string &codec, uint32_t pca_dim, uint32_t flags);
     Status maybe_auto_train();
-    ChunkLayout layout_of(std::size_t chunk) const {
-        return ChunkLayout{chunks_[chunk]->capacity, meta_.code_bytes};
-    }
-    // Rewrites the last chunk with kChunkGrowth more slots.
-    Status grow_last_chunk();
-    // The chunk's blob in `lay` built from its resident copy (whose codes are already encoded).
-    void chunk_blob(const ResidentChunk &chunk, const ChunkLayout &lay, std::vector<uint8_t> *out) const;
+    // Rescoring: the exact best k of `candidates` from the raw tier, as of snapshot `s`.
+    Status rescore_raw(const Snapshot &s, const float *query, std::size_t k,
+                       const std::vector<search::Hit> &candidates, std::vector<search::Hit> *out);
 
     Database &db_;
-    CollectionMeta meta_;
-    bool dropped_ = false;
-    std::optional<model::Model> model_;
-    std::vector<std::unique_ptr<ResidentChunk>> chunks_;
-    std::set<uint64_t> free_slots_;  // chunk * capacity + slot, lowest reused first
-    Blob blob_;
-    Stmt find_stmt_, insert_stmt_, update_meta_stmt_, delete_stmt_, get_stmt_, new_chunk_stmt_,
-        json_valid_stmt_, raw_put_stmt_, raw_get_stmt_, raw_delete_stmt_, grow_stmt_;
+    const int64_t id_, uid_;
+    const uint32_t dim_;
+
+    mutable std::mutex snapshot_mutex_;
+    SnapshotPtr current_;                        // guarded by snapshot_mutex_
+    SnapshotPtr txn_base_;                       // guarded by snapshot_mutex_
+    std::atomic<bool> stale_{true};              // the last refresh failed, or none ran yet
+    bool loaded_ = false;
+
+    ChunkFile chunk_file_;
+    Stmt find_stmt_, insert_stmt_, update_meta_stmt_, delete_stmt_, get_stmt_, json_valid_stmt_,
+        raw_put_stmt_, raw_get_stmt_, raw_delete_stmt_;
+    ZSTD_CCtx *zc_ = nullptr;
+    ZSTD_DCtx *zd_ = nullptr;
+    int64_t bytes_version_ = -1;  // the collection version bytes_used_ was measured at
+    uint64_t bytes_used_ = 0;
 };
 
 }  // namespace pocketvec::store

@@ -1,11 +1,24 @@
 // A pocketvec database: one SQLite connection, the registry of resident collections, explicit
-// transactions and the undo log that keeps resident data in step with rollbacks.
+// transactions, and the synchronisation of resident state with the file.
+//
+// Invariants (what a change must keep):
+//  - mutex_ is held by every call on this pvec_db (and its collections) while it uses the
+//    connection; a search holds it only to bring state up to date and to read raw vectors.
+//  - synced_version_ is PRAGMA data_version as of the last successful sync: every resident
+//    collection's snapshot equals the file as of that version (plus this connection's own
+//    writes). It is recorded only after every collection reloaded without error, so a failed
+//    reload is retried by the next call rather than skipped.
+//  - Lock, then refresh, then write: a write scope takes SQLite's write lock (BEGIN IMMEDIATE,
+//    or the explicit transaction's) before syncing, so no write uses state read before its lock.
+//  - Collections written inside a multi-call transaction (pvec_db_begin, or an application's
+//    transaction on an attached connection) are listed in txn_writers_; SQLite's commit and
+//    rollback hooks keep or restore their pre-transaction snapshots.
 #pragma once
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -14,6 +27,7 @@
 
 #include "common/metric.h"
 #include "common/status.h"
+#include "store/catalog.h"
 #include "store/sqlite_util.h"
 
 namespace pocketvec::store {
@@ -45,11 +59,10 @@ public:
     Database(const Database &) = delete;
     Database &operator=(const Database &) = delete;
 
-    // Held by the C API around every call on this database or its collections.
     std::mutex &mutex() { return mutex_; }
     sqlite3 *conn() const { return conn_; }
     bool readonly() const { return readonly_; }
-    bool in_transaction() const { return explicit_txn_; }
+    Catalog &catalog() { return catalog_; }
 
     Status begin();
     Status commit();
@@ -61,15 +74,18 @@ public:
     Status drop_collection(const std::string &name);
     Status list_collections(std::vector<std::string> *names);
 
-    // Reloads resident data when another connection committed since the last call.
+    // Brings every resident collection up to the file when another connection committed (one
+    // read transaction). Inside this connection's own transaction there is nothing to do.
     Status sync();
+    // The same, inside a transaction the caller holds.
+    Status sync_in_txn();
 
     // Open C handles on collections of this database; close refuses while any remain.
     int open_handles = 0;
 
-    // One atomic write call: BEGIN IMMEDIATE ... COMMIT, or a savepoint inside an explicit
-    // transaction. Unless commit() succeeds, the destructor rolls the file back and runs the
-    // resident undo entries pushed since begin().
+    // One atomic write call: BEGIN IMMEDIATE ... COMMIT, or a savepoint inside a transaction;
+    // begin() syncs after taking the lock. Unless commit() succeeds, the destructor rolls the
+    // file back (the call's draft is simply dropped).
     class WriteScope {
     public:
         explicit WriteScope(Database &db) : db_(db) {}
@@ -77,28 +93,47 @@ public:
         WriteScope(const WriteScope &) = delete;
         WriteScope &operator=(const WriteScope &) = delete;
         Status begin();
+        // Only the transaction (or savepoint), without the sync: for creating the schema.
+        Status begin_schema();
         Status commit();
 
     private:
         Database &db_;
         bool active_ = false;
         bool savepoint_ = false;
-        std::size_t undo_mark_ = 0;
+    };
+
+    // A read transaction around several statements that must see one committed state (and
+    // syncs inside it); nothing when a transaction is already open.
+    class ReadScope {
+    public:
+        explicit ReadScope(Database &db) : db_(db) {}
+        ~ReadScope();
+        ReadScope(const ReadScope &) = delete;
+        ReadScope &operator=(const ReadScope &) = delete;
+        Status begin();
+        Status end();
+
+    private:
+        Database &db_;
+        bool active_ = false;
     };
 
     // Gives pages freed by a re-encode or a drop back to the file system (incremental
     // auto-vacuum), when no transaction is open.
     void release_free_pages();
 
-    // Records how to revert one resident change if the enclosing write is rolled back.
-    void push_undo(std::function<void()> undo) { undo_.push_back(std::move(undo)); }
+    // A collection published a state inside a multi-call transaction.
+    void note_txn_write(std::shared_ptr<Collection> c);
 
 private:
-    Database() = default;
-    Status init_schema(bool may_create);
-    Status load_collection(const std::string &name, std::shared_ptr<Collection> *out);
-    void undo_to(std::size_t mark);
+    Database() : catalog_(nullptr) {}
+    Status init(bool may_create);
     Status read_data_version(int64_t *v);
+    Status lookup(const std::string &name, std::shared_ptr<Collection> *out);
+    static int on_commit(void *self);
+    static void on_rollback(void *self);
+    void end_txn(bool committed);
 
     std::mutex mutex_;
     sqlite3 *conn_ = nullptr;
@@ -107,9 +142,12 @@ private:
     bool explicit_txn_ = false;
     bool txn_is_savepoint_ = false;
     bool has_schema_ = false;
-    int64_t data_version_ = -1;
-    std::vector<std::function<void()>> undo_;
-    std::map<int64_t, std::shared_ptr<Collection>> collections_;  // by collection id
+    int64_t synced_version_ = -1;
+    std::atomic<bool> force_sync_{false};  // a rollback hook ran: compare versions again
+    Catalog catalog_;
+    std::map<int64_t, std::shared_ptr<Collection>> collections_;  // by rowid
+    std::mutex txn_mutex_;                                         // guards txn_writers_
+    std::vector<std::shared_ptr<Collection>> txn_writers_;
     Stmt data_version_stmt_, freelist_stmt_;
 };
 

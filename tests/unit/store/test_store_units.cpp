@@ -1,7 +1,7 @@
 // The chunk blob layout and the resident chunk's block addressing.
 #include <gtest/gtest.h>
 
-#include "store/arena.h"
+#include "store/snapshot.h"
 #include "store/chunk_format.h"
 
 namespace pocketvec::store {

@@ -1,0 +1,87 @@
+// The catalog: pvec_meta, pvec_collections and pvec_models, and the one place that names every
+// per-collection table. Everything here runs inside the caller's transaction (read or write);
+// nothing here caches file state.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/metric.h"
+#include "common/status.h"
+#include "model/model.h"
+#include "store/sqlite_util.h"
+
+namespace pocketvec::store {
+
+// Format 2 (docs/format.md): collections carry a uid and a version; chunks have versions.
+constexpr uint32_t kFormatVersion = 2;
+
+constexpr uint32_t kRawNone = 0;
+constexpr uint32_t kRawZstdF32 = 1;
+constexpr uint32_t kTrainNever = 0xFFFFFFFFu;
+constexpr uint32_t kFlagPcaRotate = 0x1u;
+
+// One row of pvec_collections.
+struct CollectionMeta {
+    int64_t id = 0;       // rowid; names the tables; may be reused after a drop
+    int64_t uid = 0;      // random, never reused: what identifies the collection
+    int64_t version = 0;  // bumped by every committed write to the collection
+    std::string name;
+    uint32_t dim = 0;
+    Metric metric = Metric::cosine;
+    std::string codec = "f32";  // the codec codes use once trained
+    uint32_t pca_dim = 0;       // 0 = none
+    uint32_t raw_tier = kRawNone;
+    uint32_t train_threshold = 0;  // 0 = max(1024, 2 * dim)
+    uint32_t flags = 0;
+    uint32_t chunk_capacity = 256;  // the most slots a chunk grows to
+    uint32_t code_bytes = 0;        // of the codes now in the chunks
+    int64_t model_id = 0;           // pvec_models row; 0 = no model: codes are exact float32
+    uint32_t model_version = 0;     // 0 = no model
+};
+
+namespace tables {
+std::string items(int64_t id);     // pvec_c<id>_items
+std::string chunks(int64_t id);    // pvec_c<id>_chunks
+std::string versions(int64_t id);  // pvec_c<id>_versions
+std::string raw(int64_t id);       // pvec_c<id>_raw
+}  // namespace tables
+
+class Catalog {
+public:
+    explicit Catalog(sqlite3 *conn) : conn_(conn) {}
+
+    // The row of collection `name` / rowid `id`; *found = false when there is none. A row that
+    // cannot be a valid definition is PVEC_CORRUPT.
+    Status read_by_name(const std::string &name, CollectionMeta *out, bool *found);
+    Status read_by_id(int64_t id, CollectionMeta *out, bool *found);
+    // Inserts the row (assigning id and a fresh uid) and creates the collection's tables.
+    Status create(CollectionMeta *meta);
+    // Drops the tables, the model and the row.
+    Status drop(const CollectionMeta &meta);
+    // Records one more committed change of the collection: meta->version + 1 in the file.
+    Status bump_version(CollectionMeta *meta);
+    // Stores `model` (null = none) as the collection's current model, with the codec fields of
+    // `meta`, and bumps the version; sets meta->model_id / model_version.
+    Status set_model(CollectionMeta *meta, const model::Model *model);
+    // The current model of `meta` (null when meta->model_id == 0), checksum and definition
+    // checked; sets meta->model_version.
+    Status read_model(CollectionMeta *meta, std::shared_ptr<const model::Model> *out);
+    Status list_names(std::vector<std::string> *names);
+
+private:
+    Status read_row(Stmt &stmt, CollectionMeta *out, bool *found, const std::string &what);
+
+    sqlite3 *conn_;
+    Stmt by_name_, by_id_, bump_;
+};
+
+// Creates pocketvec's tables in a new file or upgrades a format 1 file to format 2 (inside the
+// caller's write transaction). *format receives the file's format version; a newer one is
+// PVEC_FORMAT.
+Status create_or_upgrade_schema(sqlite3 *conn, bool may_write, bool *exists, int64_t *format);
+
+}  // namespace pocketvec::store

@@ -1,0 +1,186 @@
+#include "store/chunk_file.h"
+
+#include <cstring>
+
+#include "codec/codec.h"
+
+namespace pocketvec::store {
+
+float scan_aux(const model::Model *model, const uint8_t *code, float norm) {
+    if (model) {
+        return codec::decoded_norm2(model->codec, code);
+    }
+    return norm > 0 ? 1.0f / norm : 0.0f;
+}
+
+ChunkFile::ChunkFile(sqlite3 *conn, const CollectionMeta &meta)
+    : conn_(conn), chunks_(tables::chunks(meta.id)), versions_(tables::versions(meta.id)),
+      where_("collection '" + meta.name + "'") {}
+
+Status ChunkFile::prepare() {
+    if (list_.prepared()) {
+        return Status::ok();
+    }
+    // A statement that does not prepare means tables of another shape: damage, not a bug.
+    auto prep = [&](Stmt &s, const std::string &sql) -> Status {
+        Status st = s.prepare(conn_, sql);
+        PVEC_RETURN_IF(st.code() == PVEC_ERROR, PVEC_CORRUPT,
+                       where_ + " has damaged tables: " + st.message());
+        return st;
+    };
+    PVEC_FORWARD_IF_ERROR(prep(list_, "SELECT c.id, v.version FROM " + chunks_ + " c LEFT JOIN " +
+                                          versions_ + " v ON v.id = c.id ORDER BY c.id"));
+    PVEC_FORWARD_IF_ERROR(prep(load_, "SELECT capacity, data FROM " + chunks_ + " WHERE id = ?1"));
+    PVEC_FORWARD_IF_ERROR(
+        prep(insert_, "INSERT INTO " + chunks_ + "(id, capacity, data) VALUES(?1, ?2, ?3)"));
+    PVEC_FORWARD_IF_ERROR(prep(insert_version_, "INSERT OR REPLACE INTO " + versions_ +
+                                                    "(id, version) VALUES(?1, ?2)"));
+    PVEC_FORWARD_IF_ERROR(
+        prep(rewrite_, "UPDATE " + chunks_ + " SET capacity = ?2, data = ?3 WHERE id = ?1"));
+    PVEC_FORWARD_IF_ERROR(
+        prep(set_version_, "UPDATE " + versions_ + " SET version = ?2 WHERE id = ?1"));
+    return Status::ok();
+}
+
+Status ChunkFile::versions(std::vector<int64_t> *out) {
+    PVEC_FORWARD_IF_ERROR(prepare());
+    out->clear();
+    StmtUse use(list_);
+    int rc;
+    while ((rc = use.step()) == SQLITE_ROW) {
+        PVEC_RETURN_IF(use.int64(0) != static_cast<int64_t>(out->size()), PVEC_CORRUPT,
+                       where_ + ": chunk ids are not contiguous");
+        PVEC_RETURN_IF(use.is_null(1), PVEC_CORRUPT,
+                       where_ + ": chunk " + std::to_string(out->size()) + " has no version");
+        out->push_back(use.int64(1));
+    }
+    return rc == SQLITE_DONE ? Status::ok()
+                             : sqlite_status(conn_, rc, "reading the chunks of " + where_);
+}
+
+Status ChunkFile::load(std::size_t index, std::size_t code_bytes, const model::Model *model,
+                       std::shared_ptr<ResidentChunk> *out) {
+    PVEC_FORWARD_IF_ERROR(prepare());
+    const std::string which = where_ + ": chunk " + std::to_string(index);
+    StmtUse use(load_);
+    use.bind(1, static_cast<int64_t>(index));
+    int rc = use.step();
+    if (rc == SQLITE_DONE) {
+        return error(PVEC_CORRUPT, which + " is missing");
+    }
+    if (rc != SQLITE_ROW) {
+        return sqlite_status(conn_, rc, "reading the chunks of " + where_);
+    }
+    const int64_t capacity = use.int64(0);
+    PVEC_RETURN_IF(capacity < int64_t(kChunkGrowth) || capacity > int64_t(kChunkSlots) ||
+                       capacity % kChunkGrowth != 0,
+                   PVEC_CORRUPT, which + " has an invalid capacity");
+    const ChunkLayout lay{static_cast<std::size_t>(capacity), code_bytes};
+    PVEC_RETURN_IF(use.bytes(1) != lay.total_bytes(), PVEC_CORRUPT,
+                   which + " has " + std::to_string(use.bytes(1)) + " bytes, expected " +
+                       std::to_string(lay.total_bytes()));
+    const auto *data = static_cast<const uint8_t *>(use.blob(1));
+    auto chunk = std::make_shared<ResidentChunk>(code_bytes);
+    chunk->capacity = lay.capacity;
+    for (std::size_t slot = 0; slot < lay.capacity; ++slot) {
+        if (!((data[lay.live_offset() + slot / 8] >> (slot % 8)) & 1u)) {
+            continue;
+        }
+        chunk->set_live(slot, true);
+        std::memcpy(&chunk->ids[slot], data + lay.id_offset(slot), 8);
+        std::memcpy(&chunk->norms[slot], data + lay.norm_offset(slot), 4);
+        const uint8_t *code = data + lay.code_offset(slot);
+        chunk->write_code(slot, code);
+        chunk->aux[slot] = scan_aux(model, code, chunk->norms[slot]);
+    }
+    *out = std::move(chunk);
+    return Status::ok();
+}
+
+Status ChunkFile::insert(std::size_t index, std::size_t capacity, std::size_t code_bytes,
+                         int64_t version) {
+    PVEC_FORWARD_IF_ERROR(prepare());
+    {
+        StmtUse use(insert_);
+        use.bind(1, static_cast<int64_t>(index));
+        use.bind(2, static_cast<int64_t>(capacity));
+        use.bind_zeroblob(3, ChunkLayout{capacity, code_bytes}.total_bytes());
+        int rc = use.step();
+        if (rc != SQLITE_DONE) {
+            return sqlite_status(conn_, rc, "adding a chunk to " + where_);
+        }
+    }
+    StmtUse use(insert_version_);
+    use.bind(1, static_cast<int64_t>(index));
+    use.bind(2, version);
+    int rc = use.step();
+    return rc == SQLITE_DONE ? Status::ok() : sqlite_status(conn_, rc, "adding a chunk to " + where_);
+}
+
+Status ChunkFile::rewrite(std::size_t index, const ResidentChunk &chunk, std::size_t code_bytes) {
+    PVEC_FORWARD_IF_ERROR(prepare());
+    std::vector<uint8_t> data;
+    build_blob(chunk, ChunkLayout{chunk.capacity, code_bytes}, &data);
+    blob_.close();  // the UPDATE expires any blob handle on this row
+    StmtUse use(rewrite_);
+    use.bind(1, static_cast<int64_t>(index));
+    use.bind(2, static_cast<int64_t>(chunk.capacity));
+    use.bind_blob(3, data.data(), data.size());
+    int rc = use.step();
+    return rc == SQLITE_DONE ? Status::ok()
+                             : sqlite_status(conn_, rc, "rewriting a chunk of " + where_);
+}
+
+Status ChunkFile::set_version(std::size_t index, int64_t version) {
+    PVEC_FORWARD_IF_ERROR(prepare());
+    StmtUse use(set_version_);
+    use.bind(1, static_cast<int64_t>(index));
+    use.bind(2, version);
+    int rc = use.step();
+    if (rc != SQLITE_DONE) {
+        return sqlite_status(conn_, rc, "updating a chunk version of " + where_);
+    }
+    PVEC_RETURN_IF(sqlite3_changes(conn_) != 1, PVEC_CORRUPT,
+                   where_ + ": chunk " + std::to_string(index) + " has no version");
+    return Status::ok();
+}
+
+Status ChunkFile::write_slot(std::size_t index, const ChunkLayout &lay, std::size_t slot,
+                             int64_t id, float norm, const uint8_t *code, uint8_t live_byte) {
+    PVEC_FORWARD_IF_ERROR(blob_.open(conn_, chunks_, "data", static_cast<int64_t>(index), true));
+    PVEC_RETURN_IF(blob_.size() != lay.total_bytes(), PVEC_CORRUPT,
+                   where_ + ": chunk " + std::to_string(index) + " changed size");
+    PVEC_FORWARD_IF_ERROR(blob_.write(code, lay.code_bytes, lay.code_offset(slot)));
+    PVEC_FORWARD_IF_ERROR(blob_.write(&norm, 4, lay.norm_offset(slot)));
+    PVEC_FORWARD_IF_ERROR(blob_.write(&id, 8, lay.id_offset(slot)));
+    return blob_.write(&live_byte, 1, lay.live_offset() + slot / 8);
+}
+
+Status ChunkFile::clear_slot(std::size_t index, const ChunkLayout &lay, std::size_t slot,
+                             uint8_t live_byte) {
+    PVEC_FORWARD_IF_ERROR(blob_.open(conn_, chunks_, "data", static_cast<int64_t>(index), true));
+    PVEC_RETURN_IF(blob_.size() != lay.total_bytes(), PVEC_CORRUPT,
+                   where_ + ": chunk " + std::to_string(index) + " changed size");
+    PVEC_FORWARD_IF_ERROR(blob_.write(&live_byte, 1, lay.live_offset() + slot / 8));
+    const std::vector<uint8_t> zeros(std::max<std::size_t>(lay.code_bytes, 8), 0);
+    PVEC_FORWARD_IF_ERROR(blob_.write(zeros.data(), 8, lay.id_offset(slot)));
+    PVEC_FORWARD_IF_ERROR(blob_.write(zeros.data(), 4, lay.norm_offset(slot)));
+    return blob_.write(zeros.data(), lay.code_bytes, lay.code_offset(slot));
+}
+
+void ChunkFile::build_blob(const ResidentChunk &chunk, const ChunkLayout &lay,
+                           std::vector<uint8_t> *out) {
+    out->assign(lay.total_bytes(), 0);
+    uint8_t *data = out->data();
+    for (std::size_t s = 0; s < std::min(lay.capacity, chunk.capacity); ++s) {
+        if (!chunk.is_live(s)) {
+            continue;
+        }
+        data[lay.live_offset() + s / 8] |= uint8_t(1u << (s % 8));
+        std::memcpy(data + lay.id_offset(s), &chunk.ids[s], 8);
+        std::memcpy(data + lay.norm_offset(s), &chunk.norms[s], 4);
+        chunk.read_code(s, data + lay.code_offset(s));
+    }
+}
+
+}  // namespace pocketvec::store

@@ -1,0 +1,67 @@
+// One collection's chunks in the file: the rows of pvec_c<id>_chunks (byte layout in
+// store/chunk_format.h) and their versions in pvec_c<id>_versions, read into resident chunks and
+// written slot by slot with incremental BLOB I/O. Everything runs inside the caller's
+// transaction; nothing here is cached but prepared statements.
+//
+// Versions: every write call that changes a chunk sets the chunk's version to the collection's
+// new version (catalog bump). A connection holding version v of a chunk therefore holds the file's
+// content of that chunk exactly when the file's version is v, and reloads only chunks whose
+// version moved.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "common/status.h"
+#include "model/model.h"
+#include "store/catalog.h"
+#include "store/chunk_format.h"
+#include "store/snapshot.h"
+#include "store/sqlite_util.h"
+
+namespace pocketvec::store {
+
+class ChunkFile {
+public:
+    ChunkFile(sqlite3 *conn, const CollectionMeta &meta);
+    ChunkFile(const ChunkFile &) = delete;
+    ChunkFile &operator=(const ChunkFile &) = delete;
+
+    // PVEC_CORRUPT when the tables are missing or of another shape.
+    Status prepare();
+    // The version of every chunk, in chunk order; chunk ids must be 0..n-1 and each must have a
+    // version row.
+    Status versions(std::vector<int64_t> *out);
+    // Chunk `index` as a resident chunk whose codes are `code_bytes` wide, scan corrections
+    // computed under `model` (null: exact float32).
+    Status load(std::size_t index, std::size_t code_bytes, const model::Model *model,
+                std::shared_ptr<ResidentChunk> *out);
+
+    Status insert(std::size_t index, std::size_t capacity, std::size_t code_bytes, int64_t version);
+    // Replaces chunk `index` by `chunk` in the layout of `code_bytes` (growth, re-encoding).
+    Status rewrite(std::size_t index, const ResidentChunk &chunk, std::size_t code_bytes);
+    Status set_version(std::size_t index, int64_t version);
+    // One slot's id, norm, code and the bitmap byte holding it, written in place.
+    Status write_slot(std::size_t index, const ChunkLayout &lay, std::size_t slot, int64_t id,
+                      float norm, const uint8_t *code, uint8_t live_byte);
+    // Marks the slot free and zeroes its id, norm and code: a deleted vector does not linger.
+    Status clear_slot(std::size_t index, const ChunkLayout &lay, std::size_t slot, uint8_t live_byte);
+    // Must run before the transaction commits or rolls back (an open blob is an active statement).
+    void close_blob() { blob_.close(); }
+
+    // The chunk's file blob in `lay`, built from its resident copy.
+    static void build_blob(const ResidentChunk &chunk, const ChunkLayout &lay,
+                           std::vector<uint8_t> *out);
+
+private:
+    sqlite3 *conn_;
+    std::string chunks_, versions_, where_;
+    Stmt list_, load_, insert_, insert_version_, rewrite_, set_version_;
+    Blob blob_;
+};
+
+// What the scan needs per slot under `model`: the decoded code's squared norm for compressed
+// codes, 1 / norm for exact float32 ones.
+float scan_aux(const model::Model *model, const uint8_t *code, float norm);
+
+}  // namespace pocketvec::store
