@@ -165,16 +165,8 @@ Status Catalog::bump_version(CollectionMeta *meta) {
 }
 
 Status Catalog::set_model(CollectionMeta *meta, const model::Model *model) {
-    Stmt del;
-    PVEC_FORWARD_IF_ERROR(del.prepare(conn_, "DELETE FROM pvec_models WHERE collection_id = ?1"));
-    {
-        StmtUse use(del);
-        use.bind(1, meta->id);
-        int rc = use.step();
-        if (rc != SQLITE_DONE) {
-            return sqlite_status(conn_, rc, "replacing the model");
-        }
-    }
+    // The new row is inserted before the old one is deleted, so a collection's model ids only
+    // grow: another connection tells a new model from the one it holds by its id alone.
     int64_t model_id = 0;
     const uint32_t model_version = model ? meta->model_version + 1 : 0;
     if (model) {
@@ -192,6 +184,18 @@ Status Catalog::set_model(CollectionMeta *meta, const model::Model *model) {
             return sqlite_status(conn_, rc, "storing the model");
         }
         model_id = sqlite3_last_insert_rowid(conn_);
+    }
+    Stmt del;
+    PVEC_FORWARD_IF_ERROR(
+        del.prepare(conn_, "DELETE FROM pvec_models WHERE collection_id = ?1 AND id != ?2"));
+    {
+        StmtUse use(del);
+        use.bind(1, meta->id);
+        use.bind(2, model_id);
+        int rc = use.step();
+        if (rc != SQLITE_DONE) {
+            return sqlite_status(conn_, rc, "replacing the model");
+        }
     }
     Stmt upd;
     PVEC_FORWARD_IF_ERROR(upd.prepare(conn_,
