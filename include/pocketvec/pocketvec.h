@@ -26,14 +26,26 @@
  *
  * Options. Option structs start with `uint32_t struct_size`; initialise them with the *_INIT macro
  *   or the *_init() function, then set the fields you need. Fields are only ever appended; zero
- *   means "default"; passing NULL instead of a struct means all defaults. A struct_size smaller than
- *   the first version of the struct, or larger than this library knows, returns PVEC_MISUSE.
+ *   means "default"; passing NULL instead of a struct means all defaults. Any struct_size from the
+ *   struct's first version (0.1) up to this library's is accepted: the fields the caller's version
+ *   has are read, the others keep their defaults. A larger struct_size, from a caller built against
+ *   a newer header, is accepted when every field this library does not know is zero; otherwise, or
+ *   below the first version, PVEC_MISUSE. Output structs (pvec_collection_info) are written up to
+ *   the caller's struct_size: fields this library does not know are set to zero, nothing past
+ *   struct_size is touched.
  *
- * Threads. A pvec_db handle and the collection handles opened from it may be used from any thread;
- *   pocketvec serialises calls on one pvec_db with a mutex (calls through two different pvec_db
- *   handles run in parallel; SQLite arbitrates their file access). Explicit transactions belong to
- *   the pvec_db, not to a thread: a transaction begun on one thread may be committed on another.
- *   Later versions may let searches run concurrently; code written to this rule stays correct.
+ * Threads. A pvec_db handle and the collection handles opened from it may be used from any thread.
+ *   Searches run concurrently: with each other, and with a write on the same pvec_db (each search
+ *   answers from a consistent state it pins at its start, without waiting for the write). Other
+ *   calls on one pvec_db are serialised by its mutex. Writes through different pvec_db handles or
+ *   processes are serialised by SQLite's file lock (PVEC_BUSY after the busy timeout).
+ *   What a search sees: one committed state of the collection (never part of a commit, never
+ *   another connection's uncommitted writes), at least as new as the last call on this pvec_db
+ *   that finished before the search began, plus this pvec_db's own uncommitted writes inside its
+ *   explicit transaction (like SQLite, a connection sees its own writes). While a write on the
+ *   same pvec_db is running, a search may answer from the state before that write. Explicit
+ *   transactions belong to the pvec_db, not to a thread: a transaction begun on one thread may be
+ *   committed on another, and every thread using that pvec_db sees its uncommitted writes.
  *
  * Transactions and durability. Every write call is atomic: it is one SQLite transaction, or, inside
  *   an explicit transaction (pvec_db_begin), one savepoint. A committed write survives a crash or
@@ -142,16 +154,20 @@ PVEC_API void pvec_open_options_init(pvec_open_options *opts);
  * *out is NULL.
  * Returns PVEC_OK, PVEC_MISUSE, PVEC_IO (cannot open/create), PVEC_CORRUPT (not a database or
  * damaged tables), PVEC_FORMAT (newer format), PVEC_READONLY (a new file with PVEC_OPEN_READONLY),
- * PVEC_BUSY, PVEC_NOMEM. Any thread. Since 0.1. */
+ * PVEC_BUSY, PVEC_NOMEM. A file of format 1 (written by pocketvec 0.1 before format 2) is upgraded
+ * in one transaction when opened read-write, and refused with PVEC_FORMAT when opened read-only.
+ * Any thread. Since 0.1. */
 PVEC_API int pvec_db_open(const char *path, const pvec_open_options *opts, pvec_db **out,
                           char **errmsg);
 
 /* Uses the application's own open SQLite connection `conn` (a `sqlite3 *`): pocketvec's tables
  * live beside the application's, and the application may JOIN with them. The connection stays the
  * application's: pvec_db_close does not close it, and it must outlive the pvec_db. The
- * application must not write pocketvec's tables itself, nor roll back a transaction it opened
- * around pocketvec writes without closing the pvec_db afterwards (the resident copy would then
- * disagree with the file). Only PVEC_OPEN_READONLY of opts->flags is used.
+ * application may wrap pocketvec calls in its own transactions: its COMMIT keeps and its ROLLBACK
+ * undoes their effect on the resident state as on the file (pocketvec installs the connection's
+ * sqlite3_commit_hook and sqlite3_rollback_hook for this, replacing any the application set;
+ * they are removed by pvec_db_close). The application must not write pocketvec's tables itself.
+ * Only PVEC_OPEN_READONLY of opts->flags is used.
  * Returns as pvec_db_open. Any thread (SQLite's own threading mode of `conn` applies). Since 0.1. */
 struct sqlite3;
 PVEC_API int pvec_db_attach(struct sqlite3 *conn, const pvec_open_options *opts, pvec_db **out,
@@ -252,7 +268,8 @@ typedef struct pvec_collection_info {
                               untrained) */
     uint64_t count;        /* live items */
     uint64_t capacity;     /* slots allocated in the file (live + free) */
-    uint64_t bytes_used;   /* bytes of pocketvec's tables for this collection in the file */
+    uint64_t bytes_used;   /* bytes of pocketvec's tables for this collection in the file
+                              (measured once per change of the collection, then cached) */
     int64_t collection_id; /* the integer id naming this collection's tables (pvec_c<id>_*) */
     char codec[16];        /* NUL-terminated codec name, e.g. "f32" */
     char name[PVEC_MAX_NAME + 1];
@@ -309,7 +326,9 @@ PVEC_API int pvec_delete(pvec_collection *coll, int64_t id, char **errmsg);
 PVEC_API int pvec_get(pvec_collection *coll, int64_t id, float *vec, size_t dim, char **meta_json,
                       char **errmsg);
 
-/* The number of live items. Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND (dropped). Since 0.1. */
+/* The number of live items, from the resident state (constant time once it is up to date with
+ * the file). Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND (dropped), PVEC_BUSY, PVEC_IO,
+ * PVEC_CORRUPT. Since 0.1. */
 PVEC_API int pvec_count(pvec_collection *coll, uint64_t *count, char **errmsg);
 
 /* ---------------------------------------------------------------------------------------------
@@ -344,7 +363,9 @@ PVEC_API void pvec_search_options_init(pvec_search_options *opts);
  * which makes the returned scores exact for the candidates found. `opts` is optional.
  * Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND (dropped), PVEC_DIM, PVEC_INVALID (NaN/Inf in the
  * query, unknown rescore), PVEC_RANGE (k = 0), PVEC_UNSUPPORTED (PVEC_RESCORE_RAW without a raw
- * tier), PVEC_CORRUPT (a damaged raw vector), PVEC_IO, PVEC_NOMEM. Since 0.1. */
+ * tier), PVEC_CORRUPT (a damaged raw vector), PVEC_IO, PVEC_NOMEM. Any thread, concurrently
+ * with other searches and with a write on the same pvec_db (see "Threads"); rescoring from the
+ * raw tier reads the file under the pvec_db's mutex. Since 0.1. */
 PVEC_API int pvec_search(pvec_collection *coll, const float *query, size_t dim, size_t k,
                          const pvec_search_options *opts, int64_t *ids, float *scores,
                          size_t *n_found, char **errmsg);
