@@ -357,6 +357,7 @@ Status create_or_upgrade_schema(sqlite3 *conn, bool may_write, bool *exists, int
     PVEC_FORWARD_IF_ERROR(
         read_int(conn, "SELECT value FROM pvec_meta WHERE key = 'format_version'", &v, &row));
     PVEC_RETURN_IF(!row, PVEC_CORRUPT, "pvec_meta has no format_version");
+    *format = v;
     PVEC_RETURN_IF(v < 1, PVEC_CORRUPT, "pvec_meta holds an invalid format_version");
     PVEC_RETURN_IF(v > kFormatVersion, PVEC_FORMAT,
                    "the database uses pocketvec format " + std::to_string(v) +

@@ -80,8 +80,9 @@ private:
 };
 
 // Creates pocketvec's tables in a new file or upgrades a format 1 file to format 2 (inside the
-// caller's write transaction). *format receives the file's format version; a newer one is
-// PVEC_FORMAT.
+// caller's write transaction; with may_write false it only checks). *format receives the file's
+// format version (also when the call fails for it); a newer one is PVEC_FORMAT, format 1 without
+// may_write too.
 Status create_or_upgrade_schema(sqlite3 *conn, bool may_write, bool *exists, int64_t *format);
 
 }  // namespace pocketvec::store

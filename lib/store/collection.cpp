@@ -61,8 +61,17 @@ Status Collection::alive() const {
     return Status::ok();
 }
 
-void Collection::publish(SnapshotPtr next) {
+void Collection::publish(SnapshotPtr next) noexcept {
     const bool in_txn = !sqlite3_get_autocommit(db_.conn());
+    if (in_txn) {
+        // Registered before the state changes, so that the rollback hook can restore it. If
+        // even that fails for want of memory, the next call compares every version with the file.
+        try {
+            db_.note_txn_write(shared_from_this());
+        } catch (...) {
+            db_.request_full_sync();
+        }
+    }
     {
         std::lock_guard<std::mutex> lock(snapshot_mutex_);
         if (in_txn && !txn_base_) {
@@ -70,17 +79,14 @@ void Collection::publish(SnapshotPtr next) {
         }
         current_ = std::move(next);
     }
-    if (in_txn) {
-        db_.note_txn_write(shared_from_this());
-    }
 }
 
-void Collection::commit_txn() {
+void Collection::commit_txn() noexcept {
     std::lock_guard<std::mutex> lock(snapshot_mutex_);
     txn_base_.reset();
 }
 
-void Collection::rollback_txn() {
+void Collection::rollback_txn() noexcept {
     std::lock_guard<std::mutex> lock(snapshot_mutex_);
     if (txn_base_) {
         current_ = std::move(txn_base_);
@@ -88,12 +94,14 @@ void Collection::rollback_txn() {
     }
 }
 
-void Collection::mark_dropped() {
+SnapshotPtr Collection::dropped_state() const {
     auto s = std::make_shared<Snapshot>();
     s->meta = snapshot()->meta;
     s->dropped = true;
-    publish(std::move(s));
+    return s;
 }
+
+void Collection::mark_dropped() { publish(dropped_state()); }
 
 Status Collection::prepare() {
     if (find_stmt_.prepared()) {
@@ -235,8 +243,22 @@ Status Collection::check_meta_json(const char *json) {
     if (rc != SQLITE_ROW) {
         return sqlite_status(db_.conn(), rc, "validating metadata");
     }
-    PVEC_RETURN_IF(use.int64(0) != 1, PVEC_INVALID, "metadata is not valid JSON");
-    return Status::ok();
+    if (use.int64(0) == 1) {
+        return Status::ok();
+    }
+    // json_valid() also answers 0 when it ran out of memory; json() tells the two apart (it
+    // raises "malformed JSON" for bad text, SQLITE_NOMEM for memory).
+    if (!json_check_stmt_.prepared()) {
+        PVEC_FORWARD_IF_ERROR(json_check_stmt_.prepare(db_.conn(), "SELECT json(?1)"));
+    }
+    StmtUse check(json_check_stmt_);
+    check.bind_static(1, std::string_view(json, len));
+    rc = check.step();
+    if (rc == SQLITE_ROW) {
+        return Status::ok();
+    }
+    PVEC_RETURN_IF((rc & 0xff) == SQLITE_ERROR, PVEC_INVALID, "metadata is not valid JSON");
+    return sqlite_status(db_.conn(), rc, "validating metadata");
 }
 
 // The slot of item `id` in `s`, checked: an items row must point to a live slot holding that id.
@@ -437,8 +459,10 @@ Status Collection::write(const ItemBatch &batch, bool upsert) {
         }
         PVEC_FORWARD_IF_ERROR(finish(d));
     }
+    // Everything that allocates happens before the commit: after it, publishing cannot fail.
+    SnapshotPtr next = d.publish();
     PVEC_FORWARD_IF_ERROR(scope.commit());
-    publish(d.publish());
+    publish(std::move(next));
     // Growing a chunk rewrites it; the pages of its old copy go back to the file system.
     db_.release_free_pages();
     return maybe_auto_train();
@@ -505,8 +529,10 @@ Status Collection::remove(int64_t id) {
             chunk_file_.clear_slot(loc.chunk, lay, loc.slot, chunk.live_byte(loc.slot)));
         PVEC_FORWARD_IF_ERROR(finish(d));
     }
+    // Everything that allocates happens before the commit: after it, publishing cannot fail.
+    SnapshotPtr next = d.publish();
     PVEC_FORWARD_IF_ERROR(scope.commit());
-    publish(d.publish());
+    publish(std::move(next));
     return Status::ok();
 }
 
@@ -754,8 +780,10 @@ Status Collection::train(const TrainSpec &spec) {
     }
     Draft d(*s);
     PVEC_FORWARD_IF_ERROR(encode_all(*s, d, std::move(m), codec_name, pca_dim, flags));
+    // Everything that allocates happens before the commit: after it, publishing cannot fail.
+    SnapshotPtr next = d.publish();
     PVEC_FORWARD_IF_ERROR(scope.commit());
-    publish(d.publish());
+    publish(std::move(next));
     db_.release_free_pages();
     return Status::ok();
 }
@@ -791,8 +819,10 @@ Status Collection::import_model(const uint8_t *blob, std::size_t size) {
         m->pca && m->pca->rotated ? (s->meta.flags | kFlagPcaRotate) : s->meta.flags;
     Draft d(*s);
     PVEC_FORWARD_IF_ERROR(encode_all(*s, d, std::move(m), codec_name, pca_dim, flags));
+    // Everything that allocates happens before the commit: after it, publishing cannot fail.
+    SnapshotPtr next = d.publish();
     PVEC_FORWARD_IF_ERROR(scope.commit());
-    publish(d.publish());
+    publish(std::move(next));
     db_.release_free_pages();
     return Status::ok();
 }

@@ -88,11 +88,16 @@ public:
     // snapshot as it was and the collection marked stale (searches then wait for a reload).
     Status refresh();
     void mark_dropped();
+    // The state a drop publishes, built before the drop commits (so that publishing cannot fail).
+    SnapshotPtr dropped_state() const;
+    // Publishes a state; inside a multi-call transaction the state before it is kept for a
+    // rollback. Never fails.
+    void publish(SnapshotPtr next) noexcept;
     // Creates the model of a codec with nothing to fit (f16, bf16 without PCA) in a new collection.
     Status init_untrained_model();
     // Transaction bookkeeping (commit / rollback hooks).
-    void commit_txn();
-    void rollback_txn();
+    void commit_txn() noexcept;
+    void rollback_txn() noexcept;
 
     // --- The C API's operations (the Database mutex held by the caller, but for search) ------
     Status write(const ItemBatch &batch, bool upsert);
@@ -112,9 +117,6 @@ public:
 private:
     Status prepare();
     Status alive() const;
-    // Publishes a draft's state; inside a multi-call transaction the state before it is kept
-    // for a rollback.
-    void publish(SnapshotPtr next);
     Status check_meta_json(const char *json);
     // The slot of item `id` in a Snapshot or a Draft, checked against the items table.
     template <class View>
@@ -148,7 +150,7 @@ private:
     bool loaded_ = false;
 
     ChunkFile chunk_file_;
-    Stmt find_stmt_, insert_stmt_, update_meta_stmt_, delete_stmt_, get_stmt_, json_valid_stmt_,
+    Stmt find_stmt_, insert_stmt_, update_meta_stmt_, delete_stmt_, get_stmt_, json_valid_stmt_, json_check_stmt_,
         raw_put_stmt_, raw_get_stmt_, raw_delete_stmt_;
     ZSTD_CCtx *zc_ = nullptr;
     ZSTD_DCtx *zd_ = nullptr;

@@ -94,6 +94,7 @@ Database::~Database() {
         sqlite3_rollback_hook(conn_, nullptr, nullptr);
     }
     txn_writers_.clear();
+    retired_.clear();
     collections_.clear();  // finalises the collections' statements before the connection closes
     data_version_stmt_.finalize();
     freelist_stmt_.finalize();
@@ -145,19 +146,26 @@ Status Database::init(bool may_create) {
             PVEC_FORWARD_IF_ERROR(exec(conn_, "PRAGMA auto_vacuum = INCREMENTAL"));
         }
     }
+    // Creation and the format upgrade in one write transaction, taken only when there is
+    // something to write: opening an existing file never waits for another connection's writer.
+    bool needs_write = false;
     {
-        // Creation and the format upgrade in one write transaction (a read one when there is
-        // nothing to write).
-        WriteScope scope(*this);
-        bool write = may_create;
-        if (write) {
-            PVEC_FORWARD_IF_ERROR(scope.begin_schema());
-        }
+        ReadScope read(*this);
+        PVEC_FORWARD_IF_ERROR(read.begin_plain());
         int64_t format = 0;
-        PVEC_FORWARD_IF_ERROR(create_or_upgrade_schema(conn_, write, &exists, &format));
-        if (write) {
-            PVEC_FORWARD_IF_ERROR(scope.commit());
+        Status st = create_or_upgrade_schema(conn_, false, &exists, &format);
+        needs_write = may_create && (!exists || format == 1);
+        if (!needs_write) {
+            PVEC_FORWARD_IF_ERROR(st);
         }
+        PVEC_FORWARD_IF_ERROR(read.end());
+    }
+    if (needs_write) {
+        WriteScope scope(*this);
+        PVEC_FORWARD_IF_ERROR(scope.begin_schema());
+        int64_t format = 0;
+        PVEC_FORWARD_IF_ERROR(create_or_upgrade_schema(conn_, true, &exists, &format));
+        PVEC_FORWARD_IF_ERROR(scope.commit());
     }
     has_schema_ = exists;
     sqlite3_commit_hook(conn_, &Database::on_commit, this);
@@ -174,15 +182,14 @@ void Database::on_rollback(void *self) { static_cast<Database *>(self)->end_txn(
 
 // Runs inside SQLite (its hooks): memory only, no SQL, no Database mutex (the call running the
 // COMMIT or ROLLBACK may hold it).
-void Database::end_txn(bool committed) {
-    std::vector<std::shared_ptr<Collection>> writers;
-    {
-        std::lock_guard<std::mutex> lock(txn_mutex_);
-        writers.swap(txn_writers_);
-    }
-    for (const auto &c : writers) {
+void Database::end_txn(bool committed) noexcept {
+    std::lock_guard<std::mutex> lock(txn_mutex_);
+    for (const auto &c : txn_writers_) {
         committed ? c->commit_txn() : c->rollback_txn();
     }
+    // Released by the next call, not here: a last reference would finalise statements inside
+    // SQLite's hook.
+    retired_.splice(retired_.end(), txn_writers_);  // no allocation inside the hook
     if (!committed) {
         // The restored states are compared with the file again at the next call.
         force_sync_ = true;
@@ -247,6 +254,13 @@ Status Database::sync_in_txn() {
 }
 
 Status Database::sync() {
+    {
+        std::list<std::shared_ptr<Collection>> retired;
+        {
+            std::lock_guard<std::mutex> lock(txn_mutex_);
+            retired.swap(retired_);
+        }
+    }
     if (explicit_txn_) {
         return Status::ok();  // we hold the write lock: nobody else can commit under us
     }
@@ -269,11 +283,16 @@ Database::ReadScope::~ReadScope() {
     }
 }
 
-Status Database::ReadScope::begin() {
+Status Database::ReadScope::begin_plain() {
     if (sqlite3_get_autocommit(db_.conn_)) {
         PVEC_FORWARD_IF_ERROR(exec(db_.conn_, "BEGIN"));
         active_ = true;
     }
+    return Status::ok();
+}
+
+Status Database::ReadScope::begin() {
+    PVEC_FORWARD_IF_ERROR(begin_plain());
     if (db_.explicit_txn_) {
         return Status::ok();
     }
@@ -469,8 +488,9 @@ Status Database::drop_collection(const std::string &name) {
     std::shared_ptr<Collection> coll;
     PVEC_FORWARD_IF_ERROR(lookup(name, &coll));
     PVEC_FORWARD_IF_ERROR(catalog_.drop(coll->snapshot()->meta));
+    SnapshotPtr gone = coll->dropped_state();
     PVEC_FORWARD_IF_ERROR(scope.commit());
-    coll->mark_dropped();  // inside a transaction, a rollback restores it
+    coll->publish(std::move(gone));  // inside a transaction, a rollback restores the state before
     if (sqlite3_get_autocommit(conn_)) {
         collections_.erase(coll->id());
         release_free_pages();

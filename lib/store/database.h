@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -112,6 +113,8 @@ public:
         ReadScope(const ReadScope &) = delete;
         ReadScope &operator=(const ReadScope &) = delete;
         Status begin();
+        // Only the transaction, without the sync.
+        Status begin_plain();
         Status end();
 
     private:
@@ -123,8 +126,10 @@ public:
     // auto-vacuum), when no transaction is open.
     void release_free_pages();
 
-    // A collection published a state inside a multi-call transaction.
+    // A collection publishes a state inside a multi-call transaction.
     void note_txn_write(std::shared_ptr<Collection> c);
+    // The next call compares every resident collection's version with the file.
+    void request_full_sync() noexcept { force_sync_ = true; }
 
 private:
     Database() : catalog_(nullptr) {}
@@ -133,7 +138,7 @@ private:
     Status lookup(const std::string &name, std::shared_ptr<Collection> *out);
     static int on_commit(void *self);
     static void on_rollback(void *self);
-    void end_txn(bool committed);
+    void end_txn(bool committed) noexcept;
 
     std::mutex mutex_;
     sqlite3 *conn_ = nullptr;
@@ -146,8 +151,9 @@ private:
     std::atomic<bool> force_sync_{false};  // a rollback hook ran: compare versions again
     Catalog catalog_;
     std::map<int64_t, std::shared_ptr<Collection>> collections_;  // by rowid
-    std::mutex txn_mutex_;                                         // guards txn_writers_
-    std::vector<std::shared_ptr<Collection>> txn_writers_;
+    std::mutex txn_mutex_;  // guards txn_writers_ and retired_
+    std::list<std::shared_ptr<Collection>> txn_writers_;
+    std::list<std::shared_ptr<Collection>> retired_;  // from the hooks, released by sync()
     Stmt data_version_stmt_, freelist_stmt_;
 };
 

@@ -78,21 +78,32 @@ int run_process(const std::string &path, int proc, Shared *shared, const std::st
     std::mutex log_mutex;
     std::set<int64_t> acked, deleted;
     pvec_db *shared_db = nullptr;
-    if (pvec_db_open(path.c_str(), nullptr, &shared_db, nullptr) != PVEC_OK) {
-        return 10;
-    }
+    char *err = nullptr;
+    int rc = pvec_db_open(path.c_str(), nullptr, &shared_db, &err);
     pvec_collection *shared_coll = nullptr;
-    if (pvec_collection_open(shared_db, "s", &shared_coll, nullptr) != PVEC_OK) {
-        return 11;
+    if (rc == PVEC_OK) {
+        rc = pvec_collection_open(shared_db, "s", &shared_coll, &err);
+    }
+    if (rc != PVEC_OK) {
+        std::fprintf(stderr, "open: %s: %s\n", pvec_errstr(rc), err ? err : "");
+        return 10;
     }
     auto writer = [&](int w) {
         const int writer_id = proc * 2 + w;
         pvec_db *db = shared_db;
         pvec_collection *coll = shared_coll;
-        if (w == 1 && (pvec_db_open(path.c_str(), nullptr, &db, nullptr) != PVEC_OK ||
-                       pvec_collection_open(db, "s", &coll, nullptr) != PVEC_OK)) {
-            c.errors++;
-            return;
+        if (w == 1) {
+            char *err = nullptr;
+            int rc = pvec_db_open(path.c_str(), nullptr, &db, &err);
+            if (rc == PVEC_OK) {
+                rc = pvec_collection_open(db, "s", &coll, &err);
+            }
+            if (rc != PVEC_OK) {
+                c.errors++;
+                std::fprintf(stderr, "open: %s: %s\n", pvec_errstr(rc), err ? err : "");
+                pvec_free(err);
+                return;
+            }
         }
         std::mt19937 rng(writer_id);
         std::vector<int64_t> mine;

@@ -101,11 +101,11 @@ TEST(AbiStructs, InfoIsWrittenUpToTheCallersStructSizeOnly) {
 
     // A newer caller: the fields this library does not know read as zero ("not reported"), and
     // nothing past its struct_size is touched.
-    struct {
+    struct Big {
         Newer<pvec_collection_info, 24> info;
         unsigned char guard[32];
     } big;
-    std::memset(&big, 0xAB, sizeof big);
+    std::memset(static_cast<void *>(&big), 0xAB, sizeof big);
     big.info.base.struct_size = sizeof big.info;
     PV_OK(pvec_collection_info_get(c, &big.info.base, nullptr));
     EXPECT_EQ(big.info.base.count, 1u);

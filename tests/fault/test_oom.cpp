@@ -1,0 +1,172 @@
+// Out of memory at every allocation of a call: fail the N-th allocation (C++ operator new in the
+// library, and SQLite's own allocator) for N = 0, 1, 2, ... until the call succeeds. Every failed
+// call must return PVEC_NOMEM (or an I/O-class error SQLite reports for it) and change nothing:
+// the same count and search results on this handle and on a fresh one.
+#include <sqlite3.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "../integration/test_helpers.h"
+
+using namespace pvtest;
+
+namespace {
+
+std::atomic<long> g_countdown{-1};  // < 0: no failure; else fail when it reaches 0
+std::atomic<long> g_failures{0};
+
+bool fail_now() {
+    if (g_countdown.load(std::memory_order_relaxed) < 0) {
+        return false;
+    }
+    if (g_countdown.fetch_sub(1) == 0) {
+        g_failures++;
+        return true;
+    }
+    return false;
+}
+
+// SQLite's allocator, wrapped so that it fails with the same countdown.
+sqlite3_mem_methods g_sqlite_mem;
+void *sq_malloc(int n) { return fail_now() ? nullptr : g_sqlite_mem.xMalloc(n); }
+void *sq_realloc(void *p, int n) { return fail_now() ? nullptr : g_sqlite_mem.xRealloc(p, n); }
+
+struct InstallSqliteHooks {
+    InstallSqliteHooks() {
+        sqlite3_config(SQLITE_CONFIG_GETMALLOC, &g_sqlite_mem);
+        sqlite3_mem_methods m = g_sqlite_mem;
+        m.xMalloc = sq_malloc;
+        m.xRealloc = sq_realloc;
+        sqlite3_config(SQLITE_CONFIG_MALLOC, &m);
+    }
+} g_install;
+
+}  // namespace
+
+void *operator new(std::size_t n) {
+    if (fail_now()) {
+        throw std::bad_alloc();
+    }
+    if (void *p = std::malloc(n ? n : 1)) {
+        return p;
+    }
+    throw std::bad_alloc();
+}
+void *operator new[](std::size_t n) { return operator new(n); }
+// The replaced operator new allocates with malloc, so free is its matching release.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void *p) noexcept { std::free(p); }
+void operator delete[](void *p) noexcept { std::free(p); }
+void operator delete(void *p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void *p, std::size_t) noexcept { std::free(p); }
+
+namespace {
+
+constexpr uint32_t kDim = 12;
+
+struct State {
+    uint64_t count;
+    std::vector<std::vector<int64_t>> results;
+};
+
+State state_of(pvec_collection *c, const std::vector<float> &queries) {
+    State s{count(c), {}};
+    pvec_search_options o = PVEC_SEARCH_OPTIONS_INIT;
+    o.oversample = 1000;  // exact whatever the codes (rescored from the raw tier when trained)
+    o.rescore = PVEC_RESCORE_AUTO;
+    for (std::size_t q = 0; q < queries.size() / kDim; ++q) {
+        std::vector<int64_t> ids(8);
+        std::size_t n = 0;
+        EXPECT_EQ(pvec_search(c, &queries[q * kDim], kDim, 8, &o, ids.data(), nullptr, &n, nullptr),
+                  PVEC_OK);
+        ids.resize(n);
+        s.results.push_back(ids);
+    }
+    return s;
+}
+
+// Runs `op` with the N-th allocation failing, for N = 0, 1, ..., until it succeeds; after every
+// failure the collection must be exactly as before, here and through a fresh handle.
+template <class Op>
+void fail_each_allocation(const std::string &path, pvec_collection *c, Op op, const char *what) {
+    SCOPED_TRACE(what);
+    const auto queries = integer_vectors(4, kDim, 77);
+    const State before = state_of(c, queries);
+    long failures_seen = 0;
+    for (long n = 0; n < 100000; ++n) {
+        g_countdown = n;
+        const int rc = op();
+        g_countdown = -1;
+        if (rc == PVEC_OK) {
+            break;
+        }
+        ++failures_seen;
+        ASSERT_TRUE(rc == PVEC_NOMEM || rc == PVEC_IO || rc == PVEC_ERROR)
+            << "allocation " << n << ": " << pvec_errstr(rc);
+        const State after = state_of(c, queries);
+        ASSERT_EQ(after.count, before.count) << "allocation " << n;
+        ASSERT_EQ(after.results, before.results) << "allocation " << n;
+        if (n % 16 == 0) {
+            pvec_db *fresh = open_db(path);
+            pvec_collection *fc = open_coll(fresh, "c");
+            const State f = state_of(fc, queries);
+            EXPECT_EQ(f.count, before.count) << "allocation " << n;
+            EXPECT_EQ(f.results, before.results) << "allocation " << n;
+            pvec_collection_close(fc);
+            pvec_db_close(fresh);
+        }
+    }
+    EXPECT_GT(failures_seen, 0);
+    std::printf("%s: %ld failing allocation points, each left the collection unchanged\n", what,
+                failures_seen);
+}
+
+}  // namespace
+
+TEST(OutOfMemory, WritesAndTrainingChangeNothingWhenAnAllocationFails) {
+    TempDb tmp;
+    pvec_db *db = open_db(tmp.path());
+    pvec_collection_options o = PVEC_COLLECTION_OPTIONS_INIT;
+    o.dim = kDim;
+    o.metric = PVEC_METRIC_L2;
+    o.codec = "int8";
+    o.raw_tier = PVEC_RAW_ZSTD_F32;
+    o.train_threshold = PVEC_TRAIN_NEVER;
+    pvec_collection *c = nullptr;
+    PV_OK(pvec_collection_create(db, "c", &o, &c, nullptr));
+    auto v = integer_vectors(300, kDim, 1);
+    std::vector<int64_t> ids(300);
+    for (int i = 0; i < 300; ++i) {
+        ids[i] = i;
+    }
+    PV_OK(pvec_add_batch(c, 300, ids.data(), v.data(), kDim, nullptr, nullptr));
+
+    auto more = integer_vectors(40, kDim, 2);
+    std::vector<int64_t> more_ids(40);
+    for (int i = 0; i < 40; ++i) {
+        more_ids[i] = 1000 + i;
+    }
+    fail_each_allocation(tmp.path(), c, [&] {
+        return pvec_add_batch(c, 40, more_ids.data(), more.data(), kDim, nullptr, nullptr);
+    }, "add_batch");
+    fail_each_allocation(tmp.path(), c, [&] { return pvec_delete(c, 5, nullptr); }, "delete");
+    fail_each_allocation(tmp.path(), c, [&] { return pvec_collection_train(c, nullptr, nullptr); },
+                         "train");
+    fail_each_allocation(tmp.path(), c, [&] {
+        return pvec_upsert(c, 7, &more[0], kDim, nullptr, nullptr);
+    }, "upsert into a trained collection");
+    // Inside an explicit transaction: a failed call undoes only itself. (SQLite may end the
+    // whole transaction on SQLITE_NOMEM; then the state is the committed one, which here is the
+    // same. Keeping the transaction open across such a failure is the trust issue's work.)
+    PV_OK(pvec_db_begin(db, nullptr));
+    fail_each_allocation(tmp.path(), c, [&] {
+        return pvec_upsert(c, 2000, &more[kDim], kDim, nullptr, nullptr);
+    }, "upsert inside a transaction");
+    const int commit_rc = pvec_db_commit(db, nullptr);
+    EXPECT_TRUE(commit_rc == PVEC_OK || commit_rc == PVEC_MISUSE) << pvec_errstr(commit_rc);
+    EXPECT_EQ(count(c), 300u + 40u - 1u + 1u);
+    pvec_collection_close(c);
+    PV_OK(pvec_db_close(db));
+}
