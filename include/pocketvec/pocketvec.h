@@ -181,9 +181,13 @@ PVEC_API int pvec_db_close(pvec_db *db);
 /* Explicit transactions: every write between pvec_db_begin and pvec_db_commit shares one commit
  * (much faster for many small writes). pvec_db_rollback undoes them all. Nested begin returns
  * PVEC_MISUSE; commit/rollback without a transaction return PVEC_MISUSE. A write call that fails
- * inside the transaction is undone on its own and leaves the transaction open. Closing the db
- * rolls an open transaction back.
- * Returns PVEC_OK, PVEC_MISUSE, PVEC_BUSY, PVEC_IO, PVEC_READONLY (begin on a read-only db).
+ * inside the transaction is undone on its own and leaves the transaction open, except when SQLite
+ * itself rolls back the whole transaction (an I/O error, a full disk or no memory at the wrong
+ * moment): then that call's message says so, nothing written since pvec_db_begin is kept, every
+ * later write fails with PVEC_MISUSE, pvec_db_commit returns PVEC_ERROR and pvec_db_rollback
+ * PVEC_OK, both ending the dead transaction. Closing the db rolls an open transaction back.
+ * Returns PVEC_OK, PVEC_MISUSE, PVEC_ERROR (commit of a transaction SQLite rolled back),
+ * PVEC_BUSY, PVEC_IO, PVEC_NOMEM, PVEC_READONLY (begin on a read-only db).
  * Any thread. Since 0.1. */
 PVEC_API int pvec_db_begin(pvec_db *db, char **errmsg);
 PVEC_API int pvec_db_commit(pvec_db *db, char **errmsg);
@@ -287,13 +291,15 @@ PVEC_API int pvec_collection_info_get(pvec_collection *coll, pvec_collection_inf
 /* ---------------------------------------------------------------------------------------------
  * Items
  *
- * Vectors are `dim` floats, all finite (NaN or Inf returns PVEC_INVALID). Metadata is optional
- * JSON text (any JSON value, at most 1 MiB), stored as given; invalid JSON returns PVEC_INVALID.
+ * Vectors are `dim` floats, all finite, with an L2 norm of at most 2^62 (beyond it scores would
+ * overflow float): otherwise PVEC_INVALID. Metadata is optional JSON text (any JSON value), stored
+ * as given; invalid JSON returns PVEC_INVALID, more than 1 MiB PVEC_RANGE.
  * ------------------------------------------------------------------------------------------- */
 
 /* Adds one item. PVEC_EXISTS if `id` is already present (nothing changes).
  * Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND (dropped collection), PVEC_DIM, PVEC_INVALID,
- * PVEC_EXISTS, PVEC_READONLY, PVEC_BUSY, PVEC_IO, PVEC_NOMEM. Since 0.1. */
+ * PVEC_RANGE (metadata over 1 MiB), PVEC_EXISTS, PVEC_READONLY, PVEC_BUSY, PVEC_IO, PVEC_NOMEM,
+ * PVEC_CORRUPT. Since 0.1. */
 PVEC_API int pvec_add(pvec_collection *coll, int64_t id, const float *vec, size_t dim,
                       const char *meta_json, char **errmsg);
 

@@ -112,6 +112,15 @@ Status write_output(const T &value, T *out, const char *what) {
     return Status::ok();
 }
 
+// A write call: its status carries a note when SQLite rolled back the explicit transaction.
+template <class Body>
+int guarded_write(pvec_db *db, char **errmsg, Body &&body) {
+    return guarded(errmsg, [&]() -> Status {
+        Status st = body();
+        return db ? db->db->annotate(std::move(st)) : st;
+    });
+}
+
 #define PVEC_CHECK_ARG(cond, what)                                                                 \
     PVEC_RETURN_IF(!(cond), PVEC_MISUSE, (what))
 
@@ -136,7 +145,7 @@ store::OpenOptions open_options(const pvec_open_options *opts) {
 
 int write_items(pvec_collection *handle, std::size_t n, const int64_t *ids, const float *vecs,
                 std::size_t dim, const char *const *metas, bool upsert, char **errmsg) {
-    return guarded(errmsg, [&]() -> Status {
+    return guarded_write(handle ? handle->owner : nullptr, errmsg, [&]() -> Status {
         PVEC_LOCK_COLLECTION(handle);
         PVEC_CHECK_ARG(ids != nullptr || n == 0, "ids is NULL");
         PVEC_CHECK_ARG(vecs != nullptr || n == 0, "vecs is NULL");
@@ -252,7 +261,7 @@ int pvec_collection_create(pvec_db *db, const char *name, const pvec_collection_
     if (out) {
         *out = nullptr;
     }
-    return guarded(errmsg, [&]() -> Status {
+    return guarded_write(db, errmsg, [&]() -> Status {
         PVEC_CHECK_ARG(db != nullptr, "db is NULL");
         PVEC_CHECK_ARG(name != nullptr, "name is NULL");
         PVEC_CHECK_ARG(opts_in != nullptr, "opts is NULL (the dimension has no default)");
@@ -314,7 +323,7 @@ void pvec_collection_close(pvec_collection *coll) {
 }
 
 int pvec_collection_drop(pvec_db *db, const char *name, char **errmsg) {
-    return guarded(errmsg, [&]() -> Status {
+    return guarded_write(db, errmsg, [&]() -> Status {
         PVEC_CHECK_ARG(db != nullptr, "db is NULL");
         PVEC_CHECK_ARG(name != nullptr, "name is NULL");
         std::lock_guard<std::mutex> lock(db->db->mutex());
@@ -411,7 +420,7 @@ int pvec_upsert_batch(pvec_collection *coll, size_t n, const int64_t *ids, const
 }
 
 int pvec_delete(pvec_collection *handle, int64_t id, char **errmsg) {
-    return guarded(errmsg, [&]() -> Status {
+    return guarded_write(handle ? handle->owner : nullptr, errmsg, [&]() -> Status {
         PVEC_LOCK_COLLECTION(handle);
         return coll.remove(id);
     });
@@ -495,7 +504,7 @@ void pvec_train_options_init(pvec_train_options *opts) {
 
 int pvec_collection_train(pvec_collection *handle, const pvec_train_options *opts_in,
                           char **errmsg) {
-    return guarded(errmsg, [&]() -> Status {
+    return guarded_write(handle ? handle->owner : nullptr, errmsg, [&]() -> Status {
         pvec_train_options o;
         PVEC_FORWARD_IF_ERROR(
             read_options(opts_in, pvec_train_options PVEC_TRAIN_OPTIONS_INIT, &o, "opts"));
@@ -546,7 +555,7 @@ int pvec_model_export(pvec_collection *handle, void **blob, size_t *size, char *
 }
 
 int pvec_model_import(pvec_collection *handle, const void *blob, size_t size, char **errmsg) {
-    return guarded(errmsg, [&]() -> Status {
+    return guarded_write(handle ? handle->owner : nullptr, errmsg, [&]() -> Status {
         PVEC_CHECK_ARG(blob != nullptr, "blob is NULL");
         PVEC_LOCK_COLLECTION(handle);
         return coll.import_model(static_cast<const uint8_t *>(blob), size);

@@ -30,6 +30,18 @@ bool fits_u32(int64_t v) { return v >= 0 && v <= int64_t{0xFFFFFFFF}; }
 
 }  // namespace
 
+Status validate_definition(const CollectionMeta &m) {
+    codec::CodecId codec_id;
+    PVEC_RETURN_IF(m.dim < 1 || m.dim > 65536 || m.chunk_capacity != 256 ||
+                       !codec::codec_from_name(m.codec, &codec_id) || m.pca_dim >= m.dim ||
+                       m.raw_tier > kRawZstdF32 || m.code_bytes < 1 ||
+                       m.code_bytes > m.dim * 4 || (m.flags & ~kFlagPcaRotate) != 0 || m.uid == 0 ||
+                       m.version < 0 || m.model_id < 0 ||
+                       (m.model_id == 0 && m.code_bytes != m.dim * 4),
+                   PVEC_CORRUPT, "collection '" + m.name + "' has an invalid definition");
+    return Status::ok();
+}
+
 Status Catalog::read_row(Stmt &stmt, CollectionMeta *out, bool *found, const std::string &what) {
     StmtUse use(stmt);
     int rc = use.step();
@@ -61,14 +73,7 @@ Status Catalog::read_row(Stmt &stmt, CollectionMeta *out, bool *found, const std
     m.train_threshold = static_cast<uint32_t>(use.int64(11));
     m.flags = static_cast<uint32_t>(use.int64(12));
     m.model_id = use.int64(13);
-    codec::CodecId codec_id;
-    PVEC_RETURN_IF(m.dim < 1 || m.dim > 65536 || m.chunk_capacity != 256 ||
-                       !codec::codec_from_name(m.codec, &codec_id) || m.pca_dim >= m.dim ||
-                       m.raw_tier > kRawZstdF32 || m.code_bytes < 1 ||
-                       m.code_bytes > m.dim * 4 || (m.flags & ~kFlagPcaRotate) != 0 || m.uid == 0 ||
-                       m.version < 0 || m.model_id < 0 ||
-                       (m.model_id == 0 && m.code_bytes != m.dim * 4),
-                   PVEC_CORRUPT, where + " has an invalid definition");
+    PVEC_FORWARD_IF_ERROR(validate_definition(m));
     *out = std::move(m);
     *found = true;
     return Status::ok();
@@ -353,6 +358,11 @@ Status create_or_upgrade_schema(sqlite3 *conn, bool may_write, bool *exists, int
         *format = kFormatVersion;
         return Status::ok();
     }
+    PVEC_FORWARD_IF_ERROR(read_int(conn,
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
+        " ('pvec_collections', 'pvec_models')", &n, &row));
+    PVEC_RETURN_IF(n != 2, PVEC_CORRUPT,
+                   "pocketvec's catalog is damaged: pvec_collections or pvec_models is missing");
     int64_t v = 0;
     PVEC_FORWARD_IF_ERROR(
         read_int(conn, "SELECT value FROM pvec_meta WHERE key = 'format_version'", &v, &row));

@@ -43,6 +43,10 @@ struct CollectionMeta {
     uint32_t model_version = 0;     // 0 = no model
 };
 
+// PVEC_CORRUPT unless `m` is a definition this library can serve (what every row read from the
+// file must be, and what an import or training may write).
+Status validate_definition(const CollectionMeta &m);
+
 namespace tables {
 std::string items(int64_t id);     // pvec_c<id>_items
 std::string chunks(int64_t id);    // pvec_c<id>_chunks

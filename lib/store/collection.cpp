@@ -224,10 +224,16 @@ Status Collection::init_untrained_model() {
 }
 
 Status Collection::check_vector(const float *v) const {
+    double norm2 = 0;
     for (std::size_t i = 0; i < dim_; ++i) {
         PVEC_RETURN_IF(!std::isfinite(v[i]), PVEC_INVALID,
                        "component " + std::to_string(i) + " is NaN or infinite");
+        norm2 += static_cast<double>(v[i]) * v[i];
     }
+    // Past 2^62 a norm's square, and so a dot or squared distance with another such vector,
+    // no longer fits a float: scores would be infinite and the item unreachable.
+    PVEC_RETURN_IF(norm2 > 0x1p124, PVEC_INVALID,
+                   "the vector's L2 norm exceeds 2^62: its scores would overflow float");
     return Status::ok();
 }
 
@@ -817,6 +823,19 @@ Status Collection::import_model(const uint8_t *blob, std::size_t size) {
     const uint32_t pca_dim = m->pca ? m->pca->out_dim : 0;
     const uint32_t flags =
         m->pca && m->pca->rotated ? (s->meta.flags | kFlagPcaRotate) : s->meta.flags;
+    {
+        // Checked as strictly as a definition read from the file, so that an import never
+        // writes a collection that the next open would refuse.
+        CollectionMeta next = s->meta;
+        next.codec = codec_name;
+        next.pca_dim = pca_dim;
+        next.flags = flags;
+        next.code_bytes = static_cast<uint32_t>(m->code_bytes());
+        next.model_id = 1;
+        Status st = validate_definition(next);
+        PVEC_RETURN_IF(!st.is_ok(), PVEC_INVALID,
+                       "the model does not fit the collection (" + st.message() + ")");
+    }
     Draft d(*s);
     PVEC_FORWARD_IF_ERROR(encode_all(*s, d, std::move(m), codec_name, pca_dim, flags));
     // Everything that allocates happens before the commit: after it, publishing cannot fail.

@@ -86,7 +86,7 @@ Status Database::attach(sqlite3 *conn, const OpenOptions &opts, std::unique_ptr<
 }
 
 Database::~Database() {
-    if (explicit_txn_) {
+    if (explicit_txn_ && !txn_aborted_) {
         (void)rollback();
     }
     if (conn_) {
@@ -253,7 +253,28 @@ Status Database::sync_in_txn() {
     return Status::ok();
 }
 
+void Database::notice_txn_end() {
+    if (explicit_txn_ && !txn_aborted_ && sqlite3_get_autocommit(conn_)) {
+        // SQLite rolled the whole transaction back itself (I/O error, full disk, no memory); the
+        // rollback hook has restored the resident state. The transaction stays "open" but dead:
+        // no later call may commit anything until the application ends it.
+        txn_aborted_ = true;
+        abort_note_ = true;
+    }
+}
+
+Status Database::annotate(Status st) {
+    if (!abort_note_.exchange(false) || st.is_ok()) {
+        return st;
+    }
+    return error(st.code(), st.message() +
+                                "; SQLite rolled back the whole transaction begun with "
+                                "pvec_db_begin: nothing written since then is kept, and writes "
+                                "fail until pvec_db_rollback ends it");
+}
+
 Status Database::sync() {
+    notice_txn_end();
     {
         std::list<std::shared_ptr<Collection>> retired;
         {
@@ -261,7 +282,7 @@ Status Database::sync() {
             retired.swap(retired_);
         }
     }
-    if (explicit_txn_) {
+    if (in_live_txn()) {
         return Status::ok();  // we hold the write lock: nobody else can commit under us
     }
     if (!sqlite3_get_autocommit(conn_)) {
@@ -293,7 +314,7 @@ Status Database::ReadScope::begin_plain() {
 
 Status Database::ReadScope::begin() {
     PVEC_FORWARD_IF_ERROR(begin_plain());
-    if (db_.explicit_txn_) {
+    if (db_.in_live_txn()) {
         return Status::ok();
     }
     return db_.sync_in_txn();
@@ -336,26 +357,33 @@ Database::WriteScope::~WriteScope() {
     } else {
         (void)exec(db_.conn_, "ROLLBACK");
     }
-    if (db_.explicit_txn_ && sqlite3_get_autocommit(db_.conn_)) {
-        // SQLite rolled the whole transaction back itself (I/O error, full disk); the rollback
-        // hook has restored the resident state.
-        db_.explicit_txn_ = false;
-    }
+    db_.notice_txn_end();
 }
 
 Status Database::WriteScope::begin_schema() {
     savepoint_ = !sqlite3_get_autocommit(db_.conn_);
-    PVEC_FORWARD_IF_ERROR(exec(db_.conn_, savepoint_ ? "SAVEPOINT pvec_call" : "BEGIN IMMEDIATE"));
+    Status st = exec(db_.conn_, savepoint_ ? "SAVEPOINT pvec_call" : "BEGIN IMMEDIATE");
+    if (!st.is_ok()) {
+        if (!savepoint_ && !sqlite3_get_autocommit(db_.conn_)) {
+            (void)exec(db_.conn_, "ROLLBACK");
+        }
+        db_.notice_txn_end();  // a failed SAVEPOINT may have ended the whole transaction
+        return st;
+    }
     active_ = true;
     return Status::ok();
 }
 
 Status Database::WriteScope::begin() {
     PVEC_RETURN_IF(db_.readonly_, PVEC_READONLY, "the database is open read-only");
+    db_.notice_txn_end();
+    PVEC_RETURN_IF(db_.txn_aborted_, PVEC_MISUSE,
+                   "the transaction begun with pvec_db_begin was rolled back by an earlier error; "
+                   "end it with pvec_db_rollback before writing again");
     // Inside the app's or our own transaction a savepoint makes this call atomic on its own.
     PVEC_FORWARD_IF_ERROR(begin_schema());
     // Lock, then refresh: what the call reads from now on is the file's latest committed state.
-    if (!db_.explicit_txn_) {
+    if (!db_.in_live_txn()) {
         PVEC_FORWARD_IF_ERROR(db_.sync_in_txn());
     }
     return Status::ok();
@@ -372,8 +400,14 @@ Status Database::begin() {
     PVEC_RETURN_IF(readonly_, PVEC_READONLY, "the database is open read-only");
     // Inside the application's own transaction (attached connection) ours is a savepoint.
     txn_is_savepoint_ = !sqlite3_get_autocommit(conn_);
-    PVEC_FORWARD_IF_ERROR(exec(conn_, txn_is_savepoint_ ? "SAVEPOINT pvec_txn" : "BEGIN IMMEDIATE"));
-    Status st = sync_in_txn();
+    Status st = exec(conn_, txn_is_savepoint_ ? "SAVEPOINT pvec_txn" : "BEGIN IMMEDIATE");
+    if (!st.is_ok()) {
+        if (!txn_is_savepoint_ && !sqlite3_get_autocommit(conn_)) {
+            (void)exec(conn_, "ROLLBACK");  // a BEGIN that failed half-way leaves nothing open
+        }
+        return st;
+    }
+    st = sync_in_txn();
     if (!st.is_ok()) {
         (void)exec(conn_, txn_is_savepoint_ ? "ROLLBACK TO pvec_txn; RELEASE pvec_txn" : "ROLLBACK");
         return st;
@@ -384,6 +418,13 @@ Status Database::begin() {
 
 Status Database::commit() {
     PVEC_RETURN_IF(!explicit_txn_, PVEC_MISUSE, "no transaction is open on this database");
+    notice_txn_end();
+    abort_note_ = false;
+    if (txn_aborted_) {
+        explicit_txn_ = txn_aborted_ = false;
+        return error(PVEC_ERROR, "the transaction was rolled back by an earlier error: nothing "
+                                 "written since pvec_db_begin was committed");
+    }
     Status st = exec(conn_, txn_is_savepoint_ ? "RELEASE pvec_txn" : "COMMIT");
     if (!st.is_ok()) {
         if (!txn_is_savepoint_ && sqlite3_get_autocommit(conn_)) {
@@ -398,6 +439,12 @@ Status Database::commit() {
 
 Status Database::rollback() {
     PVEC_RETURN_IF(!explicit_txn_, PVEC_MISUSE, "no transaction is open on this database");
+    notice_txn_end();
+    abort_note_ = false;
+    if (txn_aborted_) {
+        explicit_txn_ = txn_aborted_ = false;  // SQLite already rolled it back
+        return Status::ok();
+    }
     Status st = exec(conn_, txn_is_savepoint_ ? "ROLLBACK TO pvec_txn; RELEASE pvec_txn"
                                               : "ROLLBACK");
     if (!st.is_ok() && sqlite3_get_autocommit(conn_)) {

@@ -68,6 +68,13 @@ public:
     Status begin();
     Status commit();
     Status rollback();
+    // An explicit transaction is open and SQLite has not ended it.
+    bool in_live_txn() const { return explicit_txn_ && !txn_aborted_; }
+    // `st` of a write call, with a note when SQLite rolled back the whole explicit transaction
+    // during that call.
+    Status annotate(Status st);
+    // Records that SQLite ended the explicit transaction on its own, if it did.
+    void notice_txn_end();
 
     Status create_collection(const std::string &name, const CollectionSpec &spec,
                              std::shared_ptr<Collection> *out);
@@ -146,6 +153,8 @@ private:
     bool readonly_ = false;
     bool explicit_txn_ = false;
     bool txn_is_savepoint_ = false;
+    bool txn_aborted_ = false;               // SQLite ended the explicit transaction by an error
+    std::atomic<bool> abort_note_{false};    // ... during the current call
     bool has_schema_ = false;
     int64_t synced_version_ = -1;
     std::atomic<bool> force_sync_{false};  // a rollback hook ran: compare versions again
