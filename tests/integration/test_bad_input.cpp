@@ -297,3 +297,133 @@ TEST(BadFiles, DamagedChunksAreReported) {
 }
 
 }  // namespace
+
+namespace {
+
+// A model blob as docs/format.md describes it, with a valid checksum: PCA `in` -> `out` over an
+// f32 codec.
+std::vector<uint8_t> crafted_model(uint32_t in, uint32_t out, uint32_t metric) {
+    std::vector<uint8_t> b;
+    auto u32 = [&](std::vector<uint8_t> &v, uint32_t x) {
+        for (int i = 0; i < 4; ++i) {
+            v.push_back(static_cast<uint8_t>(x >> (8 * i)));
+        }
+    };
+    auto f32 = [&](std::vector<uint8_t> &v, float f) {
+        uint32_t x;
+        std::memcpy(&x, &f, 4);
+        u32(v, x);
+    };
+    std::vector<uint8_t> pca = {'P', 'V', 'P', 'C'};
+    u32(pca, 1);
+    u32(pca, in);
+    u32(pca, out);
+    u32(pca, 0);
+    f32(pca, 1.0f);
+    for (uint32_t i = 0; i < in; ++i) {
+        f32(pca, 0.0f);
+    }
+    for (uint32_t r = 0; r < out; ++r) {
+        for (uint32_t c = 0; c < in; ++c) {
+            f32(pca, r == c ? 1.0f : 0.0f);
+        }
+    }
+    std::vector<uint8_t> codec = {'P', 'V', 'C', 'D'};
+    u32(codec, 1);
+    u32(codec, 0);  // f32
+    u32(codec, out);
+    f32(codec, 1.0f);
+    u32(codec, 0);
+    u32(codec, 0);
+    u32(codec, 0);
+    b = {'P', 'V', 'M', 'D'};
+    u32(b, 1);
+    u32(b, in);
+    u32(b, metric);
+    u32(b, static_cast<uint32_t>(pca.size()));
+    b.insert(b.end(), pca.begin(), pca.end());
+    u32(b, static_cast<uint32_t>(codec.size()));
+    b.insert(b.end(), codec.begin(), codec.end());
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (uint8_t x : b) {
+        h = (h ^ x) * 0x100000001b3ull;
+    }
+    for (int i = 0; i < 8; ++i) {
+        b.push_back(static_cast<uint8_t>(h >> (8 * i)));
+    }
+    return b;
+}
+
+}  // namespace
+
+TEST_F(BadInput, ValuesThatWouldOverflowAndCraftedModelsAreRefused) {
+    char *err = nullptr;
+    std::vector<float> huge(kDim, std::numeric_limits<float>::max());
+    expect_rc(pvec_add(c_, 5000, huge.data(), kDim, nullptr, &err), err, PVEC_INVALID);
+    int64_t ids[4];
+    size_t n;
+    expect_rc(pvec_search(c_, huge.data(), kDim, 4, nullptr, ids, nullptr, &n, &err), err,
+              PVEC_INVALID);
+    // A checksum-valid model whose PCA keeps every dimension (8 -> 8) would make a collection
+    // that no open accepts: refused at import, and the collection stays as it was.
+    const auto bad = crafted_model(kDim, kDim, PVEC_METRIC_COSINE);
+    expect_rc(pvec_model_import(c_, bad.data(), bad.size(), &err), err, PVEC_INVALID);
+    // The same blob shape with 8 -> 4 is a fine model (the harness itself is right).
+    pvec_collection_options o = PVEC_COLLECTION_OPTIONS_INIT;
+    o.dim = kDim;
+    o.raw_tier = PVEC_RAW_ZSTD_F32;
+    pvec_collection *other = nullptr;
+    PV_OK(pvec_collection_create(db_, "other", &o, &other, nullptr));
+    const auto good = crafted_model(kDim, 4, PVEC_METRIC_COSINE);
+    PV_OK(pvec_model_import(other, good.data(), good.size(), nullptr));
+    pvec_collection_close(other);
+    PV_OK(pvec_collection_drop(db_, "other", nullptr));
+}
+
+TEST_F(BadInput, NamesMustBeRealUtf8) {
+    char *err = nullptr;
+    pvec_collection_options o = PVEC_COLLECTION_OPTIONS_INIT;
+    o.dim = 4;
+    for (const char *name : {"a\xC0\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE0\x80\xAF", "\xFF"}) {
+        pvec_collection *c = nullptr;
+        expect_rc(pvec_collection_create(db_, name, &o, &c, &err), err, PVEC_INVALID);
+        EXPECT_EQ(c, nullptr);
+    }
+    pvec_collection *ok = nullptr;
+    PV_OK(pvec_collection_create(db_, "caf\xC3\xA9 \xF0\x9F\x93\x9D", &o, &ok, nullptr));
+    pvec_collection_close(ok);
+    PV_OK(pvec_collection_drop(db_, "caf\xC3\xA9 \xF0\x9F\x93\x9D", nullptr));
+}
+
+TEST(DamagedCatalog, AMissingCatalogTableOrAnOversizedDimIsCorrupt) {
+    TempDb tmp;
+    {
+        pvec_db *db = open_db(tmp.path());
+        pvec_collection *c = create(db, "c", 32, PVEC_METRIC_L2);
+        pvec_collection_close(c);
+        PV_OK(pvec_db_close(db));
+    }
+    sqlite3 *conn = nullptr;
+    ASSERT_EQ(sqlite3_open(tmp.c_str(), &conn), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(conn, "UPDATE pvec_collections SET dim = 4294967328", nullptr, nullptr,
+                           nullptr),
+              SQLITE_OK);  // 2^32 + 32
+    sqlite3_close(conn);
+    {
+        pvec_db *db = open_db(tmp.path());
+        pvec_collection *c = nullptr;
+        char *err = nullptr;
+        EXPECT_EQ(pvec_collection_open(db, "c", &c, &err), PVEC_CORRUPT) << (err ? err : "");
+        pvec_free(err);
+        PV_OK(pvec_db_close(db));
+    }
+    ASSERT_EQ(sqlite3_open(tmp.c_str(), &conn), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(conn, "DROP TABLE pvec_collections", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(conn);
+    pvec_db *db = nullptr;
+    char *err = nullptr;
+    EXPECT_EQ(pvec_db_open(tmp.c_str(), nullptr, &db, &err), PVEC_CORRUPT) << (err ? err : "");
+    pvec_free(err);
+    EXPECT_EQ(db, nullptr);
+}
