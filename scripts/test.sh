@@ -14,4 +14,11 @@ if [ "${PVEC_SKIP_SANITIZERS:-0}" != 1 ]; then
     cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPVEC_SANITIZE=address,undefined
     cmake --build build-asan -j "$jobs"
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest -j "$jobs" --output-on-failure --timeout 900)
+
+    # ThreadSanitizer over the tests labelled `concurrency` (threads and processes on one file).
+    cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPVEC_SANITIZE=thread \
+        -DPVEC_BUILD_TOOLS=OFF -DPVEC_BUILD_EXAMPLES=OFF
+    cmake --build build-tsan -j "$jobs" --target test_concurrency
+    (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -j "$jobs" -L concurrency \
+        --output-on-failure --timeout 900)
 fi
