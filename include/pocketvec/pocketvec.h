@@ -138,6 +138,12 @@ typedef struct pvec_collection pvec_collection;
 
 #define PVEC_OPEN_READONLY 0x1u /* open for reading only; every write returns PVEC_READONLY */
 #define PVEC_OPEN_NOCREATE 0x2u /* fail with PVEC_IO instead of creating a missing file */
+/* Switch the file to SQLite's write-ahead log (PRAGMA journal_mode=WAL, which stays with the
+ * file): searches and reads of other connections and processes then never wait for a writer,
+ * nor a writer for them. SQLite's WAL rules apply: -wal and -shm files beside the database, all
+ * connections on one host. Durability is unchanged (pocketvec never lowers `synchronous`).
+ * Since 0.1. */
+#define PVEC_OPEN_WAL 0x4u
 
 typedef struct pvec_open_options {
     uint32_t struct_size;     /* sizeof(pvec_open_options) */
@@ -167,7 +173,7 @@ PVEC_API int pvec_db_open(const char *path, const pvec_open_options *opts, pvec_
  * undoes their effect on the resident state as on the file (pocketvec installs the connection's
  * sqlite3_commit_hook and sqlite3_rollback_hook for this, replacing any the application set;
  * they are removed by pvec_db_close). The application must not write pocketvec's tables itself.
- * Only PVEC_OPEN_READONLY of opts->flags is used.
+ * Only PVEC_OPEN_READONLY of opts->flags is used (the journal mode stays the application's).
  * Returns as pvec_db_open. Any thread (SQLite's own threading mode of `conn` applies). Since 0.1. */
 struct sqlite3;
 PVEC_API int pvec_db_attach(struct sqlite3 *conn, const pvec_open_options *opts, pvec_db **out,

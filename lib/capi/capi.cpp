@@ -129,6 +129,7 @@ store::OpenOptions open_options(const pvec_open_options *opts) {
     {
         o.readonly = (opts->flags & PVEC_OPEN_READONLY) != 0;
         o.nocreate = (opts->flags & PVEC_OPEN_NOCREATE) != 0;
+        o.wal = (opts->flags & PVEC_OPEN_WAL) != 0;
         if (opts->busy_timeout_ms != 0) {
             o.busy_timeout_ms = opts->busy_timeout_ms;
         }
@@ -194,6 +195,8 @@ int pvec_db_open(const char *path, const pvec_open_options *opts, pvec_db **out,
         PVEC_CHECK_ARG(path != nullptr, "path is NULL");
         pvec_open_options o;
         PVEC_FORWARD_IF_ERROR(read_options(opts, pvec_open_options PVEC_OPEN_OPTIONS_INIT, &o, "opts"));
+        PVEC_RETURN_IF((o.flags & ~(PVEC_OPEN_READONLY | PVEC_OPEN_NOCREATE | PVEC_OPEN_WAL)) != 0,
+                       PVEC_MISUSE, "opts->flags has unknown bits");
         auto handle = std::make_unique<pvec_db>();
         PVEC_FORWARD_IF_ERROR(store::Database::open(path, open_options(&o), &handle->db));
         *out = handle.release();

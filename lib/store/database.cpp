@@ -70,6 +70,18 @@ Status Database::open(const std::string &path, const OpenOptions &opts,
     db->readonly_ = opts.readonly;
     sqlite3_extended_result_codes(db->conn_, 1);
     sqlite3_busy_timeout(db->conn_, opts.busy_timeout_ms < 0 ? 0 : opts.busy_timeout_ms);
+    if (opts.wal && !opts.readonly) {
+        Stmt mode;
+        PVEC_FORWARD_IF_ERROR(mode.prepare(db->conn_, "PRAGMA journal_mode = WAL"));
+        StmtUse use(mode);
+        int rc = use.step();
+        if (rc != SQLITE_ROW) {
+            return sqlite_status(db->conn_, rc, "switching '" + path + "' to WAL");
+        }
+        PVEC_RETURN_IF(use.text(0) != "wal", PVEC_UNSUPPORTED,
+                       "'" + path + "' cannot use a write-ahead log (journal mode " +
+                           std::string(use.text(0)) + ")");
+    }
     PVEC_FORWARD_IF_ERROR(db->init(!opts.readonly));
     *out = std::move(db);
     return Status::ok();

@@ -38,6 +38,7 @@ class Collection;
 struct OpenOptions {
     bool readonly = false;
     bool nocreate = false;
+    bool wal = false;
     int busy_timeout_ms = 5000;  // < 0: do not wait
 };
 

@@ -72,14 +72,22 @@ void report_error(Counters &c, int rc, char *err, const char *what) {
 
 // One process: writer 0 autocommits batches on the handle its searchers share; writer 1 runs
 // explicit transactions on its own handle (adds, deletes of its older batches, rollbacks).
-int run_process(const std::string &path, int proc, Shared *shared, const std::string &log) {
+pvec_open_options open_options(bool wal) {
+    pvec_open_options o = PVEC_OPEN_OPTIONS_INIT;
+    o.flags = wal ? PVEC_OPEN_WAL : 0;
+    return o;
+}
+
+int run_process(const std::string &path, int proc, Shared *shared, const std::string &log,
+                bool wal) {
+    const pvec_open_options opts = open_options(wal);
     Counters c;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds());
     std::mutex log_mutex;
     std::set<int64_t> acked, deleted;
     pvec_db *shared_db = nullptr;
     char *err = nullptr;
-    int rc = pvec_db_open(path.c_str(), nullptr, &shared_db, &err);
+    int rc = pvec_db_open(path.c_str(), &opts, &shared_db, &err);
     pvec_collection *shared_coll = nullptr;
     if (rc == PVEC_OK) {
         rc = pvec_collection_open(shared_db, "s", &shared_coll, &err);
@@ -94,7 +102,7 @@ int run_process(const std::string &path, int proc, Shared *shared, const std::st
         pvec_collection *coll = shared_coll;
         if (w == 1) {
             char *err = nullptr;
-            int rc = pvec_db_open(path.c_str(), nullptr, &db, &err);
+            int rc = pvec_db_open(path.c_str(), &opts, &db, &err);
             if (rc == PVEC_OK) {
                 rc = pvec_collection_open(db, "s", &coll, &err);
             }
@@ -228,9 +236,9 @@ int run_process(const std::string &path, int proc, Shared *shared, const std::st
     for (int64_t b : deleted) {
         out << "D " << b << "\n";
     }
-    std::printf("process %d: commits %ld (deletes %ld) rollbacks %ld searches %ld busy %ld "
+    std::printf("%s process %d: commits %ld (deletes %ld) rollbacks %ld searches %ld busy %ld "
                 "errors %ld torn %ld uncommitted %ld\n",
-                proc, c.commits.load(), c.deletes.load(), c.rollbacks.load(), c.searches.load(),
+                wal ? "wal" : "journal", proc, c.commits.load(), c.deletes.load(), c.rollbacks.load(), c.searches.load(),
                 c.busy.load(), c.errors.load(), c.torn.load(), c.uncommitted.load());
     std::fflush(stdout);
     return c.errors == 0 && c.torn == 0 && c.uncommitted == 0 ? 0 : 1;
@@ -238,10 +246,14 @@ int run_process(const std::string &path, int proc, Shared *shared, const std::st
 
 }  // namespace
 
-TEST(Stress, TwoProcessesWithWritersAndSearchers) {
+// Both journal modes: the rollback journal (the default) and the write-ahead log (PVEC_OPEN_WAL).
+class Stress : public ::testing::TestWithParam<bool> {};
+
+TEST_P(Stress, TwoProcessesWithWritersAndSearchers) {
     TempDb tmp;
+    const bool wal = GetParam();
     {
-        pvec_db *db = open_db(tmp.path());
+        pvec_db *db = open_db(tmp.path(), wal ? PVEC_OPEN_WAL : 0);
         pvec_collection_options o = PVEC_COLLECTION_OPTIONS_INIT;
         o.dim = kDim;
         o.metric = PVEC_METRIC_L2;
@@ -260,7 +272,7 @@ TEST(Stress, TwoProcessesWithWritersAndSearchers) {
         kids[p] = fork();
         ASSERT_GE(kids[p], 0);
         if (kids[p] == 0) {
-            _exit(run_process(tmp.path(), p, shared, tmp.path() + ".log" + std::to_string(p)));
+            _exit(run_process(tmp.path(), p, shared, tmp.path() + ".log" + std::to_string(p), wal));
         }
     }
     for (int p = 0; p < 2; ++p) {
@@ -299,3 +311,8 @@ TEST(Stress, TwoProcessesWithWritersAndSearchers) {
     pvec_collection_close(c);
     PV_OK(pvec_db_close(db));
 }
+
+INSTANTIATE_TEST_SUITE_P(JournalModes, Stress, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool> &i) {
+                             return std::string(i.param ? "Wal" : "RollbackJournal");
+                         });

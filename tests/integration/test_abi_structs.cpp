@@ -56,6 +56,9 @@ TEST(AbiStructs, UnknownNonZeroFieldsAndTooSmallStructsAreMisuse) {
     EXPECT_NE(std::string(err).find("does not know"), std::string::npos) << err;
     pvec_free(err);
     EXPECT_EQ(db, nullptr);
+    pvec_open_options unknown = PVEC_OPEN_OPTIONS_INIT;
+    unknown.flags = 0x100;
+    EXPECT_EQ(pvec_db_open(tmp.c_str(), &unknown, &db, nullptr), PVEC_MISUSE);
     pvec_open_options small = PVEC_OPEN_OPTIONS_INIT;
     small.struct_size = 4;
     EXPECT_EQ(pvec_db_open(tmp.c_str(), &small, &db, nullptr), PVEC_MISUSE);

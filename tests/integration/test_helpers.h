@@ -42,6 +42,7 @@ private:
         std::remove(path_.c_str());
         std::remove((path_ + "-journal").c_str());
         std::remove((path_ + "-wal").c_str());
+        std::remove((path_ + "-shm").c_str());
     }
     std::string path_;
 };
