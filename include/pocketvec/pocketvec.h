@@ -216,6 +216,11 @@ PVEC_API int pvec_db_rollback(pvec_db *db, char **errmsg);
 
 #define PVEC_RAW_NONE 0u     /* no raw tier: only the codes are kept */
 #define PVEC_RAW_ZSTD_F32 1u /* keep each original vector, zstd-compressed float32, off the scan path */
+#define PVEC_RAW_F32 2u      /* keep each original vector as float32, uncompressed (zstd saves
+                                under 1% of an embedding's bytes and costs time on every write
+                                and rescoring) */
+#define PVEC_RAW_F16 3u      /* keep each vector as IEEE binary16: half the bytes; rescoring,
+                                pvec_get and re-training then use the f16-rounded vector */
 
 #define PVEC_COLLECTION_PCA_ROTATE 0x1u /* follow PCA with a seeded random orthogonal rotation */
 
@@ -231,7 +236,7 @@ typedef struct pvec_collection_options {
                              model; until the collection is trained it stores float32 and searches
                              exactly (see pvec_collection_train). */
     uint32_t pca_dim;     /* 0 = no PCA; else project to this many dimensions (< dim) at training */
-    uint32_t raw_tier;    /* PVEC_RAW_NONE (default) or PVEC_RAW_ZSTD_F32: needed for exact
+    uint32_t raw_tier;    /* PVEC_RAW_NONE (default) or another PVEC_RAW_*: needed for exact
                              rescoring (search oversampling), re-training and codec changes */
     uint32_t train_threshold; /* train automatically at the end of the write call that brings the
                                  count to at least this; 0 = max(1024, 2 * dim); PVEC_TRAIN_NEVER */

@@ -34,7 +34,7 @@ Status validate_definition(const CollectionMeta &m) {
     codec::CodecId codec_id;
     PVEC_RETURN_IF(m.dim < 1 || m.dim > 65536 || m.chunk_capacity != 256 ||
                        !codec::codec_from_name(m.codec, &codec_id) || m.pca_dim >= m.dim ||
-                       m.raw_tier > kRawZstdF32 || m.code_bytes < 1 ||
+                       m.raw_tier > kRawLast || m.code_bytes < 1 ||
                        m.code_bytes > m.dim * 4 || (m.flags & ~kFlagPcaRotate) != 0 || m.uid == 0 ||
                        m.version < 0 || m.model_id < 0 ||
                        (m.model_id == 0 && m.code_bytes != m.dim * 4),

@@ -20,7 +20,10 @@ namespace pocketvec::store {
 constexpr uint32_t kFormatVersion = 2;
 
 constexpr uint32_t kRawNone = 0;
-constexpr uint32_t kRawZstdF32 = 1;
+constexpr uint32_t kRawZstdF32 = 1;  // zstd frame of the float32 vector
+constexpr uint32_t kRawF32 = 2;      // the float32 vector as it is
+constexpr uint32_t kRawF16 = 3;      // the vector as IEEE binary16 (round to nearest even)
+constexpr uint32_t kRawLast = kRawF16;
 constexpr uint32_t kTrainNever = 0xFFFFFFFFu;
 constexpr uint32_t kFlagPcaRotate = 0x1u;
 

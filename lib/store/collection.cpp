@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "codec/codec.h"
+#include "codec/minifloat.h"
 #include "pocketvec/pocketvec.h"
 #include "search/scan.h"
 #include "store/database.h"
@@ -338,33 +339,44 @@ Status Collection::write_slot(Draft &d, const SlotRef &loc, int64_t id, const fl
 }
 
 Status Collection::write_raw(int64_t id, const float *vec) {
-    if (snapshot()->meta.raw_tier == kRawNone) {
+    const uint32_t tier = snapshot()->meta.raw_tier;
+    if (tier == kRawNone) {
         return Status::ok();
     }
-    // One compression context for the collection: building a fresh one per vector costs more
-    // than the compression itself (cpuid on every setup).
-    if (zc_ == nullptr) {
-        zc_ = ZSTD_createCCtx();
-        PVEC_RETURN_IF(zc_ == nullptr, PVEC_NOMEM, "out of memory");
-    }
     const std::size_t n = dim_ * sizeof(float);
-    std::vector<uint8_t> packed(ZSTD_compressBound(n));
-    const std::size_t size = ZSTD_compressCCtx(zc_, packed.data(), packed.size(), vec, n, 3);
-    PVEC_RETURN_IF(ZSTD_isError(size), PVEC_ERROR,
-                   std::string("compressing a raw vector: ") + ZSTD_getErrorName(size));
+    const void *data = vec;
+    std::size_t size = n;
+    if (tier == kRawZstdF32) {
+        // One compression context for the collection: building a fresh one per vector costs
+        // more than the compression itself (cpuid on every setup).
+        if (zc_ == nullptr) {
+            zc_ = ZSTD_createCCtx();
+            PVEC_RETURN_IF(zc_ == nullptr, PVEC_NOMEM, "out of memory");
+        }
+        raw_buf_.resize(ZSTD_compressBound(n));
+        size = ZSTD_compressCCtx(zc_, raw_buf_.data(), raw_buf_.size(), vec, n, 3);
+        PVEC_RETURN_IF(ZSTD_isError(size), PVEC_ERROR,
+                       std::string("compressing a raw vector: ") + ZSTD_getErrorName(size));
+        data = raw_buf_.data();
+    } else if (tier == kRawF16) {
+        raw_buf_.resize(dim_ * 2);
+        for (uint32_t i = 0; i < dim_; ++i) {
+            const uint16_t h = codec::f32_to_f16(vec[i]);
+            std::memcpy(raw_buf_.data() + 2 * i, &h, 2);
+        }
+        data = raw_buf_.data();
+        size = raw_buf_.size();
+    }
     StmtUse use(raw_put_stmt_);
     use.bind(1, id);
-    use.bind_blob(2, packed.data(), size);
+    use.bind_blob(2, data, size);
     int rc = use.step();
     return rc == SQLITE_DONE ? Status::ok()
                              : sqlite_status(db_.conn(), rc, "writing raw vector " + std::to_string(id));
 }
 
 Status Collection::read_raw(int64_t id, float *vec) {
-    if (zd_ == nullptr) {
-        zd_ = ZSTD_createDCtx();
-        PVEC_RETURN_IF(zd_ == nullptr, PVEC_NOMEM, "out of memory");
-    }
+    const uint32_t tier = snapshot()->meta.raw_tier;
     StmtUse use(raw_get_stmt_);
     use.bind(1, id);
     int rc = use.step();
@@ -375,21 +387,41 @@ Status Collection::read_raw(int64_t id, float *vec) {
         return sqlite_status(db_.conn(), rc, "reading raw vector " + std::to_string(id));
     }
     const std::size_t n = dim_ * sizeof(float);
-    const std::size_t got = ZSTD_decompressDCtx(zd_, vec, n, use.blob(0), use.bytes(0));
-    PVEC_RETURN_IF(ZSTD_isError(got) || got != n, PVEC_CORRUPT,
-                   "raw vector " + std::to_string(id) + " is damaged");
+    const auto *blob = static_cast<const uint8_t *>(use.blob(0));
+    const std::string damaged = "raw vector " + std::to_string(id) + " is damaged";
+    if (tier == kRawZstdF32) {
+        if (zd_ == nullptr) {
+            zd_ = ZSTD_createDCtx();
+            PVEC_RETURN_IF(zd_ == nullptr, PVEC_NOMEM, "out of memory");
+        }
+        const std::size_t got = ZSTD_decompressDCtx(zd_, vec, n, blob, use.bytes(0));
+        PVEC_RETURN_IF(ZSTD_isError(got) || got != n, PVEC_CORRUPT, damaged);
+    } else if (tier == kRawF32) {
+        PVEC_RETURN_IF(use.bytes(0) != n, PVEC_CORRUPT, damaged);
+        std::memcpy(vec, blob, n);
+    } else {
+        PVEC_RETURN_IF(use.bytes(0) != dim_ * 2u, PVEC_CORRUPT, damaged);
+        for (uint32_t i = 0; i < dim_; ++i) {
+            uint16_t h;
+            std::memcpy(&h, blob + 2 * i, 2);
+            vec[i] = codec::f16_to_f32(h);
+        }
+    }
+    for (uint32_t i = 0; i < dim_; ++i) {
+        PVEC_RETURN_IF(!std::isfinite(vec[i]), PVEC_CORRUPT, damaged);
+    }
     return Status::ok();
 }
 
 Status Collection::source_vector(const Snapshot &s, const SlotRef &loc, float *vec) {
     const ResidentChunk &chunk = *s.chunks[loc.chunk];
-    if (s.meta.raw_tier != kRawNone) {
-        return read_raw(chunk.ids[loc.slot], vec);
+    if (!s.model) {
+        chunk.read_code(loc.slot, reinterpret_cast<uint8_t *>(vec));  // exact float32 codes
+        return Status::ok();
     }
-    PVEC_RETURN_IF(s.model != nullptr, PVEC_UNSUPPORTED,
+    PVEC_RETURN_IF(s.meta.raw_tier == kRawNone, PVEC_UNSUPPORTED,
                    "the original vectors are gone (compressed codes and no raw tier)");
-    chunk.read_code(loc.slot, reinterpret_cast<uint8_t *>(vec));
-    return Status::ok();
+    return read_raw(chunk.ids[loc.slot], vec);
 }
 
 Status Collection::write_one(Draft &d, int64_t id, const float *vec, const char *meta,

@@ -154,6 +154,7 @@ private:
         raw_put_stmt_, raw_get_stmt_, raw_delete_stmt_;
     ZSTD_CCtx *zc_ = nullptr;
     ZSTD_DCtx *zd_ = nullptr;
+    std::vector<uint8_t> raw_buf_;  // a raw vector as stored, reused
     int64_t bytes_version_ = -1;  // the collection version bytes_used_ was measured at
     uint64_t bytes_used_ = 0;
 };

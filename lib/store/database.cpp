@@ -508,7 +508,7 @@ Status Database::create_collection(const std::string &name, const CollectionSpec
                    "unknown codec '" + spec.codec + "'");
     PVEC_RETURN_IF(spec.pca_dim >= spec.dim, PVEC_RANGE,
                    "pca_dim must be smaller than the dimension");
-    PVEC_RETURN_IF(spec.raw_tier > kRawZstdF32, PVEC_INVALID, "unknown raw tier");
+    PVEC_RETURN_IF(spec.raw_tier > kRawLast, PVEC_INVALID, "unknown raw tier");
     PVEC_RETURN_IF((spec.flags & ~kFlagPcaRotate) != 0, PVEC_INVALID, "unknown collection flags");
     PVEC_RETURN_IF(readonly_, PVEC_READONLY, "the database is open read-only");
 
