@@ -124,6 +124,13 @@ PreparedQuery prepare_query(const CodecParams &p, const float *q);
 void dot_rows(const PreparedQuery &pq, const uint8_t *codes, std::size_t n, float *out);
 void dot_rows_scalar(const PreparedQuery &pq, const uint8_t *codes, std::size_t n, float *out);
 
+// The same scores for the 256 codes of one block in the block scan layout
+// (kernels/block_layout.h: 4-byte groups, group g of slot v at byte (g * 256 + v) * 4, padding and
+// free slots zero): out[v] for every v < 256. Portable C++ shaped for the auto-vectoriser (the
+// inner loop runs over 256 vectors with no horizontal sum); per-level SIMD kernels belong to
+// lib/kernels/. `block` needs no alignment; out holds 256 floats.
+void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out);
+
 // |decode(code)|^2, for L2 as |q|^2 - 2 q.x + |x|^2 and for cosine norms; computed once per vector
 // at insert and kept as a per-vector correction.
 float decoded_norm2(const CodecParams &p, const uint8_t *code);

@@ -193,6 +193,149 @@ void dot_rows(const PreparedQuery &pq, const uint8_t *codes, std::size_t n, floa
     }
 }
 
+namespace {
+
+constexpr std::size_t kBlock = 256;
+
+inline uint32_t load_u32(const uint8_t *p) {
+    uint32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// Branch-free population count of 32 bits (vectorises without a POPCNT instruction).
+inline uint32_t popcount32(uint32_t x) {
+    x = x - ((x >> 1) & 0x55555555u);
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    x = (x + (x >> 4)) & 0x0f0f0f0fu;
+    return (x * 0x01010101u) >> 24;
+}
+
+inline float weight(const std::vector<float> &w, std::size_t i) { return i < w.size() ? w[i] : 0.0f; }
+
+}  // namespace
+
+// Runs term(g, p, k) -> float over every group g of one tile of kTile vectors, where p points at
+// the tile's first vector in group g and k is the vector within the tile: the tile's kTile
+// accumulators stay in registers while the groups stream past.
+constexpr std::size_t kTile = 16;
+
+template <class Term>
+inline void block_sum(const uint8_t *block, std::size_t groups, float *out, Term term) {
+    for (std::size_t t = 0; t < kBlock; t += kTile) {
+        float acc[kTile] = {};
+        for (std::size_t g = 0; g < groups; ++g) {
+            const uint8_t *p = block + (g * kBlock + t) * 4;
+            for (std::size_t k = 0; k < kTile; ++k) {
+                acc[k] += term(g, p + 4 * k);
+            }
+        }
+        for (std::size_t k = 0; k < kTile; ++k) {
+            out[t + k] = acc[k];
+        }
+    }
+}
+
+void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out) {
+    const std::size_t dim = pq.dim;
+    const std::size_t groups = (code_bytes(pq.id, dim) + 3) / 4;
+    // Per-group weights padded to whole groups (padding codes are zero, their weights too).
+    std::vector<float> w(groups * 8, 0.0f);
+    switch (pq.id) {
+    case CodecId::f32:
+        for (std::size_t g = 0; g < groups; ++g) {
+            w[g] = weight(pq.w, g);
+        }
+        block_sum(block, groups, out, [&](std::size_t g, const uint8_t *c) {
+            return w[g] * load_f32(c);
+        });
+        break;
+    case CodecId::f16: {
+        const float *t = f16_table();
+        for (std::size_t i = 0; i < 2 * groups; ++i) {
+            w[i] = weight(pq.w, i);
+        }
+        block_sum(block, groups, out, [&](std::size_t g, const uint8_t *c) {
+            const uint32_t x = load_u32(c);
+            return w[2 * g] * t[x & 0xffffu] + w[2 * g + 1] * t[x >> 16];
+        });
+        break;
+    }
+    case CodecId::bf16:
+        for (std::size_t i = 0; i < 2 * groups; ++i) {
+            w[i] = weight(pq.w, i);
+        }
+        block_sum(block, groups, out, [&](std::size_t g, const uint8_t *c) {
+            const uint32_t x = load_u32(c);
+            return w[2 * g] * fast_bits_float(x << 16) + w[2 * g + 1] * fast_bits_float(x & 0xffff0000u);
+        });
+        break;
+    case CodecId::e4m3:
+    case CodecId::e5m2: {
+        const float *lut = pq.lut.data();
+        for (std::size_t i = 0; i < 4 * groups; ++i) {
+            w[i] = weight(pq.w, i);
+        }
+        block_sum(block, groups, out, [&](std::size_t g, const uint8_t *c) {
+            const float *wg = &w[4 * g];
+            return wg[0] * lut[c[0]] + wg[1] * lut[c[1]] + wg[2] * lut[c[2]] + wg[3] * lut[c[3]];
+        });
+        for (std::size_t v = 0; v < kBlock; ++v) {
+            out[v] *= pq.scale;
+        }
+        break;
+    }
+    case CodecId::int8:
+        for (std::size_t i = 0; i < 4 * groups; ++i) {
+            w[i] = weight(pq.w, i);
+        }
+        block_sum(block, groups, out, [&](std::size_t g, const uint8_t *c) {
+            const float *wg = &w[4 * g];
+            return wg[0] * static_cast<float>(c[0]) + wg[1] * static_cast<float>(c[1]) +
+                   wg[2] * static_cast<float>(c[2]) + wg[3] * static_cast<float>(c[3]);
+        });
+        for (std::size_t v = 0; v < kBlock; ++v) {
+            out[v] += pq.base;
+        }
+        break;
+    case CodecId::int4:
+        for (std::size_t b = 0; b < 4 * groups; ++b) {
+            w[2 * b] = weight(pq.w_lo, b);
+            w[2 * b + 1] = weight(pq.w_hi, b);
+        }
+        block_sum(block, groups, out, [&](std::size_t g, const uint8_t *c) {
+            const float *wg = &w[8 * g];
+            float s = 0.0f;
+            for (std::size_t k = 0; k < 4; ++k) {
+                s += wg[2 * k] * static_cast<float>(c[k] & 0xfu) +
+                     wg[2 * k + 1] * static_cast<float>(c[k] >> 4);
+            }
+            return s;
+        });
+        for (std::size_t v = 0; v < kBlock; ++v) {
+            out[v] += pq.base;
+        }
+        break;
+    case CodecId::binary: {
+        for (std::size_t t = 0; t < kBlock; t += kTile) {
+            uint32_t ham[kTile] = {};
+            for (std::size_t g = 0; g < groups; ++g) {
+                // The query's bits past dim are 0, as are the codes' padding bits.
+                const uint32_t q = static_cast<uint32_t>(pq.bits[g / 2] >> (32 * (g % 2)));
+                const uint8_t *p = block + (g * kBlock + t) * 4;
+                for (std::size_t k = 0; k < kTile; ++k) {
+                    ham[k] += popcount32(q ^ load_u32(p + 4 * k));
+                }
+            }
+            for (std::size_t k = 0; k < kTile; ++k) {
+                out[t + k] = static_cast<float>(dim) - 2.0f * static_cast<float>(ham[k]);
+            }
+        }
+        break;
+    }
+    }
+}
+
 void dot_rows_scalar(const PreparedQuery &pq, const uint8_t *codes, std::size_t n, float *out) {
     const std::size_t dim = pq.dim;
     const std::size_t stride = code_bytes(pq.id, dim);

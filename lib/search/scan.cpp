@@ -206,13 +206,8 @@ std::vector<Hit> scan_codes(const model::Query &query, const std::vector<CodeBlo
         if (!any_live(b.live)) {
             return;
         }
-        // Row-major gather until the block kernels of every codec land.
-        std::vector<uint8_t> rows(kBlockVectors * b.stride);
-        for (std::size_t s = 0; s < kBlockVectors; ++s) {
-            kernels::block_load(b.codes, b.stride, s, rows.data() + s * b.stride);
-        }
-        float ip[kBlockVectors];
-        codec::dot_rows(query.prepared, rows.data(), kBlockVectors, ip);
+        alignas(64) float ip[kBlockVectors];
+        codec::dot_block(query.prepared, b.codes, ip);
         offer_live(b.live, b.ids, bi, top,
                    [&](std::size_t s) { return model::score(query, ip[s], b.norm2[s]); });
     });

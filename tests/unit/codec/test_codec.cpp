@@ -2,6 +2,7 @@
 // brute-force nearest search), trained int8/int4/binary parameters, fast scoring against the scalar
 // reference, and the parameter blob.
 #include "codec/codec.h"
+#include "kernels/block_layout.h"
 #include "codec/minifloat.h"
 
 #include <gtest/gtest.h>
@@ -574,6 +575,47 @@ TEST(Codec, DotRowsFastMatchesScalarAndDecode) {
                 const double tol = 1e-5 * (mag + std::fabs(pq.base)) + 1e-30;
                 EXPECT_NEAR(fast[j], ref[j], tol) << codec_name(id) << " dim " << dim;
                 EXPECT_NEAR(ref[j], want, tol) << codec_name(id) << " dim " << dim;
+            }
+        }
+    }
+}
+
+// dot_block over the block scan layout equals the scalar reference over the same codes, for
+// every slot of a block: 250 live codes in random slots, the rest free (zero codes).
+TEST(Codec, DotBlockMatchesScalarOverTheBlockLayout) {
+    for (CodecId id : kAllCodecs) {
+        for (std::size_t dim : kOddDims) {
+            const std::size_t n = 256;
+            std::vector<float> x = skewed_sample(n + 10, dim, 300 + dim);
+            CodecParams p;
+            ASSERT_TRUE(train(id, x.data(), n + 10, dim, &p).is_ok());
+            const std::size_t bytes = code_bytes(id, dim);
+            std::vector<uint8_t> rows(n * bytes, 0);
+            std::vector<uint8_t> block(pocketvec::kernels::block_bytes(bytes), 0);
+            for (std::size_t v = 0; v < n; ++v) {
+                if (v % 37 == 5) {
+                    continue;  // a free slot: zero code, as the store keeps it
+                }
+                encode(p, &x[v * dim], &rows[v * bytes]);
+                pocketvec::kernels::block_store(block.data(), bytes, v, &rows[v * bytes]);
+            }
+            const PreparedQuery pq = prepare_query(p, &x[(n + 3) * dim]);
+            std::vector<float> got(n), ref(n), mag(n, 0.0f);
+            dot_block(pq, block.data(), got.data());
+            dot_rows_scalar(pq, rows.data(), n, ref.data());
+            for (std::size_t v = 0; v < n; ++v) {
+                if (id == CodecId::binary) {
+                    EXPECT_EQ(got[v], ref[v]) << codec_name(id) << " dim " << dim << " slot " << v;
+                    continue;
+                }
+                std::vector<float> y(dim);
+                decode(p, &rows[v * bytes], y.data());
+                double m = std::fabs(pq.base);
+                for (std::size_t i = 0; i < dim; ++i) {
+                    m += std::fabs(static_cast<double>(x[(n + 3) * dim + i]) * y[i]);
+                }
+                EXPECT_NEAR(got[v], ref[v], 1e-5 * m + 1e-30)
+                    << codec_name(id) << " dim " << dim << " slot " << v;
             }
         }
     }
