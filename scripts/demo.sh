@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPVEC_BUILD_TESTS=OFF >/dev/null
-cmake --build build --target pocketvec_tool
-exec build/tools/pocketvec demo "$@"
+# Its own build directory, so that it never changes what scripts/test.sh builds (and back).
+cmake -S . -B build-demo -G Ninja -DCMAKE_BUILD_TYPE=Release -DPVEC_BUILD_TESTS=OFF >/dev/null
+cmake --build build-demo --target pocketvec_tool
+exec build-demo/tools/pocketvec demo "$@"
