@@ -1,5 +1,9 @@
 // pocketvec create DB NAME --dim N [--metric M] [--codec C] [--pca N [--rotate]] [--raw]
 //                  [--train-threshold N|never]
+#include <unistd.h>
+
+#include <cstdio>
+
 #include "cli.h"
 #include "commands.h"
 
@@ -10,7 +14,8 @@ namespace {
 
 constexpr const char *kHelp =
     "usage: pocketvec create DB NAME --dim N [--metric cosine|dot|l2] [--codec C]\n"
-    "                        [--pca N [--rotate]] [--raw] [--train-threshold N|never]\n"
+    "                        [--pca N [--rotate]] [--raw | --raw-tier none|zstd|f32|f16]\n"
+    "                        [--train-threshold N|never]\n"
     "\n"
     "Creates the collection NAME in the database file DB (the file is created if missing).\n"
     "\n"
@@ -20,6 +25,7 @@ constexpr const char *kHelp =
     "  --pca N       at training, project to N dimensions (fewer than --dim)\n"
     "  --rotate      follow PCA with a random orthogonal rotation\n"
     "  --raw         keep each original vector (zstd) for exact rescoring and re-training\n"
+    "  --raw-tier T  how to keep them: zstd, f32 (plain, faster), f16 (half the bytes) or none\n"
     "  --train-threshold N|never\n"
     "                train automatically once the collection holds N items\n"
     "                (default max(1024, 2 x dim)); 'never' leaves it to 'pocketvec train'\n";
@@ -37,6 +43,7 @@ int run_create(const CommandArgs &argv) {
                            {"--pca", true},
                            {"--rotate", false},
                            {"--raw", false},
+                           {"--raw-tier", true},
                            {"--train-threshold", true}});
     args.expect_positionals(2, 2, "DB NAME");
     if (!args.has("--dim")) {
@@ -48,14 +55,35 @@ int run_create(const CommandArgs &argv) {
     const uint32_t metric = parse_metric(args.value_or("--metric", "cosine"));
     const std::string codec = args.value_or("--codec", "f32");
 
+    // A file this command creates is removed again when the collection cannot be made: a failed
+    // create leaves nothing behind.
+    const bool new_file = access(path.c_str(), F_OK) != 0;
     DbHandle db = open_db(path, 0);
+    auto discard = [&] {
+        if (new_file) {
+            db.reset();
+            std::remove(path.c_str());
+            std::remove((path + "-journal").c_str());
+        }
+    };
     pvec_collection_options opts = PVEC_COLLECTION_OPTIONS_INIT;
     opts.dim = dim;
     opts.metric = metric;
     opts.codec = codec.c_str();
     opts.pca_dim = static_cast<uint32_t>(args.unsigned_or("--pca", 0, 0, PVEC_MAX_DIM));
     opts.flags = args.has("--rotate") ? PVEC_COLLECTION_PCA_ROTATE : 0u;
-    opts.raw_tier = args.has("--raw") ? PVEC_RAW_ZSTD_F32 : PVEC_RAW_NONE;
+    const std::string raw = args.value_or("--raw-tier", args.has("--raw") ? "zstd" : "none");
+    if (raw == "none") {
+        opts.raw_tier = PVEC_RAW_NONE;
+    } else if (raw == "zstd") {
+        opts.raw_tier = PVEC_RAW_ZSTD_F32;
+    } else if (raw == "f32") {
+        opts.raw_tier = PVEC_RAW_F32;
+    } else if (raw == "f16") {
+        opts.raw_tier = PVEC_RAW_F16;
+    } else {
+        throw UsageError("--raw-tier must be none, zstd, f32 or f16, not '" + raw + "'");
+    }
     const std::string threshold = args.value_or("--train-threshold", "0");
     opts.train_threshold = threshold == "never" ? PVEC_TRAIN_NEVER
                                                 : static_cast<uint32_t>(args.unsigned_or(
@@ -67,6 +95,7 @@ int run_create(const CommandArgs &argv) {
         throw ToolError("a collection named '" + name + "' already exists in '" + path + "'");
     }
     if (!status.ok()) {
+        discard();
         throw_status("cannot create collection '" + name + "'", status);
     }
     close_db(db);

@@ -11,7 +11,7 @@ namespace {
 
 constexpr const char *kHelp =
     "usage: pocketvec import DB NAME FILE [--format fvecs|npy|jsonl] [--create [--metric M]]\n"
-    "                        [--start-id N] [--batch N]\n"
+    "                        [--start-id N] [--batch N] [--upsert]\n"
     "\n"
     "Adds the vectors of FILE to the collection NAME of database DB, all in one transaction: if\n"
     "any row is bad, nothing is imported.\n"
@@ -27,7 +27,8 @@ constexpr const char *kHelp =
     "  --create       create the collection with the file's dimension if it does not exist\n"
     "  --metric M     metric of a collection made by --create: cosine (default), dot, l2\n"
     "  --start-id N   id of the first row (default 0)\n"
-    "  --batch N      rows per pvec_add_batch call (default 10000)\n";
+    "  --batch N      rows per pvec_add_batch call (default 10000)\n"
+    "  --upsert       replace items whose id exists (default: an existing id is an error)\n";
 
 constexpr uint64_t kDefaultBatch = 10000;
 
@@ -85,7 +86,8 @@ int run_import(const CommandArgs &argv) {
                            {"--create", false},
                            {"--metric", true},
                            {"--start-id", true},
-                           {"--batch", true}});
+                           {"--batch", true},
+                           {"--upsert", false}});
     args.expect_positionals(3, 3, "DB NAME FILE");
     const std::string &path = args.positionals()[0];
     const std::string &name = args.positionals()[1];
@@ -143,10 +145,11 @@ int run_import(const CommandArgs &argv) {
                     metas.push_back(m ? m->c_str() : nullptr);
                 }
             }
+            const bool upsert = args.has("--upsert");
             const PvecStatus status = pvec_try([&](char **err) {
-                return pvec_add_batch(coll.get(), batch.size(), batch.ids.data(),
-                                      batch.vectors.data(), dim, with_meta ? metas.data() : nullptr,
-                                      err);
+                return (upsert ? pvec_upsert_batch : pvec_add_batch)(
+                    coll.get(), batch.size(), batch.ids.data(), batch.vectors.data(), dim,
+                    with_meta ? metas.data() : nullptr, err);
             });
             if (!status.ok()) {
                 std::string message =

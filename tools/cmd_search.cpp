@@ -1,4 +1,5 @@
-// pocketvec search DB NAME (--vector JSON | --fvecs FILE --row N) [-k K] [--json]
+// pocketvec search DB NAME (--vector JSON | --fvecs FILE --row N | --queries FILE) [-k K]
+//                  [--oversample N] [--rescore auto|none|raw] [--json]
 #include "cli.h"
 #include "commands.h"
 #include "json_parse.h"
@@ -12,8 +13,9 @@ namespace pocketvec::tool {
 namespace {
 
 constexpr const char *kHelp =
-    "usage: pocketvec search DB NAME (--vector \"[0.1, 0.2, ...]\" | --fvecs FILE --row N)\n"
-    "                        [-k K] [--json]\n"
+    "usage: pocketvec search DB NAME (--vector \"[0.1, 0.2, ...]\" | --fvecs FILE --row N |\n"
+    "                        --queries FILE [--format fvecs|npy|jsonl]) [-k K]\n"
+    "                        [--oversample N] [--rescore auto|none|raw] [--json]\n"
     "\n"
     "Finds the K items of collection NAME nearest to a query vector and prints rank, id, score\n"
     "(smaller is nearer: 1 - cosine, -dot, or the Euclidean distance) and metadata.\n"
@@ -21,7 +23,14 @@ constexpr const char *kHelp =
     "  --vector JSON   the query as a JSON array of numbers\n"
     "  --fvecs FILE    take the query from an fvecs file ...\n"
     "  --row N         ... at row N (0-based)\n"
+    "  --queries FILE  answer every query of a file (fvecs, npy or JSONL with \"embedding\"),\n"
+    "                  one process, one JSON line per query: {\"query\": i, \"ids\": [...],\n"
+    "                  \"scores\": [...]}\n"
     "  -k K            number of results (default 10)\n"
+    "  --oversample N  trained collections: keep K x N candidates from the codes and rescore\n"
+    "                  them (default 1: no rescoring)\n"
+    "  --rescore M     auto (rescore from the raw tier when oversampling and the collection has\n"
+    "                  one), none, or raw (require the raw tier)\n"
     "  --json          print a JSON array of {\"id\", \"score\", \"meta\"}\n";
 
 constexpr uint64_t kDefaultK = 10;
@@ -31,7 +40,7 @@ std::vector<float> query_from_args(const Args &args) {
     const bool by_vector = args.has("--vector");
     const bool by_file = args.has("--fvecs");
     if (by_vector == by_file) {
-        throw UsageError("give exactly one of --vector or --fvecs FILE --row N");
+        throw UsageError("give exactly one of --vector, --fvecs FILE --row N or --queries FILE");
     }
     if (by_vector) {
         if (args.has("--row")) {
@@ -58,6 +67,66 @@ struct Hit {
     std::optional<std::string> meta;
 };
 
+pvec_search_options search_options(const Args &args) {
+    pvec_search_options o = PVEC_SEARCH_OPTIONS_INIT;
+    o.oversample = static_cast<uint32_t>(args.unsigned_or("--oversample", 1, 1, 1u << 20));
+    const std::string rescore = args.value("--rescore").value_or("auto");
+    if (rescore == "auto") {
+        o.rescore = PVEC_RESCORE_AUTO;
+    } else if (rescore == "none") {
+        o.rescore = PVEC_RESCORE_NONE;
+    } else if (rescore == "raw") {
+        o.rescore = PVEC_RESCORE_RAW;
+    } else {
+        throw UsageError("--rescore must be auto, none or raw, not '" + rescore + "'");
+    }
+    return o;
+}
+
+// Every query of a file, one JSON line each.
+int search_file(const Args &args, pvec_collection *coll, uint32_t dim, size_t k,
+                const pvec_search_options &opts) {
+    const std::string file = *args.value("--queries");
+    std::optional<InputFormat> format = args.has("--format")
+                                            ? format_from_name(*args.value("--format"))
+                                            : format_from_extension(file);
+    if (!format) {
+        throw UsageError("cannot tell the format of '" + file + "': give --format fvecs|npy|jsonl");
+    }
+    auto reader = open_reader(*format, file, 0);
+    if (reader->dim() != 0 && reader->dim() != dim) {
+        throw ToolError(strprintf("'%s' has %zu dimensions, the collection %u", file.c_str(),
+                                  reader->dim(), dim));
+    }
+    std::vector<int64_t> ids(k);
+    std::vector<float> scores(k);
+    size_t index = 0;
+    ImportBatch batch;
+    while (reader->read(1024, batch) > 0) {
+        for (size_t r = 0; r < batch.size(); ++r, ++index) {
+            size_t found = 0;
+            pvec_check(strprintf("query %zu failed", index), [&](char **err) {
+                return pvec_search(coll, &batch.vectors[r * dim], dim, k, &opts, ids.data(),
+                                   scores.data(), &found, err);
+            });
+            JsonWriter json;
+            json.begin_object().key("query").integer(static_cast<int64_t>(index)).key("ids");
+            json.begin_array();
+            for (size_t i = 0; i < found; ++i) {
+                json.integer(ids[i]);
+            }
+            json.end_array().key("scores").begin_array();
+            for (size_t i = 0; i < found; ++i) {
+                json.real(scores[i]);
+            }
+            json.end_array().end_object();
+            std::printf("%s\n", json.str().c_str());
+        }
+        batch.clear();
+    }
+    return kExitOk;
+}
+
 } // namespace
 
 int run_search(const CommandArgs &argv) {
@@ -67,11 +136,29 @@ int run_search(const CommandArgs &argv) {
     }
     const Args args(
         argv,
-        {{"--vector", true}, {"--fvecs", true}, {"--row", true}, {"-k", true}, {"--json", false}});
+        {{"--vector", true}, {"--fvecs", true}, {"--row", true}, {"-k", true}, {"--json", false},
+         {"--queries", true}, {"--format", true}, {"--oversample", true}, {"--rescore", true}});
     args.expect_positionals(2, 2, "DB NAME");
     const std::string &path = args.positionals()[0];
     const std::string &name = args.positionals()[1];
     const size_t k = args.unsigned_or("-k", kDefaultK, 1, kMaxK);
+    const pvec_search_options opts = search_options(args);
+    if (args.has("--queries")) {
+        if (args.has("--vector") || args.has("--fvecs") || args.has("--row") || args.has("--json")) {
+            throw UsageError("--queries answers in JSON lines; it takes no --vector, --fvecs, --row "
+                             "or --json");
+        }
+        DbHandle db = open_db(path, PVEC_OPEN_READONLY | PVEC_OPEN_NOCREATE);
+        CollectionHandle coll = open_collection(db.get(), name);
+        const pvec_collection_info info = collection_info(coll.get());
+        const int rc = search_file(args, coll.get(), info.dim, k, opts);
+        coll.reset();
+        close_db(db);
+        return rc;
+    }
+    if (args.has("--format")) {
+        throw UsageError("--format goes with --queries");
+    }
     const std::vector<float> query = query_from_args(args);
 
     DbHandle db = open_db(path, PVEC_OPEN_READONLY | PVEC_OPEN_NOCREATE);
@@ -86,7 +173,7 @@ int run_search(const CommandArgs &argv) {
     std::vector<float> scores(k);
     size_t found = 0;
     pvec_check("search failed", [&](char **err) {
-        return pvec_search(coll.get(), query.data(), query.size(), k, nullptr, ids.data(),
+        return pvec_search(coll.get(), query.data(), query.size(), k, &opts, ids.data(),
                            scores.data(), &found, err);
     });
     std::vector<Hit> hits;

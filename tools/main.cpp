@@ -28,6 +28,9 @@ constexpr Command kCommands[] = {
     {"import", run_import, "add vectors from an fvecs, npy or jsonl file"},
     {"search", run_search, "find the items nearest to a vector"},
     {"info", run_info, "list collections with their sizes"},
+    {"get", run_get, "print one item's vector and metadata"},
+    {"delete", run_delete, "delete items by id"},
+    {"drop", run_drop, "delete a collection"},
 };
 
 void print_usage(std::FILE *out) {
