@@ -380,11 +380,13 @@ unsigned worker_threads() {
     return std::clamp(hw, 2u, 16u);
 }
 
-void run_parallel(unsigned threads, size_t count, const std::function<void(size_t, size_t)> &fn) {
+void run_parallel(unsigned threads, size_t count, const std::function<void(size_t, size_t)> &fn,
+                  size_t min_per_thread) {
     if (count == 0) {
         return;
     }
-    threads = static_cast<unsigned>(std::clamp<size_t>(threads, 1, count));
+    threads = static_cast<unsigned>(
+        std::clamp<size_t>(threads, 1, std::max<size_t>(1, count / std::max<size_t>(1, min_per_thread))));
     const size_t per = (count + threads - 1) / threads;
     std::vector<std::thread> workers;
     workers.reserve(threads);

@@ -200,6 +200,9 @@ unsigned worker_threads();
 
 // Splits [0, count) into up to `threads` contiguous ranges and runs fn(begin, end) on each, one
 // on the calling thread; returns when all are done. `fn` must not throw.
-void run_parallel(unsigned threads, size_t count, const std::function<void(size_t, size_t)> &fn);
+// `min_per_thread` items at least per thread: below that, starting a thread costs more than it
+// saves (and small runs stay on one thread).
+void run_parallel(unsigned threads, size_t count, const std::function<void(size_t, size_t)> &fn,
+                  size_t min_per_thread = 1);
 
 } // namespace pocketvec::tool

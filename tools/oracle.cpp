@@ -136,6 +136,8 @@ std::vector<int64_t> exact_top_k(const Matrix &base, const Matrix &queries, uint
     const size_t block_rows =
         std::max<size_t>(1, kBlockBytes / (dim * sizeof(float)) / kGroup) * kGroup;
 
+    // A query costs base.rows x dim multiply-adds: give a thread at least ~16 M of them.
+    const size_t per_query = std::max<size_t>(1, base.rows * dim);
     run_parallel(threads, queries.rows, [&](size_t q_begin, size_t q_end) {
         std::vector<TopK> tops;
         tops.reserve(q_end - q_begin);
@@ -173,7 +175,7 @@ std::vector<int64_t> exact_top_k(const Matrix &base, const Matrix &queries, uint
                 }
             }
         }
-    });
+    }, std::max<size_t>(1, (size_t{1} << 24) / per_query));
 
     std::vector<int64_t> rows(queries.rows * k);
     for (size_t i = 0; i < rows.size(); ++i) {

@@ -92,7 +92,8 @@ Matrix SyntheticSource::sample(size_t count, uint64_t stream, unsigned threads) 
         }
     };
 
-    run_parallel(threads, count, fill);
+    // Rows are cheap (a few hundred normals): a thread only pays for itself over thousands.
+    run_parallel(threads, count, fill, 4096);
     return m;
 }
 
