@@ -334,17 +334,25 @@ void Progress::update(std::string_view label, uint64_t done, uint64_t total) {
         return;
     }
     const auto now = std::chrono::steady_clock::now();
+    if (!started_) {
+        started_ = true;
+        start_ = now;
+    }
     if (done != total && now - last_ < std::chrono::milliseconds(100)) {
         return;
     }
     last_ = now;
-    if (total == 0) { // unknown total
-        std::fprintf(stderr, "\r%.*s %llu\033[K", static_cast<int>(label.size()), label.data(),
-                     static_cast<unsigned long long>(done));
+    const double secs = std::chrono::duration<double>(now - start_).count();
+    const double rate = secs > 0 ? static_cast<double>(done) / secs : 0.0;
+    if (total == 0) { // unknown total: the count and the rate
+        std::fprintf(stderr, "\r%.*s %llu  %.0f/s\033[K", static_cast<int>(label.size()),
+                     label.data(), static_cast<unsigned long long>(done), rate);
     } else {
-        std::fprintf(stderr, "\r%.*s %llu / %llu\033[K", static_cast<int>(label.size()),
-                     label.data(), static_cast<unsigned long long>(done),
-                     static_cast<unsigned long long>(total));
+        const double left = rate > 0 && total > done ? (total - done) / rate : 0.0;
+        std::fprintf(stderr, "\r%.*s %llu / %llu  %5.1f%%  %.0f/s  %.0f s left\033[K",
+                     static_cast<int>(label.size()), label.data(),
+                     static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
+                     100.0 * static_cast<double>(done) / static_cast<double>(total), rate, left);
     }
     std::fflush(stderr);
     dirty_ = true;

@@ -188,7 +188,8 @@ public:
 private:
     bool enabled_;
     bool dirty_ = false;
-    std::chrono::steady_clock::time_point last_{};
+    bool started_ = false;
+    std::chrono::steady_clock::time_point start_{}, last_{};
 };
 
 inline double seconds_since(std::chrono::steady_clock::time_point start) {

@@ -1,4 +1,7 @@
 // pocketvec import DB NAME FILE [--format F] [--create [--metric M]] [--start-id N] [--batch N]
+#include <algorithm>
+#include <filesystem>
+
 #include "cli.h"
 #include "commands.h"
 #include "readers.h"
@@ -123,6 +126,16 @@ int run_import(const CommandArgs &argv) {
 
     DbHandle db = open_db(path, create ? 0u : PVEC_OPEN_NOCREATE);
     Progress progress(stderr_is_terminal());
+    // Rows to expect, from the file size, for the progress line (fvecs rows carry a 4-byte
+    // dimension; npy's header is small against its rows; JSONL rows have no fixed size).
+    uint64_t expected = 0;
+    if (dim > 0 && *format != InputFormat::kJsonl) {
+        std::error_code ec;
+        const auto bytes = std::filesystem::file_size(file, ec);
+        if (!ec) {
+            expected = bytes / (dim * 4 + (*format == InputFormat::kFvecs ? 4 : 0));
+        }
+    }
     const auto start = std::chrono::steady_clock::now();
     uint64_t total = 0;
     bool created = false;
@@ -164,7 +177,7 @@ int run_import(const CommandArgs &argv) {
                 throw ToolError(message);
             }
             total += batch.size();
-            progress.update("imported", total, 0);
+            progress.update("imported", total, std::max<uint64_t>(expected, total));
         }
         progress.finish();
         coll.reset();
