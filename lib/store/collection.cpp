@@ -816,14 +816,7 @@ Status Collection::train(const TrainSpec &spec) {
                                          spec.seed ? spec.seed : 0x5eed, fitted.get()));
         m = std::move(fitted);
     }
-    Draft d(*s);
-    PVEC_FORWARD_IF_ERROR(encode_all(*s, d, std::move(m), codec_name, pca_dim, flags));
-    // Everything that allocates happens before the commit: after it, publishing cannot fail.
-    SnapshotPtr next = d.publish();
-    PVEC_FORWARD_IF_ERROR(scope.commit());
-    publish(std::move(next));
-    db_.release_free_pages();
-    return Status::ok();
+    return reencode(scope, *s, std::move(m), codec_name, pca_dim, flags);
 }
 
 Status Collection::export_model(std::vector<uint8_t> *blob) {
@@ -868,8 +861,14 @@ Status Collection::import_model(const uint8_t *blob, std::size_t size) {
         PVEC_RETURN_IF(!st.is_ok(), PVEC_INVALID,
                        "the model does not fit the collection (" + st.message() + ")");
     }
-    Draft d(*s);
-    PVEC_FORWARD_IF_ERROR(encode_all(*s, d, std::move(m), codec_name, pca_dim, flags));
+    return reencode(scope, *s, std::move(m), codec_name, pca_dim, flags);
+}
+
+Status Collection::reencode(Database::WriteScope &scope, const Snapshot &s,
+                            std::shared_ptr<const model::Model> model, const std::string &codec_name,
+                            uint32_t pca_dim, uint32_t flags) {
+    Draft d(s);
+    PVEC_FORWARD_IF_ERROR(encode_all(s, d, std::move(model), codec_name, pca_dim, flags));
     // Everything that allocates happens before the commit: after it, publishing cannot fail.
     SnapshotPtr next = d.publish();
     PVEC_FORWARD_IF_ERROR(scope.commit());

@@ -26,6 +26,7 @@
 #include "search/topk.h"
 #include "store/catalog.h"
 #include "store/chunk_file.h"
+#include "store/database.h"
 #include "store/snapshot.h"
 #include "store/sqlite_util.h"
 #include "store/writer.h"
@@ -35,7 +36,6 @@ typedef struct ZSTD_DCtx_s ZSTD_DCtx;
 
 namespace pocketvec::store {
 
-class Database;
 
 struct CollectionStats {
     uint64_t count = 0;
@@ -134,6 +134,10 @@ private:
     // Re-encodes every item under `model` (null = exact float32) into the draft.
     Status encode_all(const Snapshot &s, Draft &d, std::shared_ptr<const model::Model> model,
                       const std::string &codec, uint32_t pca_dim, uint32_t flags);
+    // encode_all into a draft of `s`, then commits `scope` and publishes (training, import).
+    Status reencode(Database::WriteScope &scope, const Snapshot &s,
+                    std::shared_ptr<const model::Model> model, const std::string &codec,
+                    uint32_t pca_dim, uint32_t flags);
     Status maybe_auto_train();
     // Rescoring: the exact best k of `candidates` from the raw tier, as of snapshot `s`.
     Status rescore_raw(const Snapshot &s, const float *query, std::size_t k,
