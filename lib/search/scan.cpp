@@ -163,9 +163,18 @@ std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &bl
     auto block_kernel = query.metric == Metric::l2 ? kt.l2sq_f32_block : kt.dot_f32_block;
     const Metric metric = query.metric;
 
-    // The float scan rounds each sum (about 1e-7 relative); neighbours closer than that may swap.
-    // So it keeps a margin of extra candidates, and the final ranking is recomputed in double.
+    // The float scan rounds each sum; items whose true scores are closer than that rounding may
+    // come out in the wrong order. A first pass keeps a margin of extra candidates; if the last of
+    // them is still within the rounding bound of the k-th, a second pass collects every item
+    // within that bound (near-duplicates can be many), and the final ranking is done in double.
     const std::size_t keep = query.k + std::max<std::size_t>(query.k, kRescoreMargin);
+    auto float_score = [&](const BlockView &b, const float *raw, std::size_t s) {
+        switch (metric) {
+        case Metric::cosine: return 1.0f - raw[s] * b.inv_norms[s];
+        case Metric::dot: return -raw[s];
+        default: return raw[s];
+        }
+    };
     auto hits = scan_parallel(blocks.size(), keep, query.threads, [&](std::size_t bi, TopK &top) {
         const BlockView &b = blocks[bi];
         if (!any_live(b.live)) {
@@ -173,14 +182,56 @@ std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &bl
         }
         alignas(64) float raw[kBlockVectors];
         block_kernel(qv, b.codes, query.dim, raw);
-        offer_live(b.live, b.ids, bi, top, [&](std::size_t s) {
-            switch (metric) {
-            case Metric::cosine: return 1.0f - raw[s] * b.inv_norms[s];
-            case Metric::dot: return -raw[s];
-            default: return raw[s];
-            }
-        });
+        offer_live(b.live, b.ids, bi, top, [&](std::size_t s) { return float_score(b, raw, s); });
     });
+    if (hits.size() >= keep) {
+        // |float sum - exact| <= (dim + a few) * 2^-24 * sum |q_i x_i| for the kernels' sums of
+        // products (any summation order); doubled for the query's own rounding and slack.
+        const double delta = (static_cast<double>(query.dim) + 8.0) * 0x1p-23;
+        double bound = 0;  // absolute bound on a score's error (cosine, dot)
+        if (metric == Metric::cosine) {
+            bound = 2.0 * delta + 0x1p-22;  // |unit q| = 1, |x| / |x| = 1
+        } else if (metric == Metric::dot) {
+            double qn = 0, min_inv = 0;
+            for (std::size_t i = 0; i < query.dim; ++i) {
+                qn += static_cast<double>(query.vec[i]) * query.vec[i];
+            }
+            for (const BlockView &b : blocks) {
+                for (std::size_t v = 0; v < kBlockVectors; ++v) {
+                    if (((b.live[v / 64] >> (v % 64)) & 1u) && b.inv_norms[v] > 0 &&
+                        (min_inv == 0 || b.inv_norms[v] < min_inv)) {
+                        min_inv = b.inv_norms[v];
+                    }
+                }
+            }
+            bound = min_inv > 0 ? 2.0 * delta * std::sqrt(qn) / min_inv : 0.0;
+        }
+        const double kth = hits[query.k - 1].score;
+        // L2 scores are squared distances: a relative bound (differences and squares round too).
+        const double limit = metric == Metric::l2
+                                 ? kth * (1 + 2 * delta) / (1 - 2 * delta) + 1e-30
+                                 : kth + 2 * bound;
+        if (hits.back().score <= limit) {
+            hits.clear();
+            for (std::size_t bi = 0; bi < blocks.size(); ++bi) {
+                const BlockView &b = blocks[bi];
+                if (!any_live(b.live)) {
+                    continue;
+                }
+                alignas(64) float raw[kBlockVectors];
+                block_kernel(qv, b.codes, query.dim, raw);
+                for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
+                    for (uint64_t bits = b.live[w]; bits != 0; bits &= bits - 1) {
+                        const std::size_t s = w * 64 + static_cast<std::size_t>(__builtin_ctzll(bits));
+                        const float v = float_score(b, raw, s);
+                        if (v <= limit) {
+                            hits.push_back(Hit{v, b.ids[s], bi * kBlockVectors + s});
+                        }
+                    }
+                }
+            }
+        }
+    }
     // The candidates' exact vectors are the resident f32 codes themselves.
     std::vector<Hit> out;
     (void)rescore_exact(query.metric, query.vec, query.dim, query.k, hits,
