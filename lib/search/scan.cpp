@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <functional>
 #include <thread>
 
@@ -66,15 +67,49 @@ std::vector<Hit> scan_parallel(std::size_t n_blocks, std::size_t keep, std::size
         return top.take_sorted();
     }
     std::vector<TopK> tops(threads, TopK(keep));
+    std::vector<std::exception_ptr> errors(threads);
     std::vector<std::thread> workers;
+    workers.reserve(threads);
+    // Every started thread is joined on every path, also when this thread's range throws.
+    struct Joiner {
+        std::vector<std::thread> &workers;
+        ~Joiner() {
+            for (std::thread &w : workers) {
+                if (w.joinable()) {
+                    w.join();
+                }
+            }
+        }
+    } joiner{workers};
     const std::size_t per = (n_blocks + threads - 1) / threads;
-    for (std::size_t t = 1; t < threads; ++t) {
-        workers.emplace_back(scan_range, t * per, std::min(n_blocks, (t + 1) * per),
-                             std::ref(tops[t]));
+    auto guarded_range = [&](std::size_t first, std::size_t last, std::size_t t) {
+        try {
+            scan_range(first, last, tops[t]);
+        } catch (...) {
+            errors[t] = std::current_exception();
+        }
+    };
+    // A thread that cannot be started (no memory, a thread limit) leaves its range to this one:
+    // fewer threads, the same results.
+    std::size_t started = 1;
+    for (std::size_t t = 1; t < threads; ++t, ++started) {
+        try {
+            workers.emplace_back(guarded_range, t * per, std::min(n_blocks, (t + 1) * per), t);
+        } catch (const std::exception &) {
+            break;
+        }
     }
     scan_range(0, std::min(n_blocks, per), tops[0]);
+    for (std::size_t t = started; t < threads; ++t) {
+        scan_range(std::min(n_blocks, t * per), std::min(n_blocks, (t + 1) * per), tops[0]);
+    }
     for (std::thread &w : workers) {
         w.join();
+    }
+    for (const std::exception_ptr &e : errors) {
+        if (e) {
+            std::rethrow_exception(e);
+        }
     }
     TopK merged(keep);
     for (TopK &t : tops) {

@@ -187,3 +187,48 @@ TEST(OutOfMemory, WritesAndTrainingChangeNothingWhenAnAllocationFails) {
     pvec_collection_close(c);
     PV_OK(pvec_db_close(db));
 }
+
+// A parallel scan whose worker thread cannot be started (its allocation fails) answers on fewer
+// threads with the same results, or reports PVEC_NOMEM; it never crashes or answers wrongly.
+TEST(OutOfMemory, ParallelScanFallsBackToFewerThreads) {
+    TempDb tmp;
+    pvec_db *db = open_db(tmp.path());
+    pvec_collection *c = create(db, "c", 8, PVEC_METRIC_L2);
+    const std::size_t n = 256 * 160;  // enough blocks for two scan threads
+    auto v = integer_vectors(n, 8, 4);
+    std::vector<int64_t> ids(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        ids[i] = static_cast<int64_t>(i);
+    }
+    PV_OK(pvec_add_batch(c, n, ids.data(), v.data(), 8, nullptr, nullptr));
+    const auto q = integer_vectors(1, 8, 5);
+    pvec_search_options o = PVEC_SEARCH_OPTIONS_INIT;
+    o.threads = 2;
+    int64_t want[10], got[10];
+    std::size_t nw = 0, ng = 0;
+    PV_OK(pvec_search(c, q.data(), 8, 10, &o, want, nullptr, &nw, nullptr));
+    long ok_with_failure = 0, nomem = 0;
+    for (long k = 0; k < 200; ++k) {
+        const long before = g_failures.load();
+        g_countdown = k;
+        const int rc = pvec_search(c, q.data(), 8, 10, &o, got, nullptr, &ng, nullptr);
+        g_countdown = -1;
+        const bool injected = g_failures.load() > before;
+        if (rc == PVEC_OK) {
+            ASSERT_EQ(ng, nw);
+            EXPECT_TRUE(std::equal(got, got + ng, want)) << "allocation " << k;
+            ok_with_failure += injected;
+            if (!injected) {
+                break;  // past the last allocation of a search
+            }
+        } else {
+            ASSERT_EQ(rc, PVEC_NOMEM) << "allocation " << k;
+            ++nomem;
+        }
+    }
+    std::printf("parallel scan: %ld failed allocations reported, %ld absorbed with the same "
+                "results\n", nomem, ok_with_failure);
+    EXPECT_GT(ok_with_failure, 0) << "no allocation failure was absorbed by the fallback";
+    pvec_collection_close(c);
+    PV_OK(pvec_db_close(db));
+}
