@@ -125,7 +125,9 @@ PVEC_API const char *pvec_errstr(int rc);
 PVEC_API void pvec_free(void *p);
 
 /* The name of the SIMD kernel level in use ("scalar", "sse2", "avx2", "avx512", "neon"), chosen
- * once from the CPU; the environment variable PVEC_SIMD forces a lower level. Static string. Any
+ * once from the CPU. The environment variable PVEC_SIMD=scalar|sse2|avx2|avx512|neon selects that
+ * level when this CPU can run it and the library has it; any other value, or a level the CPU
+ * cannot run, is ignored and the best level runs (this function tells which). Static string. Any
  * thread. Since 0.1. */
 PVEC_API const char *pvec_kernel_name(void);
 
