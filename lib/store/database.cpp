@@ -110,6 +110,7 @@ Database::~Database() {
     collections_.clear();  // finalises the collections' statements before the connection closes
     data_version_stmt_.finalize();
     freelist_stmt_.finalize();
+    schema_probe_stmt_.finalize();
     catalog_ = Catalog(nullptr);
     if (owns_conn_) {
         sqlite3_close_v2(conn_);
@@ -129,21 +130,26 @@ Status Database::read_data_version(int64_t *v) {
     return Status::ok();
 }
 
+// Prepared once: every write call and every sync after a foreign commit runs it.
+Status Database::read_has_schema(bool *exists) {
+    if (!schema_probe_stmt_.prepared()) {
+        PVEC_FORWARD_IF_ERROR(schema_probe_stmt_.prepare(
+            conn_, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'pvec_meta'"));
+    }
+    StmtUse use(schema_probe_stmt_);
+    int rc = use.step();
+    if (rc != SQLITE_ROW) {
+        return sqlite_status(conn_, rc, "reading the database schema");
+    }
+    *exists = use.int64(0) > 0;
+    return Status::ok();
+}
+
 Status Database::init(bool may_create) {
     catalog_ = Catalog(conn_);
     // The first read tells a database from any other file (SQLITE_NOTADB -> PVEC_CORRUPT).
-    Stmt probe;
-    PVEC_FORWARD_IF_ERROR(probe.prepare(
-        conn_, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'pvec_meta'"));
     bool exists;
-    {
-        StmtUse use(probe);
-        int rc = use.step();
-        if (rc != SQLITE_ROW) {
-            return sqlite_status(conn_, rc, "reading the database schema");
-        }
-        exists = use.int64(0) > 0;
-    }
+    PVEC_FORWARD_IF_ERROR(read_has_schema(&exists));
     if (!exists && may_create) {
         // A new, empty file gets incremental auto-vacuum (it can only be chosen before the first
         // table): re-encoding at training frees most of a collection's pages.
@@ -218,17 +224,7 @@ void Database::note_txn_write(std::shared_ptr<Collection> c) {
 Status Database::sync_in_txn() {
     // A first read opens the transaction's snapshot of the file; data_version read after it is
     // the version of that snapshot.
-    {
-        Stmt probe;
-        PVEC_FORWARD_IF_ERROR(probe.prepare(
-            conn_, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'pvec_meta'"));
-        StmtUse use(probe);
-        int rc = use.step();
-        if (rc != SQLITE_ROW) {
-            return sqlite_status(conn_, rc, "reading the database schema");
-        }
-        has_schema_ = use.int64(0) > 0;
-    }
+    PVEC_FORWARD_IF_ERROR(read_has_schema(&has_schema_));
     int64_t v;
     PVEC_FORWARD_IF_ERROR(read_data_version(&v));
     if (v == synced_version_ && !force_sync_) {

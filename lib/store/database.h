@@ -143,6 +143,7 @@ private:
     Database() : catalog_(nullptr) {}
     Status init(bool may_create);
     Status read_data_version(int64_t *v);
+    Status read_has_schema(bool *exists);
     Status lookup(const std::string &name, std::shared_ptr<Collection> *out);
     static int on_commit(void *self);
     static void on_rollback(void *self);
@@ -164,7 +165,7 @@ private:
     std::mutex txn_mutex_;  // guards txn_writers_ and retired_
     std::list<std::shared_ptr<Collection>> txn_writers_;
     std::list<std::shared_ptr<Collection>> retired_;  // from the hooks, released by sync()
-    Stmt data_version_stmt_, freelist_stmt_;
+    Stmt data_version_stmt_, freelist_stmt_, schema_probe_stmt_;
 };
 
 }  // namespace pocketvec::store
