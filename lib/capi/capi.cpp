@@ -144,10 +144,17 @@ store::OpenOptions open_options(const pvec_open_options *opts) {
     PVEC_FORWARD_IF_ERROR((handle)->owner->db->sync());                                            \
     store::Collection &coll = *(handle)->coll
 
+// For write calls: their write scope syncs after it has taken SQLite's lock, so a sync before it
+// would be the same work twice.
+#define PVEC_LOCK_COLLECTION_FOR_WRITE(handle)                                                     \
+    PVEC_CHECK_ARG((handle) != nullptr, "collection handle is NULL");                              \
+    std::lock_guard<std::mutex> lock((handle)->owner->db->mutex());                                \
+    store::Collection &coll = *(handle)->coll
+
 int write_items(pvec_collection *handle, std::size_t n, const int64_t *ids, const float *vecs,
                 std::size_t dim, const char *const *metas, bool upsert, char **errmsg) {
     return guarded_write(handle ? handle->owner : nullptr, errmsg, [&]() -> Status {
-        PVEC_LOCK_COLLECTION(handle);
+        PVEC_LOCK_COLLECTION_FOR_WRITE(handle);
         PVEC_CHECK_ARG(ids != nullptr || n == 0, "ids is NULL");
         PVEC_CHECK_ARG(vecs != nullptr || n == 0, "vecs is NULL");
         PVEC_RETURN_IF(dim != coll.dim(), PVEC_DIM,
@@ -424,7 +431,7 @@ int pvec_upsert_batch(pvec_collection *coll, size_t n, const int64_t *ids, const
 
 int pvec_delete(pvec_collection *handle, int64_t id, char **errmsg) {
     return guarded_write(handle ? handle->owner : nullptr, errmsg, [&]() -> Status {
-        PVEC_LOCK_COLLECTION(handle);
+        PVEC_LOCK_COLLECTION_FOR_WRITE(handle);
         return coll.remove(id);
     });
 }
@@ -512,7 +519,7 @@ int pvec_collection_train(pvec_collection *handle, const pvec_train_options *opt
         PVEC_FORWARD_IF_ERROR(
             read_options(opts_in, pvec_train_options PVEC_TRAIN_OPTIONS_INIT, &o, "opts"));
         const pvec_train_options *opts = &o;
-        PVEC_LOCK_COLLECTION(handle);
+        PVEC_LOCK_COLLECTION_FOR_WRITE(handle);
         store::TrainSpec spec;
         {
             if (opts->codec) {
@@ -560,7 +567,7 @@ int pvec_model_export(pvec_collection *handle, void **blob, size_t *size, char *
 int pvec_model_import(pvec_collection *handle, const void *blob, size_t size, char **errmsg) {
     return guarded_write(handle ? handle->owner : nullptr, errmsg, [&]() -> Status {
         PVEC_CHECK_ARG(blob != nullptr, "blob is NULL");
-        PVEC_LOCK_COLLECTION(handle);
+        PVEC_LOCK_COLLECTION_FOR_WRITE(handle);
         return coll.import_model(static_cast<const uint8_t *>(blob), size);
     });
 }
