@@ -78,6 +78,28 @@ pvec_open_options open_options(bool wal) {
     return o;
 }
 
+// Opens the database and the collection; PVEC_BUSY (the file lock held by the other process's
+// writers past the busy timeout) is the one error allowed, counted and retried.
+int open_retrying(const std::string &path, const pvec_open_options &opts, Counters &c,
+                  pvec_db **db, pvec_collection **coll, char **err) {
+    for (;;) {
+        pvec_free(*err);
+        *err = nullptr;
+        int rc = pvec_db_open(path.c_str(), &opts, db, err);
+        if (rc == PVEC_OK) {
+            rc = pvec_collection_open(*db, "s", coll, err);
+            if (rc != PVEC_OK) {
+                pvec_db_close(*db);
+                *db = nullptr;
+            }
+        }
+        if (rc != PVEC_BUSY) {
+            return rc;
+        }
+        c.busy++;
+    }
+}
+
 int run_process(const std::string &path, int proc, Shared *shared, const std::string &log,
                 bool wal) {
     const pvec_open_options opts = open_options(wal);
@@ -87,11 +109,8 @@ int run_process(const std::string &path, int proc, Shared *shared, const std::st
     std::set<int64_t> acked, deleted;
     pvec_db *shared_db = nullptr;
     char *err = nullptr;
-    int rc = pvec_db_open(path.c_str(), &opts, &shared_db, &err);
     pvec_collection *shared_coll = nullptr;
-    if (rc == PVEC_OK) {
-        rc = pvec_collection_open(shared_db, "s", &shared_coll, &err);
-    }
+    int rc = open_retrying(path, opts, c, &shared_db, &shared_coll, &err);
     if (rc != PVEC_OK) {
         std::fprintf(stderr, "open: %s: %s\n", pvec_errstr(rc), err ? err : "");
         return 10;
@@ -102,10 +121,7 @@ int run_process(const std::string &path, int proc, Shared *shared, const std::st
         pvec_collection *coll = shared_coll;
         if (w == 1) {
             char *err = nullptr;
-            int rc = pvec_db_open(path.c_str(), &opts, &db, &err);
-            if (rc == PVEC_OK) {
-                rc = pvec_collection_open(db, "s", &coll, &err);
-            }
+            int rc = open_retrying(path, opts, c, &db, &coll, &err);
             if (rc != PVEC_OK) {
                 c.errors++;
                 std::fprintf(stderr, "open: %s: %s\n", pvec_errstr(rc), err ? err : "");
