@@ -110,6 +110,7 @@ struct PreparedQuery {
     std::vector<float> w_hi;    // int4: q * step of odd dims (high nibbles), 0 past dim
     std::vector<uint64_t> bits; // binary: the query's own bits (q[i] > threshold[i]), 0-padded
     std::vector<float> lut;     // e4m3/e5m2: the 256 code values, so decoding is one load
+    std::vector<float> block_w; // dot_block: the weights of each 4-byte code group, zero-padded
 };
 
 // Prepares `q` (p.dim floats) for dot_rows().

@@ -81,6 +81,9 @@ inline uint32_t hamming_row(const uint64_t *qbits, const uint8_t *row, std::size
     return h;
 }
 
+// w[i], or 0 past its end (the padding of a code's last group).
+inline float weight(const std::vector<float> &w, std::size_t i) { return i < w.size() ? w[i] : 0.0f; }
+
 // Mask of the valid bits of the last (possibly partial) 64-bit word of a binary code.
 uint64_t last_word_mask(std::size_t dim) {
     const std::size_t r = dim % 64;
@@ -141,6 +144,38 @@ PreparedQuery prepare_query(const CodecParams &p, const float *q) {
         }
         break;
     }
+    }
+    // The weights dot_block applies to each 4-byte group of a code, padded with zeros to whole
+    // groups (the codes' padding bytes are zero too): computed once per query, not per block.
+    const std::size_t groups = (code_bytes(p.id, dim) + 3) / 4;
+    pq.block_w.assign(groups * 8, 0.0f);
+    switch (p.id) {
+    case CodecId::f32:
+        for (std::size_t g = 0; g < groups; ++g) {
+            pq.block_w[g] = weight(pq.w, g);
+        }
+        break;
+    case CodecId::f16:
+    case CodecId::bf16:
+        for (std::size_t i = 0; i < 2 * groups; ++i) {
+            pq.block_w[i] = weight(pq.w, i);
+        }
+        break;
+    case CodecId::e4m3:
+    case CodecId::e5m2:
+    case CodecId::int8:
+        for (std::size_t i = 0; i < 4 * groups; ++i) {
+            pq.block_w[i] = weight(pq.w, i);
+        }
+        break;
+    case CodecId::int4:
+        for (std::size_t b = 0; b < 4 * groups; ++b) {
+            pq.block_w[2 * b] = weight(pq.w_lo, b);
+            pq.block_w[2 * b + 1] = weight(pq.w_hi, b);
+        }
+        break;
+    case CodecId::binary:
+        break;  // scored from the query's bits
     }
     return pq;
 }
@@ -211,7 +246,6 @@ inline uint32_t popcount32(uint32_t x) {
     return (x * 0x01010101u) >> 24;
 }
 
-inline float weight(const std::vector<float> &w, std::size_t i) { return i < w.size() ? w[i] : 0.0f; }
 
 }  // namespace
 
@@ -239,22 +273,15 @@ inline void block_sum(const uint8_t *block, std::size_t groups, float *out, Term
 void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out) {
     const std::size_t dim = pq.dim;
     const std::size_t groups = (code_bytes(pq.id, dim) + 3) / 4;
-    // Per-group weights padded to whole groups (padding codes are zero, their weights too).
-    std::vector<float> w(groups * 8, 0.0f);
+    const float *w = pq.block_w.data();  // per-group weights, padded (prepare_query)
     switch (pq.id) {
     case CodecId::f32:
-        for (std::size_t g = 0; g < groups; ++g) {
-            w[g] = weight(pq.w, g);
-        }
         block_sum(block, groups, out, [&](std::size_t g, const uint8_t *c) {
             return w[g] * load_f32(c);
         });
         break;
     case CodecId::f16: {
         const float *t = f16_table();
-        for (std::size_t i = 0; i < 2 * groups; ++i) {
-            w[i] = weight(pq.w, i);
-        }
         block_sum(block, groups, out, [&](std::size_t g, const uint8_t *c) {
             const uint32_t x = load_u32(c);
             return w[2 * g] * t[x & 0xffffu] + w[2 * g + 1] * t[x >> 16];
@@ -262,9 +289,6 @@ void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out) {
         break;
     }
     case CodecId::bf16:
-        for (std::size_t i = 0; i < 2 * groups; ++i) {
-            w[i] = weight(pq.w, i);
-        }
         block_sum(block, groups, out, [&](std::size_t g, const uint8_t *c) {
             const uint32_t x = load_u32(c);
             return w[2 * g] * fast_bits_float(x << 16) + w[2 * g + 1] * fast_bits_float(x & 0xffff0000u);
@@ -273,9 +297,6 @@ void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out) {
     case CodecId::e4m3:
     case CodecId::e5m2: {
         const float *lut = pq.lut.data();
-        for (std::size_t i = 0; i < 4 * groups; ++i) {
-            w[i] = weight(pq.w, i);
-        }
         block_sum(block, groups, out, [&](std::size_t g, const uint8_t *c) {
             const float *wg = &w[4 * g];
             return wg[0] * lut[c[0]] + wg[1] * lut[c[1]] + wg[2] * lut[c[2]] + wg[3] * lut[c[3]];
@@ -286,9 +307,6 @@ void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out) {
         break;
     }
     case CodecId::int8:
-        for (std::size_t i = 0; i < 4 * groups; ++i) {
-            w[i] = weight(pq.w, i);
-        }
         block_sum(block, groups, out, [&](std::size_t g, const uint8_t *c) {
             const float *wg = &w[4 * g];
             return wg[0] * static_cast<float>(c[0]) + wg[1] * static_cast<float>(c[1]) +
@@ -299,10 +317,6 @@ void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out) {
         }
         break;
     case CodecId::int4:
-        for (std::size_t b = 0; b < 4 * groups; ++b) {
-            w[2 * b] = weight(pq.w_lo, b);
-            w[2 * b + 1] = weight(pq.w_hi, b);
-        }
         block_sum(block, groups, out, [&](std::size_t g, const uint8_t *c) {
             const float *wg = &w[8 * g];
             float s = 0.0f;
