@@ -120,19 +120,26 @@ std::vector<Hit> scan_parallel(std::size_t n_blocks, std::size_t keep, std::size
     return merged.take_sorted();
 }
 
+// Calls f(slot) for every live slot of one block, in slot order.
+template <class F>
+void for_each_live(const uint64_t *live, const F &f) {
+    for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
+        for (uint64_t bits = live[w]; bits != 0; bits &= bits - 1) {
+            f(w * 64 + static_cast<std::size_t>(__builtin_ctzll(bits)));
+        }
+    }
+}
+
 // Offers every live slot of one block, scored by score(slot).
 template <class Score>
 void offer_live(const uint64_t *live, const int64_t *ids, std::size_t bi, TopK &top,
                 const Score &score) {
-    for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
-        for (uint64_t bits = live[w]; bits != 0; bits &= bits - 1) {
-            const std::size_t s = w * 64 + static_cast<std::size_t>(__builtin_ctzll(bits));
-            const float v = score(s);
-            if (v <= top.threshold()) {
-                top.offer(v, ids[s], bi * kBlockVectors + s);
-            }
+    for_each_live(live, [&](std::size_t s) {
+        const float v = score(s);
+        if (v <= top.threshold()) {
+            top.offer(v, ids[s], bi * kBlockVectors + s);
         }
-    }
+    });
 }
 
 }  // namespace
@@ -232,12 +239,11 @@ std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &bl
                 qn += static_cast<double>(query.vec[i]) * query.vec[i];
             }
             for (const BlockView &b : blocks) {
-                for (std::size_t v = 0; v < kBlockVectors; ++v) {
-                    if (((b.live[v / 64] >> (v % 64)) & 1u) && b.inv_norms[v] > 0 &&
-                        (min_inv == 0 || b.inv_norms[v] < min_inv)) {
+                for_each_live(b.live, [&](std::size_t v) {
+                    if (b.inv_norms[v] > 0 && (min_inv == 0 || b.inv_norms[v] < min_inv)) {
                         min_inv = b.inv_norms[v];
                     }
-                }
+                });
             }
             bound = min_inv > 0 ? 2.0 * delta * std::sqrt(qn) / min_inv : 0.0;
         }
@@ -255,15 +261,12 @@ std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &bl
                 }
                 alignas(64) float raw[kBlockVectors];
                 block_kernel(qv, b.codes, query.dim, raw);
-                for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
-                    for (uint64_t bits = b.live[w]; bits != 0; bits &= bits - 1) {
-                        const std::size_t s = w * 64 + static_cast<std::size_t>(__builtin_ctzll(bits));
-                        const float v = float_score(b, raw, s);
-                        if (v <= limit) {
-                            hits.push_back(Hit{v, b.ids[s], bi * kBlockVectors + s});
-                        }
+                for_each_live(b.live, [&](std::size_t s) {
+                    const float v = float_score(b, raw, s);
+                    if (v <= limit) {
+                        hits.push_back(Hit{v, b.ids[s], bi * kBlockVectors + s});
                     }
-                }
+                });
             }
         }
     }
