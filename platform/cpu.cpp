@@ -78,6 +78,7 @@ CpuFeatures detect() {
     }
     const CpuidRegs l1 = cpuid(1, 0);
     f.sse2 = bit(l1.edx, 26);
+    f.popcnt = bit(l1.ecx, 23);
 
     const bool osxsave = bit(l1.ecx, 27);
     const bool avx = bit(l1.ecx, 28);
@@ -98,6 +99,7 @@ CpuFeatures detect() {
     const bool ymm_ok = avx && os_ymm;
     f.avx2 = ymm_ok && bit(l7.ebx, 5);
     f.fma = ymm_ok && fma;
+    f.f16c = ymm_ok && bit(l1.ecx, 29);
 
     const bool zmm_ok = ymm_ok && os_zmm;
     f.avx512f = zmm_ok && bit(l7.ebx, 16);

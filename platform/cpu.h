@@ -13,6 +13,8 @@ struct CpuFeatures {
     bool sse2 = false;
     bool avx2 = false;  // AVX2 (implies AVX) with the OS saving YMM state
     bool fma = false;   // FMA3, same OS condition as avx2
+    bool f16c = false;  // half-precision conversions (VCVTPH2PS), same OS condition as avx2
+    bool popcnt = false;
     bool avx512f = false;
     bool avx512bw = false;
     bool avx512dq = false;  // the avx512 kernel unit is compiled with -mavx512{f,bw,dq,cd,vl}

@@ -124,11 +124,13 @@ PVEC_API const char *pvec_errstr(int rc);
  * no-op. Any thread. Since 0.1. */
 PVEC_API void pvec_free(void *p);
 
-/* The name of the SIMD kernel level in use ("scalar", "sse2", "avx2", "avx512", "neon"), chosen
- * once from the CPU. The environment variable PVEC_SIMD=scalar|sse2|avx2|avx512|neon selects that
- * level when this CPU can run it and the library has it; any other value, or a level the CPU
- * cannot run, is ignored and the best level runs (this function tells which). Static string. Any
- * thread. Since 0.1. */
+/* The name of the SIMD kernel table in use, chosen once from the CPU: a level ("scalar", "sse2",
+ * "avx2", "avx512", "neon"), then "+" and each CPU extension its kernels use ("avx512+vnni",
+ * "avx512+vnni+vpopcntdq", "neon+dotprod"). The environment variable PVEC_SIMD forces one: a
+ * level name (its best variant this CPU runs) or a full table name. A PVEC_SIMD this build or CPU
+ * cannot honour (unknown, not compiled in, or needing instructions the CPU lacks) makes
+ * pvec_db_open and pvec_db_attach fail with PVEC_UNSUPPORTED and a message naming the tables
+ * that can run; this function then names the best table. Static string. Any thread. Since 0.1. */
 PVEC_API const char *pvec_kernel_name(void);
 
 /* ---------------------------------------------------------------------------------------------
@@ -162,7 +164,8 @@ PVEC_API void pvec_open_options_init(pvec_open_options *opts);
  * *out is NULL.
  * Returns PVEC_OK, PVEC_MISUSE, PVEC_IO (cannot open/create), PVEC_CORRUPT (not a database or
  * damaged tables), PVEC_FORMAT (newer format), PVEC_READONLY (a new file with PVEC_OPEN_READONLY),
- * PVEC_BUSY, PVEC_NOMEM. A file of format 1 (written by pocketvec 0.1 before format 2) is upgraded
+ * PVEC_BUSY, PVEC_NOMEM, PVEC_UNSUPPORTED (PVEC_SIMD names a kernel level that cannot run: see
+ * pvec_kernel_name). A file of format 1 (written by pocketvec 0.1 before format 2) is upgraded
  * in one transaction when opened read-write, and refused with PVEC_FORMAT when opened read-only.
  * Any thread. Since 0.1. */
 PVEC_API int pvec_db_open(const char *path, const pvec_open_options *opts, pvec_db **out,

@@ -202,6 +202,9 @@ int pvec_db_open(const char *path, const pvec_open_options *opts, pvec_db **out,
         PVEC_CHECK_ARG(path != nullptr, "path is NULL");
         pvec_open_options o;
         PVEC_FORWARD_IF_ERROR(read_options(opts, pvec_open_options PVEC_OPEN_OPTIONS_INIT, &o, "opts"));
+        // A forced kernel level that cannot be honoured is refused, not silently replaced.
+        PVEC_RETURN_IF(!pocketvec::kernels::forced_level_error().empty(), PVEC_UNSUPPORTED,
+                       pocketvec::kernels::forced_level_error());
         PVEC_RETURN_IF((o.flags & ~(PVEC_OPEN_READONLY | PVEC_OPEN_NOCREATE | PVEC_OPEN_WAL)) != 0,
                        PVEC_MISUSE, "opts->flags has unknown bits");
         auto handle = std::make_unique<pvec_db>();
@@ -221,6 +224,9 @@ int pvec_db_attach(struct sqlite3 *conn, const pvec_open_options *opts, pvec_db 
         PVEC_CHECK_ARG(conn != nullptr, "conn is NULL");
         pvec_open_options o;
         PVEC_FORWARD_IF_ERROR(read_options(opts, pvec_open_options PVEC_OPEN_OPTIONS_INIT, &o, "opts"));
+        // A forced kernel level that cannot be honoured is refused, not silently replaced.
+        PVEC_RETURN_IF(!pocketvec::kernels::forced_level_error().empty(), PVEC_UNSUPPORTED,
+                       pocketvec::kernels::forced_level_error());
         auto handle = std::make_unique<pvec_db>();
         PVEC_FORWARD_IF_ERROR(store::Database::attach(conn, open_options(&o), &handle->db));
         *out = handle.release();

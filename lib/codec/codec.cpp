@@ -7,7 +7,7 @@
 #include <cstring>
 #include <limits>
 
-#include "codec/decode_inline.h"
+#include "common/float_bits.h"
 #include "codec/minifloat.h"
 
 // f32/f16/bf16 codes are copied in host byte order; the file format says little-endian.

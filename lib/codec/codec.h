@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "kernels/kernels.h"
 
 namespace pocketvec::codec {
 
@@ -111,6 +112,13 @@ struct PreparedQuery {
     std::vector<uint64_t> bits; // binary: the query's own bits (q[i] > threshold[i]), 0-padded
     std::vector<float> lut;     // e4m3/e5m2: the 256 code values, so decoding is one load
     std::vector<float> block_w; // dot_block: the weights of each 4-byte code group, zero-padded
+    // dot_block, int8 and int4: the weights quantized to int8, w[i] ~ qscale * qi8[j] with
+    // |qi8| <= 127 (round to nearest), in the kernels' order (KernelTable::dot_u8_block /
+    // dot_u4_block) and zero-padded to whole groups. The scan's inner product is then an exact
+    // integer sum; the quantization costs at most qscale / 2 * sum_i c_i on a score.
+    std::vector<int8_t> qi8;
+    float qscale = 0.0f;
+    std::vector<uint32_t> bits32;  // dot_block, binary: the query's bits per 4-byte group
 };
 
 // Prepares `q` (p.dim floats) for dot_rows().
@@ -125,12 +133,17 @@ PreparedQuery prepare_query(const CodecParams &p, const float *q);
 void dot_rows(const PreparedQuery &pq, const uint8_t *codes, std::size_t n, float *out);
 void dot_rows_scalar(const PreparedQuery &pq, const uint8_t *codes, std::size_t n, float *out);
 
-// The same scores for the 256 codes of one block in the block scan layout
-// (kernels/block_layout.h: 4-byte groups, group g of slot v at byte (g * 256 + v) * 4, padding and
-// free slots zero): out[v] for every v < 256. Portable C++ shaped for the auto-vectoriser (the
-// inner loop runs over 256 vectors with no horizontal sum); per-level SIMD kernels belong to
-// lib/kernels/. `block` needs no alignment; out holds 256 floats.
+// The scores for the 256 codes of one block in the block scan layout (kernels/block_layout.h:
+// 4-byte groups, group g of slot v at byte (g * 256 + v) * 4, padding and free slots zero):
+// out[v] for every v < 256, through the kernels of `table` (the active level by default):
+//   float codecs: as dot_rows, up to float rounding;
+//   int8, int4: base + qscale * (exact integer sum against the int8-quantized query), which
+//     differs from dot_rows by at most qscale / 2 * sum_i c_i (the query's rounding);
+//   binary: exactly dot_rows.
+// `block` and `out` (256 floats) must be 64-byte aligned.
 void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out);
+void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out,
+               const kernels::KernelTable &table);
 
 // |decode(code)|^2, for L2 as |q|^2 - 2 q.x + |x|^2 and for cosine norms; computed once per vector
 // at insert and kept as a per-vector correction.

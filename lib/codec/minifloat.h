@@ -1,6 +1,6 @@
 // Bit-exact conversions between float and the small float formats of the codecs. These are the
 // reference conversions (clear, one value at a time); the scan uses branch-free decoders in
-// decode_inline.h that are tested to agree with them on every code.
+// common/float_bits.h that are tested to agree with them on every code.
 #pragma once
 
 #include <cstdint>

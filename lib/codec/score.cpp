@@ -3,11 +3,12 @@
 // float sum cannot be reordered by the compiler without -ffast-math, so the lanes make the
 // reordering explicit), with branch-free decoders. Block-layout and per-level SIMD kernels belong
 // to lib/kernels/; these are the row-major references and the rescoring path.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "codec/codec.h"
-#include "codec/decode_inline.h"
+#include "common/float_bits.h"
 #include "codec/minifloat.h"
 
 namespace pocketvec::codec {
@@ -88,6 +89,36 @@ inline float weight(const std::vector<float> &w, std::size_t i) { return i < w.s
 uint64_t last_word_mask(std::size_t dim) {
     const std::size_t r = dim % 64;
     return r == 0 ? ~uint64_t{0} : (uint64_t{1} << r) - 1;
+}
+
+// The block weights (4 per group for int8; lo0 hi0 lo1 hi1 ... for int4) quantized to int8 in the
+// kernels' order (int4: the four low-nibble weights of a group, then the four high-nibble ones).
+void quantize_weights(CodecId id, std::size_t groups, const std::vector<float> &block_w,
+                      std::vector<int8_t> *qi8, float *qscale) {
+    float max_abs = 0.0f;
+    for (float x : block_w) {
+        max_abs = std::max(max_abs, std::fabs(x));
+    }
+    *qscale = max_abs > 0.0f ? max_abs / 127.0f : 0.0f;
+    const float inv = max_abs > 0.0f ? 127.0f / max_abs : 0.0f;
+    auto q = [&](float x) {
+        const long r = std::lround(x * inv);
+        return static_cast<int8_t>(std::min(127L, std::max(-127L, r)));
+    };
+    const std::size_t per_group = id == CodecId::int8 ? 4 : 8;
+    qi8->assign(groups * per_group, 0);
+    for (std::size_t g = 0; g < groups; ++g) {
+        if (id == CodecId::int8) {
+            for (std::size_t k = 0; k < 4; ++k) {
+                (*qi8)[4 * g + k] = q(block_w[4 * g + k]);
+            }
+        } else {
+            for (std::size_t k = 0; k < 4; ++k) {
+                (*qi8)[8 * g + k] = q(block_w[8 * g + 2 * k]);
+                (*qi8)[8 * g + 4 + k] = q(block_w[8 * g + 2 * k + 1]);
+            }
+        }
+    }
 }
 
 }  // namespace
@@ -175,7 +206,14 @@ PreparedQuery prepare_query(const CodecParams &p, const float *q) {
         }
         break;
     case CodecId::binary:
-        break;  // scored from the query's bits
+        pq.bits32.assign(groups, 0);
+        for (std::size_t g = 0; g < groups; ++g) {
+            pq.bits32[g] = static_cast<uint32_t>(pq.bits[g / 2] >> (32 * (g % 2)));
+        }
+        break;
+    }
+    if (p.id == CodecId::int8 || p.id == CodecId::int4) {
+        quantize_weights(p.id, groups, pq.block_w, &pq.qi8, &pq.qscale);
     }
     return pq;
 }
@@ -228,122 +266,46 @@ void dot_rows(const PreparedQuery &pq, const uint8_t *codes, std::size_t n, floa
     }
 }
 
-namespace {
-
-constexpr std::size_t kBlock = 256;
-
-inline uint32_t load_u32(const uint8_t *p) {
-    uint32_t v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-
-// Branch-free population count of 32 bits (vectorises without a POPCNT instruction).
-inline uint32_t popcount32(uint32_t x) {
-    x = x - ((x >> 1) & 0x55555555u);
-    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
-    x = (x + (x >> 4)) & 0x0f0f0f0fu;
-    return (x * 0x01010101u) >> 24;
-}
-
-
-}  // namespace
-
-// Runs term(g, p, k) -> float over every group g of one tile of kTile vectors, where p points at
-// the tile's first vector in group g and k is the vector within the tile: the tile's kTile
-// accumulators stay in registers while the groups stream past.
-constexpr std::size_t kTile = 16;
-
-template <class Term>
-inline void block_sum(const uint8_t *block, std::size_t groups, float *out, Term term) {
-    for (std::size_t t = 0; t < kBlock; t += kTile) {
-        float acc[kTile] = {};
-        for (std::size_t g = 0; g < groups; ++g) {
-            const uint8_t *p = block + (g * kBlock + t) * 4;
-            for (std::size_t k = 0; k < kTile; ++k) {
-                acc[k] += term(g, p + 4 * k);
-            }
-        }
-        for (std::size_t k = 0; k < kTile; ++k) {
-            out[t + k] = acc[k];
-        }
-    }
-}
-
 void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out) {
-    const std::size_t dim = pq.dim;
-    const std::size_t groups = (code_bytes(pq.id, dim) + 3) / 4;
+    dot_block(pq, block, out, kernels::active());
+}
+
+void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out,
+               const kernels::KernelTable &kt) {
+    constexpr std::size_t kSlots = kernels::kBlockVectors;
+    const std::size_t groups = (code_bytes(pq.id, pq.dim) + 3) / 4;
     const float *w = pq.block_w.data();  // per-group weights, padded (prepare_query)
+    alignas(64) int32_t isum[kSlots];
     switch (pq.id) {
     case CodecId::f32:
-        block_sum(block, groups, out, [&](std::size_t g, const uint8_t *c) {
-            return w[g] * load_f32(c);
-        });
+        kt.dot_f32_block(w, reinterpret_cast<const float *>(block), groups, out);
         break;
-    case CodecId::f16: {
-        const float *t = f16_table();
-        block_sum(block, groups, out, [&](std::size_t g, const uint8_t *c) {
-            const uint32_t x = load_u32(c);
-            return w[2 * g] * t[x & 0xffffu] + w[2 * g + 1] * t[x >> 16];
-        });
+    case CodecId::f16:
+        kt.dot_f16_block(w, block, groups, out);
         break;
-    }
     case CodecId::bf16:
-        block_sum(block, groups, out, [&](std::size_t g, const uint8_t *c) {
-            const uint32_t x = load_u32(c);
-            return w[2 * g] * fast_bits_float(x << 16) + w[2 * g + 1] * fast_bits_float(x & 0xffff0000u);
-        });
+        kt.dot_bf16_block(w, block, groups, out);
         break;
     case CodecId::e4m3:
-    case CodecId::e5m2: {
-        const float *lut = pq.lut.data();
-        block_sum(block, groups, out, [&](std::size_t g, const uint8_t *c) {
-            const float *wg = &w[4 * g];
-            return wg[0] * lut[c[0]] + wg[1] * lut[c[1]] + wg[2] * lut[c[2]] + wg[3] * lut[c[3]];
-        });
-        for (std::size_t v = 0; v < kBlock; ++v) {
+    case CodecId::e5m2:
+        (pq.id == CodecId::e4m3 ? kt.dot_e4m3_block : kt.dot_e5m2_block)(w, block, groups, out);
+        for (std::size_t v = 0; v < kSlots; ++v) {
             out[v] *= pq.scale;
         }
         break;
-    }
     case CodecId::int8:
-        block_sum(block, groups, out, [&](std::size_t g, const uint8_t *c) {
-            const float *wg = &w[4 * g];
-            return wg[0] * static_cast<float>(c[0]) + wg[1] * static_cast<float>(c[1]) +
-                   wg[2] * static_cast<float>(c[2]) + wg[3] * static_cast<float>(c[3]);
-        });
-        for (std::size_t v = 0; v < kBlock; ++v) {
-            out[v] += pq.base;
-        }
-        break;
     case CodecId::int4:
-        block_sum(block, groups, out, [&](std::size_t g, const uint8_t *c) {
-            const float *wg = &w[8 * g];
-            float s = 0.0f;
-            for (std::size_t k = 0; k < 4; ++k) {
-                s += wg[2 * k] * static_cast<float>(c[k] & 0xfu) +
-                     wg[2 * k + 1] * static_cast<float>(c[k] >> 4);
-            }
-            return s;
-        });
-        for (std::size_t v = 0; v < kBlock; ++v) {
-            out[v] += pq.base;
+        (pq.id == CodecId::int8 ? kt.dot_u8_block : kt.dot_u4_block)(pq.qi8.data(), block, groups,
+                                                                     isum);
+        for (std::size_t v = 0; v < kSlots; ++v) {
+            out[v] = pq.base + pq.qscale * static_cast<float>(isum[v]);
         }
         break;
     case CodecId::binary: {
-        for (std::size_t t = 0; t < kBlock; t += kTile) {
-            uint32_t ham[kTile] = {};
-            for (std::size_t g = 0; g < groups; ++g) {
-                // The query's bits past dim are 0, as are the codes' padding bits.
-                const uint32_t q = static_cast<uint32_t>(pq.bits[g / 2] >> (32 * (g % 2)));
-                const uint8_t *p = block + (g * kBlock + t) * 4;
-                for (std::size_t k = 0; k < kTile; ++k) {
-                    ham[k] += popcount32(q ^ load_u32(p + 4 * k));
-                }
-            }
-            for (std::size_t k = 0; k < kTile; ++k) {
-                out[t + k] = static_cast<float>(dim) - 2.0f * static_cast<float>(ham[k]);
-            }
+        uint32_t *ham = reinterpret_cast<uint32_t *>(isum);
+        kt.hamming_block(pq.bits32.data(), block, groups, ham);
+        for (std::size_t v = 0; v < kSlots; ++v) {
+            out[v] = static_cast<float>(pq.dim) - 2.0f * static_cast<float>(ham[v]);
         }
         break;
     }

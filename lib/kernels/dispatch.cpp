@@ -1,5 +1,6 @@
 // Picks the kernel table once. Compiled at baseline flags: it only reads CPU features and calls a
-// level's kernel_table_*() after checking that the CPU and OS can run that level.
+// level's kernel_table_*() after checking that the CPU and OS can run that level and the
+// extensions of the variant it asks for.
 //
 // Which levels exist is decided by the build: lib/kernels/CMakeLists.txt defines PVEC_HAVE_SSE2,
 // PVEC_HAVE_AVX2, PVEC_HAVE_AVX512 (x86-64) or PVEC_HAVE_NEON (aarch64) on this unit for each level
@@ -22,10 +23,10 @@ const KernelTable *kernel_table_sse2();
 const KernelTable *kernel_table_avx2();
 #endif
 #if defined(PVEC_HAVE_AVX512)
-const KernelTable *kernel_table_avx512();
+const KernelTable *kernel_table_avx512(bool vnni, bool vpopcntdq);
 #endif
 #if defined(PVEC_HAVE_NEON)
-const KernelTable *kernel_table_neon();
+const KernelTable *kernel_table_neon(bool dotprod);
 #endif
 
 namespace {
@@ -52,7 +53,8 @@ bool cpu_can_run(Level level) {
     case Level::sse2:
         return f.sse2;
     case Level::avx2:
-        return f.avx2 && f.fma;
+        // Matches the unit's -mavx2 -mfma -mf16c -mpopcnt.
+        return f.avx2 && f.fma && f.f16c && f.popcnt;
     case Level::avx512:
         // Matches the unit's -mavx512f -mavx512bw -mavx512dq -mavx512cd -mavx512vl.
         return f.avx512f && f.avx512bw && f.avx512dq && f.avx512cd && f.avx512vl;
@@ -62,58 +64,116 @@ bool cpu_can_run(Level level) {
     return false;
 }
 
-// The level's table if it was compiled in, else nullptr. Only call once cpu_can_run(level).
-const KernelTable *compiled_table(Level level) {
+// Every compiled variant of `level` this CPU can run, best first. Only call once
+// cpu_can_run(level).
+std::vector<const KernelTable *> variants(Level level) {
+    [[maybe_unused]] const platform::CpuFeatures &f = platform::cpu_features();
+    std::vector<const KernelTable *> out;
     switch (level) {
     case Level::scalar:
-        return kernel_table_scalar();
+        out.push_back(kernel_table_scalar());
+        break;
     case Level::sse2:
 #if defined(PVEC_HAVE_SSE2)
-        return kernel_table_sse2();
-#else
-        return nullptr;
+        out.push_back(kernel_table_sse2());
 #endif
+        break;
     case Level::avx2:
 #if defined(PVEC_HAVE_AVX2)
-        return kernel_table_avx2();
-#else
-        return nullptr;
+        out.push_back(kernel_table_avx2());
 #endif
+        break;
     case Level::avx512:
 #if defined(PVEC_HAVE_AVX512)
-        return kernel_table_avx512();
-#else
-        return nullptr;
+        for (bool vnni : {true, false}) {
+            for (bool vpopcntdq : {true, false}) {
+                if ((!vnni || f.avx512vnni) && (!vpopcntdq || f.avx512vpopcntdq)) {
+                    out.push_back(kernel_table_avx512(vnni, vpopcntdq));
+                }
+            }
+        }
 #endif
+        break;
     case Level::neon:
 #if defined(PVEC_HAVE_NEON)
-        return kernel_table_neon();
-#else
-        return nullptr;
+        if (f.neon_dotprod) {
+            out.push_back(kernel_table_neon(true));
+        }
+        out.push_back(kernel_table_neon(false));
 #endif
+        break;
     }
-    return nullptr;
+    return out;
 }
 
-const KernelTable &choose() {
-    // PVEC_SIMD forces a level when this CPU can run it and it was compiled in; an unknown name or
-    // an unusable level falls back to the best one.
-    if (const char *forced = std::getenv("PVEC_SIMD"); forced != nullptr && *forced != '\0') {
-        for (const auto &entry : kNames) {
-            if (std::strcmp(forced, entry.name) == 0) {
-                if (const KernelTable *t = table_for(entry.level)) {
-                    return *t;
-                }
-                break;
+// Every table's name, whether or not this CPU runs it, to tell "unknown" from "cannot run".
+bool is_known_name(const char *name) {
+    constexpr const char *kVariants[] = {"avx512+vnni", "avx512+vpopcntdq",
+                                         "avx512+vnni+vpopcntdq", "neon+dotprod"};
+    for (const auto &entry : kNames) {
+        if (std::strcmp(name, entry.name) == 0) {
+            return true;
+        }
+    }
+    for (const char *v : kVariants) {
+        if (std::strcmp(name, v) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+struct Choice {
+    const KernelTable *table = nullptr;
+    std::string error;
+};
+
+const KernelTable *best() {
+    for (Level level : kPreference) {
+        if (const KernelTable *t = table_for(level)) {
+            return t;
+        }
+    }
+    return kernel_table_scalar();
+}
+
+Choice choose() {
+    Choice c;
+    const char *forced = std::getenv("PVEC_SIMD");
+    if (forced == nullptr || *forced == '\0') {
+        c.table = best();
+        return c;
+    }
+    for (const KernelTable *t : runnable_tables()) {
+        if (std::strcmp(forced, t->name) == 0) {
+            c.table = t;
+            return c;
+        }
+    }
+    for (const auto &entry : kNames) {
+        if (std::strcmp(forced, entry.name) == 0) {
+            if (const KernelTable *t = table_for(entry.level)) {
+                c.table = t;
+                return c;
             }
         }
     }
-    for (Level level : kPreference) {
-        if (const KernelTable *t = table_for(level)) {
-            return *t;
-        }
+    c.table = best();
+    c.error = std::string("PVEC_SIMD=") + forced +
+              (is_known_name(forced)
+                   ? ": this CPU cannot run that kernel level, or this build does not include it"
+                   : ": unknown kernel level") +
+              " (runnable here:";
+    for (const KernelTable *t : runnable_tables()) {
+        c.error += std::string(" ") + t->name;
     }
-    return *kernel_table_scalar();
+    c.error += ")";
+    return c;
+}
+
+const Choice &chosen() {
+    static const Choice c = choose();
+    return c;
 }
 
 }  // namespace
@@ -122,13 +182,25 @@ const KernelTable *table_for(Level level) {
     if (!cpu_can_run(level)) {
         return nullptr;
     }
-    return compiled_table(level);
+    const std::vector<const KernelTable *> v = variants(level);
+    return v.empty() ? nullptr : v.front();
 }
 
-const KernelTable &active() {
-    static const KernelTable &table = choose();
-    return table;
+std::vector<const KernelTable *> runnable_tables() {
+    std::vector<const KernelTable *> out;
+    for (const auto &entry : kNames) {
+        if (cpu_can_run(entry.level)) {
+            for (const KernelTable *t : variants(entry.level)) {
+                out.push_back(t);
+            }
+        }
+    }
+    return out;
 }
+
+const KernelTable &active() { return *chosen().table; }
+
+const std::string &forced_level_error() { return chosen().error; }
 
 const char *level_name(Level level) {
     for (const auto &entry : kNames) {

@@ -17,6 +17,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include <cstddef>
+#include <cstdint>
 
 namespace pocketvec::kernels {
 namespace {
@@ -167,6 +168,38 @@ void l2sq_f32_block_tiled(const float *q, const float *block, std::size_t dim, f
         acc5.store_aligned(o + 5 * kW);
         acc6.store_aligned(o + 6 * kW);
         acc7.store_aligned(o + 7 * kW);
+    }
+}
+
+
+// bf16 codes (two per 4-byte group, lo half first): a bf16 is the top half of a binary32, so the
+// low half decodes by a shift and the high half by a mask. Accumulators hold one slot per lane.
+template <class Arch>
+void dot_bf16_block_tiled(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+    using F = xsimd::batch<float, Arch>;
+    using U = xsimd::batch<uint32_t, Arch>;
+    constexpr std::size_t kW = F::size;
+    constexpr std::size_t kTile = kBlockAccumulators * kW;
+    static_assert(kBlockVectors % kTile == 0, "a block must split into whole tiles");
+    const U high_half(0xffff0000u);
+    for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
+        F acc[kBlockAccumulators];
+        for (F &a : acc) {
+            a = F(0.0f);
+        }
+        const uint32_t *row = reinterpret_cast<const uint32_t *>(block) + t;
+        for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors) {
+            const F wl(w[2 * g]);
+            const F wh(w[2 * g + 1]);
+            for (std::size_t i = 0; i < kBlockAccumulators; ++i) {
+                const U x = U::load_aligned(row + i * kW);
+                acc[i] = xsimd::fma(wl, xsimd::bitwise_cast<F>(x << 16), acc[i]);
+                acc[i] = xsimd::fma(wh, xsimd::bitwise_cast<F>(x & high_half), acc[i]);
+            }
+        }
+        for (std::size_t i = 0; i < kBlockAccumulators; ++i) {
+            acc[i].store_aligned(out + t + i * kW);
+        }
     }
 }
 

@@ -12,6 +12,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace pocketvec::kernels {
 
@@ -22,7 +24,7 @@ enum class Level : int { scalar = 0, sse2 = 1, avx2 = 2, avx512 = 3, neon = 4 };
 
 struct KernelTable {
     Level level;
-    const char *name;  // "scalar", "sse2", "avx2", "avx512", "neon"
+    const char *name;  // the level, then its extensions: "avx512+vnni+vpopcntdq", "neon+dotprod"
 
     // Row-major pair kernels over n floats; any n >= 0, no alignment required.
     float (*dot_f32)(const float *a, const float *b, std::size_t n);
@@ -32,15 +34,47 @@ struct KernelTable {
     // `block` is 64-byte aligned; `out` holds kBlockVectors floats, 64-byte aligned.
     void (*dot_f32_block)(const float *q, const float *block, std::size_t dim, float *out);
     void (*l2sq_f32_block)(const float *q, const float *block, std::size_t dim, float *out);
+
+    // Code block kernels over `groups` 4-byte groups of every slot (block_layout.h); `block` and
+    // `out` (kBlockVectors values) 64-byte aligned. Byte k of group g of slot v is c[g][k].
+    //
+    // Integer kernels are exact: every level returns the same integers (no overflow for
+    // groups <= PVEC_MAX_DIM / 4 * 4 bytes: |sum| < 127 * 255 * 65536 < 2^31).
+    //   dot_u8:  out[v] = sum_g sum_k q[4g + k] * c[g][k]                   (int8 codes)
+    //   dot_u4:  out[v] = sum_g sum_k q[8g + k] * (c[g][k] & 15)
+    //                              + q[8g + 4 + k] * (c[g][k] >> 4)          (int4 codes)
+    //   hamming: out[v] = sum_g popcount(q[g] ^ group g as a little-endian u32)   (binary)
+    void (*dot_u8_block)(const int8_t *q, const uint8_t *block, std::size_t groups, int32_t *out);
+    void (*dot_u4_block)(const int8_t *q, const uint8_t *block, std::size_t groups, int32_t *out);
+    void (*hamming_block)(const uint32_t *q, const uint8_t *block, std::size_t groups,
+                          uint32_t *out);
+    // Float kernels: equal across levels up to float rounding (summation order differs).
+    //   dot_f16, dot_bf16: out[v] = sum_g w[2g] * h(lo half) + w[2g + 1] * h(hi half)
+    //   dot_e4m3, dot_e5m2: out[v] = sum_g sum_k w[4g + k] * fp8(c[g][k])
+    // FP8 NaN codes (which encode never writes) give unspecified finite or NaN scores.
+    void (*dot_f16_block)(const float *w, const uint8_t *block, std::size_t groups, float *out);
+    void (*dot_bf16_block)(const float *w, const uint8_t *block, std::size_t groups, float *out);
+    void (*dot_e4m3_block)(const float *w, const uint8_t *block, std::size_t groups, float *out);
+    void (*dot_e5m2_block)(const float *w, const uint8_t *block, std::size_t groups, float *out);
 };
 
 // The table of the best level this CPU and OS support, chosen once (thread-safe). The environment
-// variable PVEC_SIMD=scalar|sse2|avx2|avx512|neon forces a level; a level the CPU cannot run, or that
-// was not compiled in, falls back to the best supported one.
+// variable PVEC_SIMD forces a level (scalar|sse2|avx2|avx512|neon: that level's best variant) or
+// one variant by its full name; see forced_level_error() for a name that cannot be honoured.
 const KernelTable &active();
 
-// The table of one level, or nullptr when that level is not compiled in or this CPU cannot run it.
+// Empty when PVEC_SIMD is unset or names a table this CPU can run; otherwise why it cannot be
+// honoured (unknown name, not compiled in, or an instruction set this CPU lacks). active() then
+// returns the best table; pvec_db_open refuses to open with this message.
+const std::string &forced_level_error();
+
+// The best variant of one level, or nullptr when that level is not compiled in or this CPU cannot
+// run it.
 const KernelTable *table_for(Level level);
+
+// Every table this CPU can run, every variant of every level (for tests and benchmarks), scalar
+// first.
+std::vector<const KernelTable *> runnable_tables();
 
 const char *level_name(Level level);
 

@@ -1,7 +1,24 @@
-// The avx512 level: the generic f32 kernels instantiated for xsimd::avx512bw. Compiled with
-// -mavx512f -mavx512bw -mavx512dq -mavx512cd -mavx512vl, and only called after dispatch.cpp checked
-// that this CPU and OS can run all five.
+// The avx512 level. Compiled with -mavx512f -mavx512bw -mavx512dq -mavx512cd -mavx512vl, and only
+// called after dispatch.cpp checked that this CPU and OS can run all five.
+//  - f32, bf16: the generic xsimd kernels for xsimd::avx512bw.
+//  - f16, e4m3, e5m2: VCVTPH2PS (part of AVX-512F); an fp8 byte becomes the binary16 it equals
+//    (e5m2 exactly; e4m3 divided by 2^8, undone once per score).
+//  - int8, int4, binary: code_x86.hpp over 512-bit registers; and, in the variants this unit
+//    offers when the CPU has them, VPDPBUSD (AVX512-VNNI) for int8/int4 and VPOPCNTD
+//    (AVX512-VPOPCNTDQ) for binary. Those kernels carry a target attribute, so only they are
+//    compiled for the extension, and dispatch puts them in a table only when cpuid reports it.
+// GCC 12's AVX-512 headers build some results from _mm512_undefined_*(), which its own
+// -Wmaybe-uninitialized then reports inside the intrinsics; nothing here reads an undefined lane.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+#include "kernels/code_x86.hpp"
 #include "kernels/f32_generic.hpp"
+
+#include <immintrin.h>
+
+#include <cstring>
 
 #if !(XSIMD_WITH_AVX512BW)
 #error "kernels_avx512.cpp needs -mavx512f -mavx512bw -mavx512dq -mavx512cd -mavx512vl"
@@ -9,11 +26,41 @@
 
 namespace pocketvec::kernels {
 
-const KernelTable *kernel_table_avx512();
+const KernelTable *kernel_table_avx512(bool vnni, bool vpopcntdq);
 
 namespace {
 
 using Arch = xsimd::avx512bw;
+
+struct Ops512 {
+    using V = __m512i;
+    static constexpr std::size_t kSlots = 16;
+    static constexpr bool kHasSsse3 = true;
+    static V zero() { return _mm512_setzero_si512(); }
+    static V set1(int32_t x) { return _mm512_set1_epi32(x); }
+    static V load(const uint8_t *p) { return _mm512_load_si512(p); }
+    static void store(int32_t *p, V v) { _mm512_store_si512(p, v); }
+    static V add32(V a, V b) { return _mm512_add_epi32(a, b); }
+    static V sub32(V a, V b) { return _mm512_sub_epi32(a, b); }
+    static V add16(V a, V b) { return _mm512_add_epi16(a, b); }
+    static V add8(V a, V b) { return _mm512_add_epi8(a, b); }
+    static V and_(V a, V b) { return _mm512_and_si512(a, b); }
+    static V xor_(V a, V b) { return _mm512_xor_si512(a, b); }
+    template <int N>
+    static V srli16(V a) {
+        return _mm512_srli_epi16(a, N);
+    }
+    template <int N>
+    static V srli32(V a) {
+        return _mm512_srli_epi32(a, N);
+    }
+    static V madd16(V a, V b) { return _mm512_madd_epi16(a, b); }
+    static V maddubs(V u8, V s8) { return _mm512_maddubs_epi16(u8, s8); }
+    static V shuffle8(V table, V idx) { return _mm512_shuffle_epi8(table, idx); }
+    static V set_nibble_popcounts() {
+        return _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
+    }
+};
 
 float dot_f32_avx512(const float *a, const float *b, std::size_t n) {
     return dot_f32_row<Arch>(a, b, n);
@@ -31,13 +78,197 @@ void l2sq_f32_block_avx512(const float *q, const float *block, std::size_t dim, 
     l2sq_f32_block_tiled<Arch>(q, block, dim, out);
 }
 
+void dot_u8_block_avx512(const int8_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+    dot_u8_generic<Ops512, 16>(q, block, groups, out);
+}
+
+void dot_u4_block_avx512(const int8_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+    dot_u4_maddubs<Ops512, 16>(q, block, groups, out);
+}
+
+void hamming_block_avx512(const uint32_t *q, const uint8_t *block, std::size_t groups,
+                          uint32_t *out) {
+    hamming_pshufb<Ops512, 8>(q, block, groups, out);
+}
+
+void dot_bf16_block_avx512(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+    dot_bf16_block_tiled<Arch>(w, block, groups, out);
+}
+
+// f16: each 32-byte half of a 64-byte line is 8 slots x (lo, hi); converted, its lanes alternate
+// lo/hi of one slot, so the weights alternate too and the two halves are added once per tile.
+void dot_f16_block_avx512(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+    constexpr std::size_t kAcc = 8;
+    constexpr std::size_t kTile = kAcc * 8;  // slots
+    for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
+        __m512 acc[kAcc];
+        for (__m512 &a : acc) {
+            a = _mm512_setzero_ps();
+        }
+        const uint8_t *row = block + t * kGroupBytes;
+        for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
+            double pair;
+            std::memcpy(&pair, w + 2 * g, sizeof pair);
+            const __m512 wg = _mm512_castpd_ps(_mm512_set1_pd(pair));
+            for (std::size_t i = 0; i < kAcc; ++i) {
+                const __m256i h = _mm256_load_si256(reinterpret_cast<const __m256i *>(row + 32 * i));
+                acc[i] = _mm512_fmadd_ps(wg, _mm512_cvtph_ps(h), acc[i]);
+            }
+        }
+        alignas(64) float lanes[kAcc * 16];
+        for (std::size_t i = 0; i < kAcc; ++i) {
+            _mm512_store_ps(lanes + 16 * i, acc[i]);
+        }
+        for (std::size_t s = 0; s < kTile; ++s) {
+            out[t + s] = lanes[2 * s] + lanes[2 * s + 1];
+        }
+    }
+}
+
+// fp8: 8 slots (32 bytes) widen to 32 binary16 lanes; each converted half holds 4 slots x 4 bytes.
+template <bool kE4m3>
+void dot_fp8_block_avx512(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+    constexpr std::size_t kAcc = 8;
+    constexpr std::size_t kTile = kAcc * 4;  // slots
+    const __m512i sign = _mm512_set1_epi16(static_cast<short>(0x8000));
+    const __m512i magnitude = _mm512_set1_epi16(0x3f80);
+    for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
+        __m512 acc[kAcc];
+        for (__m512 &a : acc) {
+            a = _mm512_setzero_ps();
+        }
+        const uint8_t *row = block + t * kGroupBytes;
+        for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
+            const __m512 wg = _mm512_broadcast_f32x4(_mm_loadu_ps(w + 4 * g));
+            for (std::size_t i = 0; i < kAcc / 2; ++i) {
+                const __m256i bytes =
+                    _mm256_load_si256(reinterpret_cast<const __m256i *>(row + 32 * i));
+                __m512i h = _mm512_slli_epi16(_mm512_cvtepu8_epi16(bytes), 8);
+                if (kE4m3) {
+                    // s.eeee.mmm -> s.0eeee.mmm0000000: e4m3(b) * 2^-8 as binary16.
+                    h = _mm512_or_si512(_mm512_and_si512(h, sign),
+                                        _mm512_and_si512(_mm512_srli_epi16(h, 1), magnitude));
+                }
+                const __m512 lo = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
+                const __m512 hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
+                acc[2 * i] = _mm512_fmadd_ps(wg, lo, acc[2 * i]);
+                acc[2 * i + 1] = _mm512_fmadd_ps(wg, hi, acc[2 * i + 1]);
+            }
+        }
+        alignas(64) float lanes[kAcc * 16];
+        for (std::size_t i = 0; i < kAcc; ++i) {
+            _mm512_store_ps(lanes + 16 * i, acc[i]);
+        }
+        const float unscale = kE4m3 ? 256.0f : 1.0f;
+        for (std::size_t s = 0; s < kTile; ++s) {
+            const float *l = lanes + 4 * s;
+            out[t + s] = ((l[0] + l[1]) + (l[2] + l[3])) * unscale;
+        }
+    }
+}
+
+void dot_e4m3_block_avx512(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+    dot_fp8_block_avx512<true>(w, block, groups, out);
+}
+
+void dot_e5m2_block_avx512(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+    dot_fp8_block_avx512<false>(w, block, groups, out);
+}
+
+// ---- AVX512-VNNI: VPDPBUSD sums four u8 x s8 products into each 32-bit lane, exactly.
+#define PVEC_TARGET_VNNI __attribute__((target("avx512vnni")))
+
+PVEC_TARGET_VNNI void dot_u8_block_vnni(const int8_t *q, const uint8_t *block, std::size_t groups,
+                                        int32_t *out) {
+    __m512i acc[16];
+    for (__m512i &a : acc) {
+        a = _mm512_setzero_si512();
+    }
+    const uint8_t *row = block;
+    for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
+        const __m512i qg = _mm512_set1_epi32(quad8(q + 4 * g));
+        for (std::size_t i = 0; i < 16; ++i) {
+            acc[i] = _mm512_dpbusd_epi32(acc[i], _mm512_load_si512(row + 64 * i), qg);
+        }
+    }
+    for (std::size_t i = 0; i < 16; ++i) {
+        _mm512_store_si512(out + 16 * i, acc[i]);
+    }
+}
+
+PVEC_TARGET_VNNI void dot_u4_block_vnni(const int8_t *q, const uint8_t *block, std::size_t groups,
+                                        int32_t *out) {
+    const __m512i nibbles = _mm512_set1_epi8(0x0f);
+    __m512i acc[16];
+    for (__m512i &a : acc) {
+        a = _mm512_setzero_si512();
+    }
+    const uint8_t *row = block;
+    for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
+        const __m512i qlo = _mm512_set1_epi32(quad8(q + 8 * g));
+        const __m512i qhi = _mm512_set1_epi32(quad8(q + 8 * g + 4));
+        for (std::size_t i = 0; i < 16; ++i) {
+            const __m512i x = _mm512_load_si512(row + 64 * i);
+            acc[i] = _mm512_dpbusd_epi32(acc[i], _mm512_and_si512(x, nibbles), qlo);
+            acc[i] = _mm512_dpbusd_epi32(
+                acc[i], _mm512_and_si512(_mm512_srli_epi16(x, 4), nibbles), qhi);
+        }
+    }
+    for (std::size_t i = 0; i < 16; ++i) {
+        _mm512_store_si512(out + 16 * i, acc[i]);
+    }
+}
+
+// ---- AVX512-VPOPCNTDQ: one VPOPCNTD per 16 slots.
+__attribute__((target("avx512vpopcntdq"))) void hamming_block_vpopcnt(const uint32_t *q,
+                                                                      const uint8_t *block,
+                                                                      std::size_t groups,
+                                                                      uint32_t *out) {
+    __m512i acc[16];
+    for (__m512i &a : acc) {
+        a = _mm512_setzero_si512();
+    }
+    const uint8_t *row = block;
+    for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
+        const __m512i qg = _mm512_set1_epi32(static_cast<int32_t>(q[g]));
+        for (std::size_t i = 0; i < 16; ++i) {
+            const __m512i x = _mm512_xor_si512(_mm512_load_si512(row + 64 * i), qg);
+            acc[i] = _mm512_add_epi32(acc[i], _mm512_popcnt_epi32(x));
+        }
+    }
+    for (std::size_t i = 0; i < 16; ++i) {
+        _mm512_store_si512(out + 16 * i, acc[i]);
+    }
+}
+
+#undef PVEC_TARGET_VNNI
+
+constexpr KernelTable make_table(const char *name, bool vnni, bool vpopcntdq) {
+    return KernelTable{Level::avx512,
+                       name,
+                       &dot_f32_avx512,
+                       &l2sq_f32_avx512,
+                       &dot_f32_block_avx512,
+                       &l2sq_f32_block_avx512,
+                       vnni ? &dot_u8_block_vnni : &dot_u8_block_avx512,
+                       vnni ? &dot_u4_block_vnni : &dot_u4_block_avx512,
+                       vpopcntdq ? &hamming_block_vpopcnt : &hamming_block_avx512,
+                       &dot_f16_block_avx512,
+                       &dot_bf16_block_avx512,
+                       &dot_e4m3_block_avx512,
+                       &dot_e5m2_block_avx512};
+}
+
 // Constant-initialized: no code of this unit runs at load time.
-constexpr KernelTable kTable{Level::avx512,         "avx512",
-                             &dot_f32_avx512,       &l2sq_f32_avx512,
-                             &dot_f32_block_avx512, &l2sq_f32_block_avx512};
+constexpr KernelTable kTables[2][2] = {
+    {make_table("avx512", false, false), make_table("avx512+vpopcntdq", false, true)},
+    {make_table("avx512+vnni", true, false), make_table("avx512+vnni+vpopcntdq", true, true)}};
 
 }  // namespace
 
-const KernelTable *kernel_table_avx512() { return &kTable; }
+// The variant for these extensions; the caller has checked that the CPU has them.
+const KernelTable *kernel_table_avx512(bool vnni, bool vpopcntdq) {
+    return &kTables[vnni ? 1 : 0][vpopcntdq ? 1 : 0];
+}
 
 }  // namespace pocketvec::kernels

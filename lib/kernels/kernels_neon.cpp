@@ -1,6 +1,16 @@
-// The neon level: the generic f32 kernels instantiated for xsimd::neon64. NEON is the aarch64
-// baseline, so this unit needs no extra flags; it is only built on aarch64.
+// The neon level. NEON is the aarch64 baseline, so this unit needs no extra flags; it is only
+// built on aarch64.
+//  - f32, bf16: the generic xsimd kernels for xsimd::neon64.
+//  - f16, e4m3, e5m2: FCVTL (binary16 -> binary32, part of base aarch64); an fp8 byte becomes the
+//    binary16 it equals (e5m2 exactly, e4m3 divided by 2^8, undone once per score).
+//  - int8, int4: widening multiply-accumulate (SMLAL); binary: CNT.
+//  - the "neon+dotprod" variant (when the CPU reports the dot-product extension): SDOT for int8
+//    and int4. Those kernels carry a target attribute, so only they use the extension.
 #include "kernels/f32_generic.hpp"
+
+#include <arm_neon.h>
+
+#include <cstring>
 
 #if !(XSIMD_WITH_NEON64)
 #error "kernels_neon.cpp must be compiled with aarch64 NEON (the aarch64 baseline)"
@@ -8,11 +18,19 @@
 
 namespace pocketvec::kernels {
 
-const KernelTable *kernel_table_neon();
+const KernelTable *kernel_table_neon(bool dotprod);
 
 namespace {
 
 using Arch = xsimd::neon64;
+
+constexpr std::size_t kRow = kBlockVectors * kGroupBytes;  // bytes from one group to the next
+
+inline int32_t quad8(const int8_t *q) {
+    uint32_t v;
+    std::memcpy(&v, q, sizeof v);  // little-endian: byte k = q[k]
+    return static_cast<int32_t>(v);
+}
 
 float dot_f32_neon(const float *a, const float *b, std::size_t n) {
     return dot_f32_row<Arch>(a, b, n);
@@ -30,12 +48,241 @@ void l2sq_f32_block_neon(const float *q, const float *block, std::size_t dim, fl
     l2sq_f32_block_tiled<Arch>(q, block, dim, out);
 }
 
+void dot_bf16_block_neon(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+    dot_bf16_block_tiled<Arch>(w, block, groups, out);
+}
+
+// Byte codes (one per dimension, 4 per group) through widening multiply-accumulate: each slot of a
+// tile of 16 has its own 4-lane accumulator, summed once per tile. `bytes(x)` maps the 16 loaded
+// bytes to the byte codes of the query weights `q4` (int8: the codes; int4: a nibble plane).
+template <std::size_t kPlanes, class Planes>
+inline void dot_bytes_smlal(const int8_t *q, const uint8_t *block, std::size_t groups,
+                            int32_t *out, const Planes &planes) {
+    constexpr std::size_t kTile = 16;
+    for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
+        int32x4_t acc[kTile];
+        for (int32x4_t &a : acc) {
+            a = vdupq_n_s32(0);
+        }
+        const uint8_t *row = block + t * kGroupBytes;
+        for (std::size_t g = 0; g < groups; ++g, row += kRow) {
+            for (std::size_t p = 0; p < kPlanes; ++p) {
+                const int8x8_t q8 = vreinterpret_s8_s32(vdup_n_s32(quad8(q + (4 * kPlanes) * g + 4 * p)));
+                const int16x4_t q4 = vget_low_s16(vmovl_s8(q8));
+                for (std::size_t i = 0; i < kTile / 4; ++i) {
+                    const uint8x16_t x = planes(vld1q_u8(row + 16 * i), p);
+                    const int16x8_t lo = vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(x)));
+                    const int16x8_t hi = vreinterpretq_s16_u16(vmovl_high_u8(x));
+                    acc[4 * i] = vmlal_s16(acc[4 * i], vget_low_s16(lo), q4);
+                    acc[4 * i + 1] = vmlal_s16(acc[4 * i + 1], vget_high_s16(lo), q4);
+                    acc[4 * i + 2] = vmlal_s16(acc[4 * i + 2], vget_low_s16(hi), q4);
+                    acc[4 * i + 3] = vmlal_s16(acc[4 * i + 3], vget_high_s16(hi), q4);
+                }
+            }
+        }
+        for (std::size_t s = 0; s < kTile; ++s) {
+            out[t + s] = vaddvq_s32(acc[s]);
+        }
+    }
+}
+
+void dot_u8_block_neon(const int8_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+    dot_bytes_smlal<1>(q, block, groups, out, [](uint8x16_t x, std::size_t) { return x; });
+}
+
+void dot_u4_block_neon(const int8_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+    dot_bytes_smlal<2>(q, block, groups, out, [](uint8x16_t x, std::size_t plane) {
+        return plane == 0 ? vandq_u8(x, vdupq_n_u8(0x0f)) : vshrq_n_u8(x, 4);
+    });
+}
+
+// Binary: CNT gives byte counts (<= 8), summed in bytes over up to 31 groups (<= 248), then
+// widened pairwise into each slot's 32-bit lane.
+void hamming_block_neon(const uint32_t *q, const uint8_t *block, std::size_t groups,
+                        uint32_t *out) {
+    constexpr std::size_t kAcc = 8;
+    constexpr std::size_t kFlush = 31;
+    for (std::size_t t = 0; t < kBlockVectors; t += 4 * kAcc) {
+        uint32x4_t acc[kAcc];
+        uint8x16_t bytes[kAcc];
+        for (std::size_t i = 0; i < kAcc; ++i) {
+            acc[i] = vdupq_n_u32(0);
+            bytes[i] = vdupq_n_u8(0);
+        }
+        const uint8_t *row = block + t * kGroupBytes;
+        for (std::size_t g = 0; g < groups; ++g, row += kRow) {
+            const uint8x16_t qg = vreinterpretq_u8_u32(vdupq_n_u32(q[g]));
+            for (std::size_t i = 0; i < kAcc; ++i) {
+                const uint8x16_t x = veorq_u8(vld1q_u8(row + 16 * i), qg);
+                bytes[i] = vaddq_u8(bytes[i], vcntq_u8(x));
+            }
+            if ((g + 1) % kFlush == 0 || g + 1 == groups) {
+                for (std::size_t i = 0; i < kAcc; ++i) {
+                    acc[i] = vaddq_u32(acc[i], vpaddlq_u16(vpaddlq_u8(bytes[i])));
+                    bytes[i] = vdupq_n_u8(0);
+                }
+            }
+        }
+        for (std::size_t i = 0; i < kAcc; ++i) {
+            vst1q_u32(out + t + 4 * i, acc[i]);
+        }
+    }
+}
+
+// f16: each 16 bytes are 4 slots x (lo, hi); converted, the lanes alternate lo/hi of one slot.
+void dot_f16_block_neon(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+    constexpr std::size_t kAcc = 8;
+    constexpr std::size_t kTile = kAcc * 2;  // slots
+    for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
+        float32x4_t acc[kAcc];
+        for (float32x4_t &a : acc) {
+            a = vdupq_n_f32(0.0f);
+        }
+        const uint8_t *row = block + t * kGroupBytes;
+        for (std::size_t g = 0; g < groups; ++g, row += kRow) {
+            const float32x2_t pair = vld1_f32(w + 2 * g);
+            const float32x4_t wg = vcombine_f32(pair, pair);
+            for (std::size_t i = 0; i < kAcc / 2; ++i) {
+                const float16x8_t h = vreinterpretq_f16_u8(vld1q_u8(row + 16 * i));
+                acc[2 * i] = vfmaq_f32(acc[2 * i], wg, vcvt_f32_f16(vget_low_f16(h)));
+                acc[2 * i + 1] = vfmaq_f32(acc[2 * i + 1], wg, vcvt_high_f32_f16(h));
+            }
+        }
+        for (std::size_t i = 0; i < kAcc; ++i) {
+            const float32x4_t a = acc[i];
+            out[t + 2 * i] = vgetq_lane_f32(a, 0) + vgetq_lane_f32(a, 1);
+            out[t + 2 * i + 1] = vgetq_lane_f32(a, 2) + vgetq_lane_f32(a, 3);
+        }
+    }
+}
+
+// fp8: 4 slots (16 bytes) widen to 16 binary16 lanes; each converted quarter is one slot's group.
+template <bool kE4m3>
+void dot_fp8_block_neon(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+    constexpr std::size_t kTile = 16;
+    const uint16x8_t sign = vdupq_n_u16(0x8000);
+    const uint16x8_t magnitude = vdupq_n_u16(0x3f80);
+    auto to_half = [&](uint16x8_t h) {
+        if (kE4m3) {
+            // s.eeee.mmm -> s.0eeee.mmm0000000: e4m3(b) * 2^-8 as binary16.
+            h = vorrq_u16(vandq_u16(h, sign), vandq_u16(vshrq_n_u16(h, 1), magnitude));
+        }
+        return vreinterpretq_f16_u16(h);
+    };
+    for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
+        float32x4_t acc[kTile];
+        for (float32x4_t &a : acc) {
+            a = vdupq_n_f32(0.0f);
+        }
+        const uint8_t *row = block + t * kGroupBytes;
+        for (std::size_t g = 0; g < groups; ++g, row += kRow) {
+            const float32x4_t wg = vld1q_f32(w + 4 * g);
+            for (std::size_t i = 0; i < kTile / 4; ++i) {
+                const uint8x16_t x = vld1q_u8(row + 16 * i);
+                const float16x8_t lo = to_half(vshll_n_u8(vget_low_u8(x), 8));
+                const float16x8_t hi = to_half(vshll_high_n_u8(x, 8));
+                acc[4 * i] = vfmaq_f32(acc[4 * i], wg, vcvt_f32_f16(vget_low_f16(lo)));
+                acc[4 * i + 1] = vfmaq_f32(acc[4 * i + 1], wg, vcvt_high_f32_f16(lo));
+                acc[4 * i + 2] = vfmaq_f32(acc[4 * i + 2], wg, vcvt_f32_f16(vget_low_f16(hi)));
+                acc[4 * i + 3] = vfmaq_f32(acc[4 * i + 3], wg, vcvt_high_f32_f16(hi));
+            }
+        }
+        const float unscale = kE4m3 ? 256.0f : 1.0f;
+        for (std::size_t s = 0; s < kTile; ++s) {
+            out[t + s] = vaddvq_f32(acc[s]) * unscale;
+        }
+    }
+}
+
+void dot_e4m3_block_neon(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+    dot_fp8_block_neon<true>(w, block, groups, out);
+}
+
+void dot_e5m2_block_neon(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+    dot_fp8_block_neon<false>(w, block, groups, out);
+}
+
+// ---- Dot-product extension: SDOT sums four s8 x s8 products into each 32-bit lane. int8 codes
+// are unsigned, so they are scanned as c - 128 and 128 * sum(q) is added back: exact.
+#define PVEC_TARGET_DOTPROD __attribute__((target("+dotprod")))
+
+PVEC_TARGET_DOTPROD void dot_u8_block_sdot(const int8_t *q, const uint8_t *block,
+                                           std::size_t groups, int32_t *out) {
+    int32_t q_sum = 0;
+    for (std::size_t i = 0; i < 4 * groups; ++i) {
+        q_sum += q[i];
+    }
+    constexpr std::size_t kAcc = 16;
+    const uint8x16_t bias = vdupq_n_u8(0x80);
+    for (std::size_t t = 0; t < kBlockVectors; t += 4 * kAcc) {
+        int32x4_t acc[kAcc];
+        for (int32x4_t &a : acc) {
+            a = vdupq_n_s32(0);
+        }
+        const uint8_t *row = block + t * kGroupBytes;
+        for (std::size_t g = 0; g < groups; ++g, row += kRow) {
+            const int8x16_t qg = vreinterpretq_s8_s32(vdupq_n_s32(quad8(q + 4 * g)));
+            for (std::size_t i = 0; i < kAcc; ++i) {
+                const int8x16_t x = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(row + 16 * i), bias));
+                acc[i] = vdotq_s32(acc[i], x, qg);
+            }
+        }
+        const int32x4_t back = vdupq_n_s32(128 * q_sum);
+        for (std::size_t i = 0; i < kAcc; ++i) {
+            vst1q_s32(out + t + 4 * i, vaddq_s32(acc[i], back));
+        }
+    }
+}
+
+PVEC_TARGET_DOTPROD void dot_u4_block_sdot(const int8_t *q, const uint8_t *block,
+                                           std::size_t groups, int32_t *out) {
+    constexpr std::size_t kAcc = 16;
+    const uint8x16_t nibbles = vdupq_n_u8(0x0f);
+    for (std::size_t t = 0; t < kBlockVectors; t += 4 * kAcc) {
+        int32x4_t acc[kAcc];
+        for (int32x4_t &a : acc) {
+            a = vdupq_n_s32(0);
+        }
+        const uint8_t *row = block + t * kGroupBytes;
+        for (std::size_t g = 0; g < groups; ++g, row += kRow) {
+            const int8x16_t qlo = vreinterpretq_s8_s32(vdupq_n_s32(quad8(q + 8 * g)));
+            const int8x16_t qhi = vreinterpretq_s8_s32(vdupq_n_s32(quad8(q + 8 * g + 4)));
+            for (std::size_t i = 0; i < kAcc; ++i) {
+                const uint8x16_t x = vld1q_u8(row + 16 * i);
+                acc[i] = vdotq_s32(acc[i], vreinterpretq_s8_u8(vandq_u8(x, nibbles)), qlo);
+                acc[i] = vdotq_s32(acc[i], vreinterpretq_s8_u8(vshrq_n_u8(x, 4)), qhi);
+            }
+        }
+        for (std::size_t i = 0; i < kAcc; ++i) {
+            vst1q_s32(out + t + 4 * i, acc[i]);
+        }
+    }
+}
+
+#undef PVEC_TARGET_DOTPROD
+
+constexpr KernelTable make_table(const char *name, bool dotprod) {
+    return KernelTable{Level::neon,
+                       name,
+                       &dot_f32_neon,
+                       &l2sq_f32_neon,
+                       &dot_f32_block_neon,
+                       &l2sq_f32_block_neon,
+                       dotprod ? &dot_u8_block_sdot : &dot_u8_block_neon,
+                       dotprod ? &dot_u4_block_sdot : &dot_u4_block_neon,
+                       &hamming_block_neon,
+                       &dot_f16_block_neon,
+                       &dot_bf16_block_neon,
+                       &dot_e4m3_block_neon,
+                       &dot_e5m2_block_neon};
+}
+
 // Constant-initialized: no code of this unit runs at load time.
-constexpr KernelTable kTable{
-    Level::neon, "neon", &dot_f32_neon, &l2sq_f32_neon, &dot_f32_block_neon, &l2sq_f32_block_neon};
+constexpr KernelTable kTables[2] = {make_table("neon", false), make_table("neon+dotprod", true)};
 
 }  // namespace
 
-const KernelTable *kernel_table_neon() { return &kTable; }
+// The variant for these extensions; the caller has checked that the CPU has them.
+const KernelTable *kernel_table_neon(bool dotprod) { return &kTables[dotprod ? 1 : 0]; }
 
 }  // namespace pocketvec::kernels

@@ -1,6 +1,14 @@
-// The sse2 level: the generic f32 kernels instantiated for xsimd::sse2. SSE2 is the x86-64
-// baseline, so this unit needs no extra flags; it exists so that those kernels are vectorized.
+// The sse2 level. SSE2 is the x86-64 baseline, so this unit needs no extra flags; it exists so
+// that the kernels are vectorized on CPUs older than AVX2.
+//  - f32, bf16: the generic xsimd kernels for xsimd::sse2.
+//  - int8, int4: code_x86.hpp's pmaddwd kernels (no pmaddubsw before SSSE3); binary: SWAR popcount.
+//  - f16, e4m3, e5m2: there is no half-precision conversion before F16C, so the portable
+//    table-decoding kernels (kernels/portable.h).
+#include "kernels/code_x86.hpp"
 #include "kernels/f32_generic.hpp"
+#include "kernels/portable.h"
+
+#include <emmintrin.h>
 
 #if !(XSIMD_WITH_SSE2)
 #error "kernels_sse2.cpp must be compiled with SSE2 (the x86-64 baseline)"
@@ -13,6 +21,29 @@ const KernelTable *kernel_table_sse2();
 namespace {
 
 using Arch = xsimd::sse2;
+
+struct Ops128 {
+    using V = __m128i;
+    static constexpr std::size_t kSlots = 4;
+    static constexpr bool kHasSsse3 = false;
+    static V zero() { return _mm_setzero_si128(); }
+    static V set1(int32_t x) { return _mm_set1_epi32(x); }
+    static V load(const uint8_t *p) { return _mm_load_si128(reinterpret_cast<const V *>(p)); }
+    static void store(int32_t *p, V v) { _mm_store_si128(reinterpret_cast<V *>(p), v); }
+    static V add32(V a, V b) { return _mm_add_epi32(a, b); }
+    static V sub32(V a, V b) { return _mm_sub_epi32(a, b); }
+    static V and_(V a, V b) { return _mm_and_si128(a, b); }
+    static V xor_(V a, V b) { return _mm_xor_si128(a, b); }
+    template <int N>
+    static V srli16(V a) {
+        return _mm_srli_epi16(a, N);
+    }
+    template <int N>
+    static V srli32(V a) {
+        return _mm_srli_epi32(a, N);
+    }
+    static V madd16(V a, V b) { return _mm_madd_epi16(a, b); }
+};
 
 float dot_f32_sse2(const float *a, const float *b, std::size_t n) {
     return dot_f32_row<Arch>(a, b, n);
@@ -30,9 +61,37 @@ void l2sq_f32_block_sse2(const float *q, const float *block, std::size_t dim, fl
     l2sq_f32_block_tiled<Arch>(q, block, dim, out);
 }
 
+void dot_u8_block_sse2(const int8_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+    dot_u8_generic<Ops128, 4>(q, block, groups, out);
+}
+
+void dot_u4_block_sse2(const int8_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+    dot_u4_generic<Ops128, 2>(q, block, groups, out);
+}
+
+void hamming_block_sse2(const uint32_t *q, const uint8_t *block, std::size_t groups,
+                        uint32_t *out) {
+    hamming_swar<Ops128, 4>(q, block, groups, out);
+}
+
+void dot_bf16_block_sse2(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+    dot_bf16_block_tiled<Arch>(w, block, groups, out);
+}
+
 // Constant-initialized: no code of this unit runs at load time.
-constexpr KernelTable kTable{
-    Level::sse2, "sse2", &dot_f32_sse2, &l2sq_f32_sse2, &dot_f32_block_sse2, &l2sq_f32_block_sse2};
+constexpr KernelTable kTable{Level::sse2,
+                             "sse2",
+                             &dot_f32_sse2,
+                             &l2sq_f32_sse2,
+                             &dot_f32_block_sse2,
+                             &l2sq_f32_block_sse2,
+                             &dot_u8_block_sse2,
+                             &dot_u4_block_sse2,
+                             &hamming_block_sse2,
+                             &portable::dot_f16_block,
+                             &dot_bf16_block_sse2,
+                             &portable::dot_e4m3_block,
+                             &portable::dot_e5m2_block};
 
 }  // namespace
 

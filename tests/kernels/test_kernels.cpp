@@ -74,15 +74,31 @@ AlignedFloats aligned_floats(std::size_t n) {
     return AlignedFloats(static_cast<float *>(std::aligned_alloc(64, bytes == 0 ? 64 : bytes)));
 }
 
-// ---- Each SIMD level against scalar.
+// ---- Each runnable table (every variant of every level) against scalar.
 
-class LevelVsScalar : public ::testing::TestWithParam<Level> {
+std::vector<std::string> runnable_names() {
+    std::vector<std::string> out;
+    for (const KernelTable *t : runnable_tables()) {
+        if (t->level != Level::scalar) {
+            out.emplace_back(t->name);
+        }
+    }
+    if (out.empty()) {
+        out.emplace_back("none");  // a scalar-only build: the suite skips
+    }
+    return out;
+}
+
+class LevelVsScalar : public ::testing::TestWithParam<std::string> {
   protected:
     void SetUp() override {
-        table_ = table_for(GetParam());
+        for (const KernelTable *t : runnable_tables()) {
+            if (GetParam() == t->name) {
+                table_ = t;
+            }
+        }
         if (table_ == nullptr) {
-            GTEST_SKIP() << level_name(GetParam())
-                         << " is not compiled in or this CPU can't run it";
+            GTEST_SKIP() << "no SIMD level is compiled in or runnable here";
         }
     }
     const KernelTable *table_ = nullptr;
@@ -146,11 +162,191 @@ TEST_P(LevelVsScalar, BlockKernelsMatchScalar) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Simd, LevelVsScalar,
-                         ::testing::Values(Level::sse2, Level::avx2, Level::avx512, Level::neon),
-                         [](const ::testing::TestParamInfo<Level> &info) {
-                             return std::string(level_name(info.param));
+// Group counts around every tile, unroll and flush boundary (binary byte counts flush every 31).
+constexpr std::size_t kGroups[] = {1, 2, 3, 4, 7, 8, 30, 31, 32, 33, 62, 63, 96, 97, 129, 192};
+
+struct AlignedBytes {
+    explicit AlignedBytes(std::size_t n)
+        : p(static_cast<uint8_t *>(std::aligned_alloc(64, ((n + 63) / 64) * 64))) {}
+    ~AlignedBytes() { std::free(p); }
+    AlignedBytes(const AlignedBytes &) = delete;
+    AlignedBytes &operator=(const AlignedBytes &) = delete;
+    uint8_t *p;
+};
+
+// A block of random bytes; every 8th slot holds an extreme code (all bits set), every 16th zeros.
+void fill_block(uint8_t *block, std::size_t groups, std::mt19937 &rng, bool (*valid)(uint8_t)) {
+    std::uniform_int_distribution<int> byte(0, 255);
+    for (std::size_t g = 0; g < groups; ++g) {
+        for (std::size_t v = 0; v < kBlockVectors; ++v) {
+            for (std::size_t k = 0; k < kGroupBytes; ++k) {
+                uint8_t b = 0;
+                if (v % 16 == 0) {
+                    b = 0;
+                } else if (v % 8 == 0) {
+                    b = 0xff;
+                } else {
+                    b = static_cast<uint8_t>(byte(rng));
+                }
+                while (valid != nullptr && !valid(b)) {
+                    b = static_cast<uint8_t>(byte(rng));
+                }
+                block[(g * kBlockVectors + v) * kGroupBytes + k] = b;
+            }
+        }
+    }
+}
+
+std::vector<int8_t> random_query8(std::size_t n, std::mt19937 &rng) {
+    std::uniform_int_distribution<int> d(-127, 127);
+    std::vector<int8_t> q(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        q[i] = static_cast<int8_t>(i % 11 == 0 ? (i % 2 ? 127 : -127) : d(rng));
+    }
+    return q;
+}
+
+TEST_P(LevelVsScalar, IntegerCodeKernelsEqualScalarExactly) {
+    std::mt19937 rng(41u);
+    alignas(64) int32_t ref[kBlockVectors], got[kBlockVectors];
+    for (std::size_t groups : kGroups) {
+        SCOPED_TRACE("groups " + std::to_string(groups));
+        AlignedBytes block(groups * kBlockVectors * kGroupBytes);
+        fill_block(block.p, groups, rng, nullptr);
+
+        const std::vector<int8_t> q8 = random_query8(4 * groups, rng);
+        scalar().dot_u8_block(q8.data(), block.p, groups, ref);
+        table_->dot_u8_block(q8.data(), block.p, groups, got);
+        for (std::size_t v = 0; v < kBlockVectors; ++v) {
+            ASSERT_EQ(got[v], ref[v]) << "int8, slot " << v;
+        }
+
+        const std::vector<int8_t> q4 = random_query8(8 * groups, rng);
+        scalar().dot_u4_block(q4.data(), block.p, groups, ref);
+        table_->dot_u4_block(q4.data(), block.p, groups, got);
+        for (std::size_t v = 0; v < kBlockVectors; ++v) {
+            ASSERT_EQ(got[v], ref[v]) << "int4, slot " << v;
+        }
+
+        std::vector<uint32_t> bits(groups);
+        for (uint32_t &b : bits) {
+            b = static_cast<uint32_t>(rng());
+        }
+        bits[0] = 0xffffffffu;
+        scalar().hamming_block(bits.data(), block.p, groups, reinterpret_cast<uint32_t *>(ref));
+        table_->hamming_block(bits.data(), block.p, groups, reinterpret_cast<uint32_t *>(got));
+        for (std::size_t v = 0; v < kBlockVectors; ++v) {
+            ASSERT_EQ(got[v], ref[v]) << "binary, slot " << v;
+        }
+    }
+}
+
+// The largest sums the contract allows (PVEC_MAX_DIM int8 dimensions, |q| = 127, codes 255) do
+// not overflow at any level.
+TEST_P(LevelVsScalar, IntegerKernelsHoldTheLargestSums) {
+    const std::size_t groups = 65536 / 4;
+    AlignedBytes block(groups * kBlockVectors * kGroupBytes);
+    std::memset(block.p, 0xff, groups * kBlockVectors * kGroupBytes);
+    const std::vector<int8_t> q(8 * groups, -127);
+    alignas(64) int32_t got[kBlockVectors];
+    table_->dot_u8_block(q.data(), block.p, groups, got);
+    EXPECT_EQ(got[0], -127 * 255 * 65536);
+    EXPECT_EQ(got[255], -127 * 255 * 65536);
+    table_->dot_u4_block(q.data(), block.p, groups, got);
+    EXPECT_EQ(got[17], -127 * 15 * 8 * groups);
+}
+
+bool finite_half_byte(uint8_t hi) { return (hi & 0x7c) != 0x7c; }  // high byte of a binary16
+bool e4m3_not_nan(uint8_t b) { return (b & 0x7f) != 0x7f; }
+bool e5m2_finite(uint8_t b) { return (b & 0x7c) != 0x7c; }
+bool any_byte(uint8_t) { return true; }
+
+TEST_P(LevelVsScalar, FloatCodeKernelsMatchScalar) {
+    std::mt19937 rng(43u);
+    using Kernel = void (*)(const float *, const uint8_t *, std::size_t, float *);
+    struct Case {
+        const char *name;
+        Kernel KernelTable::*kernel;
+        std::size_t per_group;     // weights per group
+        bool (*valid)(uint8_t);    // for every byte (fp8) or for the high byte of each half
+        bool halves;
+    };
+    const Case cases[] = {
+        {"f16", &KernelTable::dot_f16_block, 2, finite_half_byte, true},
+        {"bf16", &KernelTable::dot_bf16_block, 2, finite_half_byte, true},
+        {"e4m3", &KernelTable::dot_e4m3_block, 4, e4m3_not_nan, false},
+        {"e5m2", &KernelTable::dot_e5m2_block, 4, e5m2_finite, false},
+    };
+    AlignedFloats ref = aligned_floats(kBlockVectors);
+    AlignedFloats got = aligned_floats(kBlockVectors);
+    AlignedFloats mag = aligned_floats(kBlockVectors);
+    for (const Case &c : cases) {
+        for (std::size_t groups : kGroups) {
+            SCOPED_TRACE(std::string(c.name) + ", groups " + std::to_string(groups));
+            AlignedBytes block(groups * kBlockVectors * kGroupBytes);
+            fill_block(block.p, groups, rng, c.halves ? any_byte : c.valid);
+            if (c.halves) {  // no Inf/NaN halves: fix each half's high byte
+                for (std::size_t i = 1; i < groups * kBlockVectors * kGroupBytes; i += 2) {
+                    while (!c.valid(block.p[i])) {
+                        block.p[i] = static_cast<uint8_t>(rng());
+                    }
+                }
+            }
+            const std::vector<float> w = random_floats(c.per_group * groups, rng);
+            std::vector<float> wabs(w.size());
+            for (std::size_t i = 0; i < w.size(); ++i) {
+                wabs[i] = std::fabs(w[i]);
+            }
+            (scalar().*c.kernel)(w.data(), block.p, groups, ref.get());
+            (table_->*c.kernel)(w.data(), block.p, groups, got.get());
+            // sum |w| |x|: the scalar kernel over |w| and the codes with their sign bits cleared.
+            AlignedBytes unsigned_block(groups * kBlockVectors * kGroupBytes);
+            for (std::size_t i = 0; i < groups * kBlockVectors * kGroupBytes; ++i) {
+                const bool sign_byte = !c.halves || i % 2 == 1;
+                unsigned_block.p[i] = sign_byte ? block.p[i] & 0x7f : block.p[i];
+            }
+            (scalar().*c.kernel)(wabs.data(), unsigned_block.p, groups, mag.get());
+            for (std::size_t v = 0; v < kBlockVectors; ++v) {
+                ASSERT_NEAR(got[v], ref[v], tolerance(mag[v])) << "slot " << v;
+            }
+        }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Simd, LevelVsScalar, ::testing::ValuesIn(runnable_names()),
+                         [](const ::testing::TestParamInfo<std::string> &info) {
+                             std::string n = info.param;
+                             for (char &ch : n) {
+                                 if (ch == '+') {
+                                     ch = '_';
+                                 }
+                             }
+                             return n;
                          });
+
+// The scalar fp8 and half kernels decode what the layout holds: a hand-computed block.
+TEST(Scalar, CodeKernelsOnKnownValues) {
+    AlignedBytes block(kBlockVectors * kGroupBytes);
+    std::memset(block.p, 0, kBlockVectors * kGroupBytes);
+    // slot 3: bytes 0x38 (e4m3 1.0 / e5m2 0.5), 0xc0 (e4m3 -2.0 / e5m2 -2.0), 0x01, 0x00
+    uint8_t *c = block.p + 3 * kGroupBytes;
+    c[0] = 0x38;
+    c[1] = 0xc0;
+    c[2] = 0x01;  // e4m3 smallest subnormal 2^-9, e5m2 2^-16
+    const float w[4] = {1.0f, 1.0f, 512.0f, 0.0f};
+    alignas(64) float out[kBlockVectors];
+    scalar().dot_e4m3_block(w, block.p, 1, out);
+    EXPECT_EQ(out[3], 1.0f - 2.0f + 1.0f);
+    EXPECT_EQ(out[0], 0.0f);
+    scalar().dot_e5m2_block(w, block.p, 1, out);
+    EXPECT_EQ(out[3], 0.5f - 2.0f + 512.0f * 0x1p-16f);
+    // halves: lo = 0xc038 (f16 -2.109375; bf16 -2.875), hi = 0x0001 (f16 2^-24, bf16 2^-133)
+    const float wh[2] = {1.0f, 0x1p24f};
+    scalar().dot_f16_block(wh, block.p, 1, out);
+    EXPECT_EQ(out[3], -2.109375f + 1.0f);
+    scalar().dot_bf16_block(wh, block.p, 1, out);
+    EXPECT_EQ(out[3], -2.875f);  // + 2^-109, below half an ulp of 2.875
+}
 
 // ---- The scalar reference itself: the block layout scores what the row layout scores.
 
@@ -196,24 +392,51 @@ TEST(Dispatch, ScalarIsAlwaysThere) {
 }
 
 TEST(Dispatch, TablesNameTheirLevel) {
-    for (Level level : kAllLevels) {
-        const KernelTable *t = table_for(level);
-        if (t == nullptr) {
-            continue;
+    for (const KernelTable *t : runnable_tables()) {
+        SCOPED_TRACE(t->name);
+        const std::string level = level_name(t->level);
+        const std::string name = t->name;
+        EXPECT_TRUE(name == level || name.rfind(level + "+", 0) == 0);
+        for (auto k : {t->dot_f32, t->l2sq_f32}) {
+            EXPECT_NE(k, nullptr);
         }
-        SCOPED_TRACE(level_name(level));
-        EXPECT_EQ(t->level, level);
-        EXPECT_STREQ(t->name, level_name(level));
-        EXPECT_NE(t->dot_f32, nullptr);
-        EXPECT_NE(t->l2sq_f32, nullptr);
         EXPECT_NE(t->dot_f32_block, nullptr);
         EXPECT_NE(t->l2sq_f32_block, nullptr);
+        EXPECT_NE(t->dot_u8_block, nullptr);
+        EXPECT_NE(t->dot_u4_block, nullptr);
+        EXPECT_NE(t->hamming_block, nullptr);
+        for (auto k : {t->dot_f16_block, t->dot_bf16_block, t->dot_e4m3_block, t->dot_e5m2_block}) {
+            EXPECT_NE(k, nullptr);
+        }
+    }
+    for (Level level : kAllLevels) {
+        if (const KernelTable *t = table_for(level)) {
+            EXPECT_EQ(t->level, level);
+        }
     }
     EXPECT_STREQ(level_name(Level::scalar), "scalar");
     EXPECT_STREQ(level_name(Level::sse2), "sse2");
     EXPECT_STREQ(level_name(Level::avx2), "avx2");
     EXPECT_STREQ(level_name(Level::avx512), "avx512");
     EXPECT_STREQ(level_name(Level::neon), "neon");
+}
+
+// Each variant is offered only when the CPU has its extension.
+TEST(Dispatch, VariantsNeedTheirExtensions) {
+    const platform::CpuFeatures &f = platform::cpu_features();
+    for (const KernelTable *t : runnable_tables()) {
+        const std::string name = t->name;
+        SCOPED_TRACE(name);
+        if (name.find("+vnni") != std::string::npos) {
+            EXPECT_TRUE(f.avx512vnni);
+        }
+        if (name.find("+vpopcntdq") != std::string::npos) {
+            EXPECT_TRUE(f.avx512vpopcntdq);
+        }
+        if (name.find("+dotprod") != std::string::npos) {
+            EXPECT_TRUE(f.neon_dotprod);
+        }
+    }
 }
 
 TEST(Dispatch, OnlyRunnableLevels) {
@@ -223,7 +446,7 @@ TEST(Dispatch, OnlyRunnableLevels) {
     EXPECT_FALSE(f.neon);
     EXPECT_EQ(table_for(Level::neon), nullptr);
     if (table_for(Level::avx2) != nullptr) {
-        EXPECT_TRUE(f.avx2 && f.fma);
+        EXPECT_TRUE(f.avx2 && f.fma && f.f16c && f.popcnt);
     }
     if (table_for(Level::avx512) != nullptr) {
         EXPECT_TRUE(f.avx512f && f.avx512bw && f.avx512dq && f.avx512cd && f.avx512vl);
@@ -239,12 +462,17 @@ TEST(Dispatch, OnlyRunnableLevels) {
 
 TEST(Dispatch, ActiveIsARunnableTable) {
     const KernelTable &t = active();
-    EXPECT_EQ(&t, table_for(t.level));
+    bool found = false;
+    for (const KernelTable *r : runnable_tables()) {
+        found = found || r == &t;
+    }
+    EXPECT_TRUE(found);
     EXPECT_EQ(&t, &active());
 }
 
-// PVEC_SIMD, when it names a runnable level, is honoured; otherwise the best level is chosen.
-// ctest runs this once per level with PVEC_SIMD set (tests/kernels/CMakeLists.txt).
+// PVEC_SIMD, when it names a runnable level or variant, is honoured; otherwise the best table is
+// active and forced_level_error() says why. ctest runs this once per name with PVEC_SIMD set
+// (tests/kernels/CMakeLists.txt).
 TEST(Dispatch, ActiveFollowsEnvironment) {
     const KernelTable *best = nullptr;
     for (Level level : kPreference) {
@@ -255,16 +483,33 @@ TEST(Dispatch, ActiveFollowsEnvironment) {
     ASSERT_NE(best, nullptr);
 
     const KernelTable *expected = best;
+    bool honoured = true;
     const char *forced = std::getenv("PVEC_SIMD");
-    if (forced != nullptr) {
+    if (forced != nullptr && *forced != '\0') {
+        honoured = false;
+        for (const KernelTable *t : runnable_tables()) {
+            if (std::strcmp(forced, t->name) == 0) {
+                expected = t;
+                honoured = true;
+            }
+        }
         for (Level level : kAllLevels) {
-            if (std::strcmp(forced, level_name(level)) == 0 && table_for(level) != nullptr) {
+            if (!honoured && std::strcmp(forced, level_name(level)) == 0 &&
+                table_for(level) != nullptr) {
                 expected = table_for(level);
+                honoured = true;
             }
         }
     }
     EXPECT_EQ(&active(), expected) << "PVEC_SIMD=" << (forced ? forced : "(unset)") << ", active "
                                    << active().name << ", best " << best->name;
+    if (honoured) {
+        EXPECT_EQ(forced_level_error(), "");
+    } else {
+        EXPECT_NE(forced_level_error().find(std::string("PVEC_SIMD=") + forced),
+                  std::string::npos)
+            << forced_level_error();
+    }
 }
 
 }  // namespace

@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <limits>
 #include <random>
 #include <vector>
@@ -580,42 +582,75 @@ TEST(Codec, DotRowsFastMatchesScalarAndDecode) {
     }
 }
 
-// dot_block over the block scan layout equals the scalar reference over the same codes, for
-// every slot of a block: 250 live codes in random slots, the rest free (zero codes).
+// dot_block over the block scan layout, at every kernel table this CPU runs, equals the scalar
+// reference over the same codes for every slot of a block (250 live codes, the rest free: zero
+// codes): float codecs up to rounding; binary exactly; int8/int4 exactly the integer sum against
+// the quantized query, and within the documented qscale / 2 * sum c_i of the float reference.
 TEST(Codec, DotBlockMatchesScalarOverTheBlockLayout) {
-    for (CodecId id : kAllCodecs) {
-        for (std::size_t dim : kOddDims) {
-            const std::size_t n = 256;
-            std::vector<float> x = skewed_sample(n + 10, dim, 300 + dim);
-            CodecParams p;
-            ASSERT_TRUE(train(id, x.data(), n + 10, dim, &p).is_ok());
-            const std::size_t bytes = code_bytes(id, dim);
-            std::vector<uint8_t> rows(n * bytes, 0);
-            std::vector<uint8_t> block(pocketvec::kernels::block_bytes(bytes), 0);
-            for (std::size_t v = 0; v < n; ++v) {
-                if (v % 37 == 5) {
-                    continue;  // a free slot: zero code, as the store keeps it
+    struct Free {
+        void operator()(void *p) const { std::free(p); }
+    };
+    for (const pocketvec::kernels::KernelTable *table : pocketvec::kernels::runnable_tables()) {
+        for (CodecId id : kAllCodecs) {
+            for (std::size_t dim : kOddDims) {
+                SCOPED_TRACE(std::string(table->name) + " " + codec_name(id) + " dim " +
+                             std::to_string(dim));
+                const std::size_t n = 256;
+                std::vector<float> x = skewed_sample(n + 10, dim, 300 + dim);
+                CodecParams p;
+                ASSERT_TRUE(train(id, x.data(), n + 10, dim, &p).is_ok());
+                const std::size_t bytes = code_bytes(id, dim);
+                std::vector<uint8_t> rows(n * bytes, 0);
+                const std::size_t bb = pocketvec::kernels::block_bytes(bytes);
+                std::unique_ptr<uint8_t, Free> block(static_cast<uint8_t *>(std::aligned_alloc(64, bb)));
+                std::memset(block.get(), 0, bb);
+                for (std::size_t v = 0; v < n; ++v) {
+                    if (v % 37 == 5) {
+                        continue;  // a free slot: zero code, as the store keeps it
+                    }
+                    encode(p, &x[v * dim], &rows[v * bytes]);
+                    pocketvec::kernels::block_store(block.get(), bytes, v, &rows[v * bytes]);
                 }
-                encode(p, &x[v * dim], &rows[v * bytes]);
-                pocketvec::kernels::block_store(block.data(), bytes, v, &rows[v * bytes]);
-            }
-            const PreparedQuery pq = prepare_query(p, &x[(n + 3) * dim]);
-            std::vector<float> got(n), ref(n), mag(n, 0.0f);
-            dot_block(pq, block.data(), got.data());
-            dot_rows_scalar(pq, rows.data(), n, ref.data());
-            for (std::size_t v = 0; v < n; ++v) {
-                if (id == CodecId::binary) {
-                    EXPECT_EQ(got[v], ref[v]) << codec_name(id) << " dim " << dim << " slot " << v;
-                    continue;
+                const float *q = &x[(n + 3) * dim];
+                const PreparedQuery pq = prepare_query(p, q);
+                alignas(64) float got[256];
+                std::vector<float> ref(n);
+                dot_block(pq, block.get(), got, *table);
+                dot_rows_scalar(pq, rows.data(), n, ref.data());
+                for (std::size_t v = 0; v < n; ++v) {
+                    if (id == CodecId::binary) {
+                        ASSERT_EQ(got[v], ref[v]) << "slot " << v;
+                        continue;
+                    }
+                    std::vector<float> y(dim);
+                    decode(p, &rows[v * bytes], y.data());
+                    double m = std::fabs(pq.base);
+                    for (std::size_t i = 0; i < dim; ++i) {
+                        m += std::fabs(static_cast<double>(q[i]) * y[i]);
+                    }
+                    if (id != CodecId::int8 && id != CodecId::int4) {
+                        ASSERT_NEAR(got[v], ref[v], 1e-5 * m + 1e-30) << "slot " << v;
+                        continue;
+                    }
+                    // The integer sum against the quantized query, from the row-major code.
+                    int64_t isum = 0;
+                    double code_sum = 0;
+                    for (std::size_t i = 0; i < dim; ++i) {
+                        const int c = id == CodecId::int8 ? rows[v * bytes + i]
+                                                          : (rows[v * bytes + i / 2] >> (4 * (i % 2))) & 15;
+                        const std::size_t j = id == CodecId::int8
+                                                  ? i
+                                                  : 8 * (i / 8) + (i % 2) * 4 + (i % 8) / 2;
+                        isum += static_cast<int64_t>(pq.qi8[j]) * c;
+                        code_sum += c;
+                    }
+                    const double want = pq.base + static_cast<double>(pq.qscale) * isum;
+                    ASSERT_NEAR(got[v], want, 1e-6 * (std::fabs(pq.base) + pq.qscale * 127.0 * code_sum) + 1e-30)
+                        << "slot " << v;
+                    ASSERT_LE(std::fabs(got[v] - ref[v]),
+                              pq.qscale / 2 * code_sum * (1 + 1e-5) + 1e-5 * m + 1e-30)
+                        << "slot " << v;
                 }
-                std::vector<float> y(dim);
-                decode(p, &rows[v * bytes], y.data());
-                double m = std::fabs(pq.base);
-                for (std::size_t i = 0; i < dim; ++i) {
-                    m += std::fabs(static_cast<double>(x[(n + 3) * dim + i]) * y[i]);
-                }
-                EXPECT_NEAR(got[v], ref[v], 1e-5 * m + 1e-30)
-                    << codec_name(id) << " dim " << dim << " slot " << v;
             }
         }
     }

@@ -1,13 +1,13 @@
-// Branch-free decoders for the hot loops of codec.cpp and score.cpp. Private to lib/codec/: the
-// anonymous namespace gives every translation unit its own copy, so these can never be merged
-// with a copy compiled under other -m flags (STYLE.md, "SIMD kernels"). Tested against
-// minifloat.h on every code.
+// Branch-free minifloat decoders for hot loops (lib/codec/ and the scalar kernels). The anonymous
+// namespace gives every translation unit its own copy, so these can never be merged with a copy
+// compiled under other -m flags (STYLE.md, "SIMD kernels"). Tested against codec/minifloat.h on
+// every code.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 
-namespace pocketvec::codec {
+namespace pocketvec {
 namespace {
 
 inline uint32_t fast_float_bits(float f) {
@@ -60,4 +60,4 @@ inline uint16_t load_u16le(const uint8_t *p) {
 }
 
 }  // namespace
-}  // namespace pocketvec::codec
+}  // namespace pocketvec
