@@ -27,7 +27,7 @@ namespace {
 
 constexpr const char *kHelp =
     "usage: pocketvec eval --data DIR [--configs LIST] [--k K] [--queries N] [--metric M]\n"
-    "                      [--train-sample N] [--json]\n"
+    "                      [--train-sample N] [--threads N] [--json]\n"
     "\n"
     "Measures compression configurations on a dataset: for each one, builds a fresh temporary\n"
     "database from DIR/base.fvecs, trains it, closes it and measures the file, reopens it and\n"
@@ -61,6 +61,8 @@ constexpr const char *kHelp =
     "  --metric M          cosine, dot or l2 (overrides the README's; ground truth is then\n"
     "                      computed exactly by the tool)\n"
     "  --train-sample N    vectors to train on (default: the library's, up to 16384)\n"
+    "  --threads N         threads one search may use (pvec_search_options.threads; default 0,\n"
+    "                      one per hardware thread; 1 = single-threaded latency)\n"
     "  --json              JSON lines on stdout, one object per configuration, with config,\n"
     "                      code_bytes, compression, file_bytes_per_vector, recall_at_K, p50_ms,\n"
     "                      p95_ms, train_s, insert_per_s, ... or error\n";
@@ -91,6 +93,7 @@ struct EvalConfig {
     std::optional<size_t> queries;
     std::optional<uint32_t> metric;
     uint32_t train_sample = 0; // 0 = the library's default
+    uint32_t threads = 0;      // pvec_search_options.threads
     bool json = false;
 };
 
@@ -167,6 +170,7 @@ EvalConfig parse_config(const CommandArgs &argv) {
                            {"--queries", true},
                            {"--metric", true},
                            {"--train-sample", true},
+                           {"--threads", true},
                            {"--json", false}});
     args.expect_positionals(0, 0, "options only");
     EvalConfig cfg;
@@ -189,6 +193,7 @@ EvalConfig parse_config(const CommandArgs &argv) {
     }
     cfg.train_sample =
         static_cast<uint32_t>(args.unsigned_or("--train-sample", 0, 0, UINT32_MAX));
+    cfg.threads = static_cast<uint32_t>(args.unsigned_or("--threads", 0, 0, 64));
     cfg.json = args.has("--json");
     return cfg;
 }
@@ -307,7 +312,7 @@ void search_all(const std::string &path, const EvalSpec &spec, const EvalData &d
     CollectionHandle coll = open_collection(db.get(), kCollection);
 
     pvec_search_options opts = PVEC_SEARCH_OPTIONS_INIT;
-    opts.threads = 0;
+    opts.threads = data.cfg.threads;
     if (spec.oversample != 0) {
         opts.oversample = spec.oversample;
         opts.rescore = PVEC_RESCORE_RAW;

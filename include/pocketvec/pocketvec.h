@@ -360,9 +360,12 @@ PVEC_API int pvec_count(pvec_collection *coll, uint64_t *count, char **errmsg);
 typedef struct pvec_search_options {
     uint32_t struct_size; /* sizeof(pvec_search_options) */
     uint32_t flags;       /* reserved, must be 0 */
-    uint32_t threads;     /* threads one search may use; 0 = one per hardware thread, used only
-                             for collections above 16,384 slots per thread; 1 = the calling thread
-                             only. Results are identical for every value. */
+    uint32_t threads;     /* threads one search may use (at most 8); 0 = one per hardware thread;
+                             1 = the calling thread only. A search splits its scan into at most
+                             that many ranges, each of at least 2 MiB of codes, run on a
+                             process-wide pool of threads started on first use (never per
+                             search). While another search uses the pool, a search runs on its
+                             calling thread alone. Results are identical for every value. */
     uint32_t oversample;  /* r: the code scan keeps k x r candidates for rescoring; 0 or 1 = none */
     uint32_t rescore;     /* PVEC_RESCORE_*: where candidates are rescored from */
 } pvec_search_options;

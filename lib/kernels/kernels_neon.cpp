@@ -204,7 +204,8 @@ void dot_e5m2_block_neon(const float *w, const uint8_t *block, std::size_t group
 
 // ---- Dot-product extension: SDOT sums four s8 x s8 products into each 32-bit lane. int8 codes
 // are unsigned, so they are scanned as c - 128 and 128 * sum(q) is added back: exact.
-#define PVEC_TARGET_DOTPROD __attribute__((target("+dotprod")))
+// Every CPU with the dot-product extension implements at least Armv8.2-A.
+#define PVEC_TARGET_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
 
 PVEC_TARGET_DOTPROD void dot_u8_block_sdot(const int8_t *q, const uint8_t *block,
                                            std::size_t groups, int32_t *out) {

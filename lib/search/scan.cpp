@@ -4,10 +4,10 @@
 #include <cmath>
 #include <exception>
 #include <functional>
-#include <thread>
 
 #include "kernels/block_layout.h"
 #include "kernels/kernels.h"
+#include "search/thread_pool.h"
 
 namespace pocketvec::search {
 namespace {
@@ -15,8 +15,9 @@ namespace {
 using kernels::kBlockVectors;
 
 constexpr std::size_t kRescoreMargin = 32;
-// Below this many blocks per thread (64 x 256 vectors) starting a thread costs more than it saves.
-constexpr std::size_t kBlocksPerThread = 64;
+// Below this much work per range (bytes of codes, scan_parallel) a second thread saves less than
+// handing it a range costs.
+constexpr std::size_t kWorkPerThread = 2 * 1024 * 1024;
 constexpr std::size_t kMaxThreads = 8;
 
 // Cosine is scored as a dot with the unit query, scaled by the item's inverse norm, so the codes
@@ -47,20 +48,24 @@ bool any_live(const uint64_t *live) {
     return false;
 }
 
-// Runs score_block(block_index, top) over all blocks, split into ranges over threads, and merges
-// the selections. The merged set equals one thread's because every selection uses one total order.
+// Runs score_block(block_index, top) over all blocks, split into ranges over the scan pool's
+// threads, and merges the selections. The merged set equals one thread's because every selection
+// uses one total order. A range is worth a thread only with enough work in it: `block_bytes` of
+// codes per block plus the scoring pass over its slots (starting a range on a sleeping worker
+// costs about as much as scanning 10-20 KB).
 template <class ScoreBlock>
-std::vector<Hit> scan_parallel(std::size_t n_blocks, std::size_t keep, std::size_t threads,
-                               const ScoreBlock &score_block) {
+std::vector<Hit> scan_parallel(std::size_t n_blocks, std::size_t block_bytes, std::size_t keep,
+                               std::size_t threads, const ScoreBlock &score_block) {
     auto scan_range = [&](std::size_t first, std::size_t last, TopK &top) {
         for (std::size_t bi = first; bi < last; ++bi) {
             score_block(bi, top);
         }
     };
     if (threads == 0) {
-        threads = std::max(1u, std::thread::hardware_concurrency());
+        threads = pool_threads();
     }
-    threads = std::min({threads, kMaxThreads, n_blocks / kBlocksPerThread});
+    const std::size_t work = n_blocks * (block_bytes + kBlockVectors * 16);
+    threads = std::min({threads, kMaxThreads, std::max<std::size_t>(1, work / kWorkPerThread)});
     if (threads <= 1) {
         TopK top(keep);
         scan_range(0, n_blocks, top);
@@ -68,44 +73,14 @@ std::vector<Hit> scan_parallel(std::size_t n_blocks, std::size_t keep, std::size
     }
     std::vector<TopK> tops(threads, TopK(keep));
     std::vector<std::exception_ptr> errors(threads);
-    std::vector<std::thread> workers;
-    workers.reserve(threads);
-    // Every started thread is joined on every path, also when this thread's range throws.
-    struct Joiner {
-        std::vector<std::thread> &workers;
-        ~Joiner() {
-            for (std::thread &w : workers) {
-                if (w.joinable()) {
-                    w.join();
-                }
-            }
-        }
-    } joiner{workers};
     const std::size_t per = (n_blocks + threads - 1) / threads;
-    auto guarded_range = [&](std::size_t first, std::size_t last, std::size_t t) {
+    pool_run(threads, [&](std::size_t t) {
         try {
-            scan_range(first, last, tops[t]);
+            scan_range(std::min(n_blocks, t * per), std::min(n_blocks, (t + 1) * per), tops[t]);
         } catch (...) {
             errors[t] = std::current_exception();
         }
-    };
-    // A thread that cannot be started (no memory, a thread limit) leaves its range to this one:
-    // fewer threads, the same results.
-    std::size_t started = 1;
-    for (std::size_t t = 1; t < threads; ++t, ++started) {
-        try {
-            workers.emplace_back(guarded_range, t * per, std::min(n_blocks, (t + 1) * per), t);
-        } catch (const std::exception &) {
-            break;
-        }
-    }
-    scan_range(0, std::min(n_blocks, per), tops[0]);
-    for (std::size_t t = started; t < threads; ++t) {
-        scan_range(std::min(n_blocks, t * per), std::min(n_blocks, (t + 1) * per), tops[0]);
-    }
-    for (std::thread &w : workers) {
-        w.join();
-    }
+    });
     for (const std::exception_ptr &e : errors) {
         if (e) {
             std::rethrow_exception(e);
@@ -130,16 +105,55 @@ void for_each_live(const uint64_t *live, const F &f) {
     }
 }
 
-// Offers every live slot of one block, scored by score(slot).
-template <class Score>
-void offer_live(const uint64_t *live, const int64_t *ids, std::size_t bi, TopK &top,
-                const Score &score) {
-    for_each_live(live, [&](std::size_t s) {
-        const float v = score(s);
-        if (v <= top.threshold()) {
-            top.offer(v, ids[s], bi * kBlockVectors + s);
+// Offers the live slots of one block whose scores s[] reach the selection's threshold. The
+// candidates of 64 slots at a time are found with a branch-free compare against the threshold, so
+// a block none of whose slots beats the current k-th (most blocks, once the selection has filled)
+// costs one pass over its 256 scores and no branch per slot.
+void offer_scored(const float *s, const uint64_t *live, const int64_t *ids, std::size_t bi,
+                  TopK &top) {
+    for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
+        const float *sw = s + 64 * w;
+        const float thr = top.threshold();
+        uint64_t m = 0;
+        for (std::size_t j = 0; j < 64; ++j) {
+            m |= static_cast<uint64_t>(sw[j] <= thr) << j;
         }
-    });
+        for (m &= live[w]; m != 0; m &= m - 1) {
+            const std::size_t slot = w * 64 + static_cast<std::size_t>(__builtin_ctzll(m));
+            if (s[slot] <= top.threshold()) {
+                top.offer(s[slot], ids[slot], bi * kBlockVectors + slot);
+            }
+        }
+    }
+}
+
+// s[v] = model::score(q, ip[v], norm2[v]) for every slot: the metric is chosen once per block so
+// the loop is one vectorisable expression.
+void code_scores(const model::Query &q, const float *ip, const float *norm2, float *s) {
+    if (q.hamming) {
+        for (std::size_t v = 0; v < kBlockVectors; ++v) {
+            s[v] = -ip[v];
+        }
+        return;
+    }
+    const float c = q.constant;
+    switch (q.metric) {
+    case Metric::cosine:
+        for (std::size_t v = 0; v < kBlockVectors; ++v) {
+            s[v] = 1.0f - (ip[v] + c);
+        }
+        break;
+    case Metric::dot:
+        for (std::size_t v = 0; v < kBlockVectors; ++v) {
+            s[v] = -(ip[v] + c);
+        }
+        break;
+    default:
+        for (std::size_t v = 0; v < kBlockVectors; ++v) {
+            s[v] = c - 2.0f * ip[v] + norm2[v];
+        }
+        break;
+    }
 }
 
 }  // namespace
@@ -217,14 +231,35 @@ std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &bl
         default: return raw[s];
         }
     };
-    auto hits = scan_parallel(blocks.size(), keep, query.threads, [&](std::size_t bi, TopK &top) {
+    // float_score for every slot, the metric chosen once per block.
+    auto float_scores = [&](const BlockView &b, const float *raw, float *out) {
+        switch (metric) {
+        case Metric::cosine:
+            for (std::size_t v = 0; v < kBlockVectors; ++v) {
+                out[v] = 1.0f - raw[v] * b.inv_norms[v];
+            }
+            break;
+        case Metric::dot:
+            for (std::size_t v = 0; v < kBlockVectors; ++v) {
+                out[v] = -raw[v];
+            }
+            break;
+        default:
+            std::copy(raw, raw + kBlockVectors, out);
+            break;
+        }
+    };
+    auto hits = scan_parallel(blocks.size(), query.dim * kBlockVectors * sizeof(float), keep,
+                              query.threads, [&](std::size_t bi, TopK &top) {
         const BlockView &b = blocks[bi];
         if (!any_live(b.live)) {
             return;
         }
         alignas(64) float raw[kBlockVectors];
         block_kernel(qv, b.codes, query.dim, raw);
-        offer_live(b.live, b.ids, bi, top, [&](std::size_t s) { return float_score(b, raw, s); });
+        alignas(64) float scores[kBlockVectors];
+        float_scores(b, raw, scores);
+        offer_scored(scores, b.live, b.ids, bi, top);
     });
     if (hits.size() >= keep) {
         // |float sum - exact| <= (dim + a few) * 2^-24 * sum |q_i x_i| for the kernels' sums of
@@ -290,15 +325,17 @@ std::vector<Hit> scan_codes(const model::Query &query, const std::vector<CodeBlo
     if (keep == 0) {
         return {};
     }
-    return scan_parallel(blocks.size(), keep, threads, [&](std::size_t bi, TopK &top) {
+    const std::size_t block_bytes = blocks.empty() ? 0 : kernels::block_bytes(blocks[0].stride);
+    return scan_parallel(blocks.size(), block_bytes, keep, threads, [&](std::size_t bi, TopK &top) {
         const CodeBlockView &b = blocks[bi];
         if (!any_live(b.live)) {
             return;
         }
         alignas(64) float ip[kBlockVectors];
         codec::dot_block(query.prepared, b.codes, ip);
-        offer_live(b.live, b.ids, bi, top,
-                   [&](std::size_t s) { return model::score(query, ip[s], b.norm2[s]); });
+        alignas(64) float scores[kBlockVectors];
+        code_scores(query, ip, b.norm2, scores);
+        offer_scored(scores, b.live, b.ids, bi, top);
     });
 }
 

@@ -35,7 +35,7 @@ struct Query {
     const float *vec;  // dim floats, finite
     std::size_t dim;
     std::size_t k;     // >= 1
-    std::size_t threads = 0;  // 0 = one per hardware thread (large collections only)
+    std::size_t threads = 0;  // ranges at most (0 = the scan pool's threads); see scan_parallel
 };
 
 // Scores every live slot of `blocks` and returns the best min(k, live) hits, best first, with the

@@ -318,7 +318,7 @@ TEST(Minifloat, TiesSaturationAndSubnormals) {
     EXPECT_EQ(f32_to_f16(-0.0f), 0x8000);
 }
 
-#if defined(__FLT16_MAX__) && !defined(__clang__)
+#if defined(__FLT16_MAX__) && !defined(__clang__) && defined(__x86_64__)
 // GCC's _Float16 conversion (libgcc, or F16C) is a second independent reference.
 TEST(Minifloat, F16MatchesCompiler) {
     std::mt19937 rng(7);
