@@ -16,6 +16,7 @@ int run_search(const CommandArgs &args);
 int run_info(const CommandArgs &args);
 int run_demo(const CommandArgs &args);
 int run_eval(const CommandArgs &args);
+int run_synth(const CommandArgs &args);
 int run_get(const CommandArgs &args);
 int run_delete(const CommandArgs &args);
 int run_drop(const CommandArgs &args);

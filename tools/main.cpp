@@ -31,6 +31,7 @@ constexpr Command kCommands[] = {
     {"get", run_get, "print one item's vector and metadata"},
     {"delete", run_delete, "delete items by id"},
     {"drop", run_drop, "delete a collection"},
+    {"synth", run_synth, "write the demo's synthetic vectors as a dataset directory"},
 };
 
 void print_usage(std::FILE *out) {
