@@ -56,6 +56,10 @@ struct KernelTable {
     void (*dot_bf16_block)(const float *w, const uint8_t *block, std::size_t groups, float *out);
     void (*dot_e4m3_block)(const float *w, const uint8_t *block, std::size_t groups, float *out);
     void (*dot_e5m2_block)(const float *w, const uint8_t *block, std::size_t groups, float *out);
+
+    // Selection: bit v % 64 of mask[v / 64] = (s[v] <= threshold), for the kBlockVectors scores
+    // of one block (`s` 64-byte aligned; NaN scores never pass). Exact at every level.
+    void (*mask_le)(const float *s, float threshold, uint64_t *mask);
 };
 
 // The table of the best level this CPU and OS support, chosen once (thread-safe). The environment

@@ -170,6 +170,18 @@ void dot_e5m2_block_avx2(const float *w, const uint8_t *block, std::size_t group
     dot_fp8_block_avx2<false>(w, block, groups, out);
 }
 
+void mask_le_avx2(const float *s, float threshold, uint64_t *mask) {
+    const __m256 t = _mm256_set1_ps(threshold);
+    for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
+        uint64_t m = 0;
+        for (std::size_t j = 0; j < 64; j += 8) {
+            const __m256 c = _mm256_cmp_ps(_mm256_load_ps(s + 64 * w + j), t, _CMP_LE_OQ);
+            m |= static_cast<uint64_t>(static_cast<unsigned>(_mm256_movemask_ps(c))) << j;
+        }
+        mask[w] = m;
+    }
+}
+
 // Constant-initialized: no code of this unit runs at load time.
 constexpr KernelTable kTable{Level::avx2,
                              "avx2",
@@ -183,7 +195,8 @@ constexpr KernelTable kTable{Level::avx2,
                              &dot_f16_block_avx2,
                              &dot_bf16_block_avx2,
                              &dot_e4m3_block_avx2,
-                             &dot_e5m2_block_avx2};
+                             &dot_e5m2_block_avx2,
+                             &mask_le_avx2};
 
 }  // namespace
 

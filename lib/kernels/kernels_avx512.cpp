@@ -175,6 +175,18 @@ void dot_e5m2_block_avx512(const float *w, const uint8_t *block, std::size_t gro
     dot_fp8_block_avx512<false>(w, block, groups, out);
 }
 
+void mask_le_avx512(const float *s, float threshold, uint64_t *mask) {
+    const __m512 t = _mm512_set1_ps(threshold);
+    for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
+        uint64_t m = 0;
+        for (std::size_t j = 0; j < 64; j += 16) {
+            const __mmask16 c = _mm512_cmp_ps_mask(_mm512_load_ps(s + 64 * w + j), t, _CMP_LE_OQ);
+            m |= static_cast<uint64_t>(c) << j;
+        }
+        mask[w] = m;
+    }
+}
+
 // ---- AVX512-VNNI: VPDPBUSD sums four u8 x s8 products into each 32-bit lane, exactly.
 #define PVEC_TARGET_VNNI __attribute__((target("avx512vnni")))
 
@@ -256,7 +268,8 @@ constexpr KernelTable make_table(const char *name, bool vnni, bool vpopcntdq) {
                        &dot_f16_block_avx512,
                        &dot_bf16_block_avx512,
                        &dot_e4m3_block_avx512,
-                       &dot_e5m2_block_avx512};
+                       &dot_e5m2_block_avx512,
+                       &mask_le_avx512};
 }
 
 // Constant-initialized: no code of this unit runs at load time.

@@ -202,6 +202,21 @@ void dot_e5m2_block_neon(const float *w, const uint8_t *block, std::size_t group
     dot_fp8_block_neon<false>(w, block, groups, out);
 }
 
+void mask_le_neon(const float *s, float threshold, uint64_t *mask) {
+    const float32x4_t t = vdupq_n_f32(threshold);
+    // Lane i of a comparison keeps bit i: AND with (1, 2, 4, 8), then add across.
+    const uint32_t weights[4] = {1, 2, 4, 8};
+    const uint32x4_t bit = vld1q_u32(weights);
+    for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
+        uint64_t m = 0;
+        for (std::size_t j = 0; j < 64; j += 4) {
+            const uint32x4_t c = vcleq_f32(vld1q_f32(s + 64 * w + j), t);
+            m |= static_cast<uint64_t>(vaddvq_u32(vandq_u32(c, bit))) << j;
+        }
+        mask[w] = m;
+    }
+}
+
 // ---- Dot-product extension: SDOT sums four s8 x s8 products into each 32-bit lane. int8 codes
 // are unsigned, so they are scanned as c - 128 and 128 * sum(q) is added back: exact.
 // Every CPU with the dot-product extension implements at least Armv8.2-A.
@@ -275,7 +290,8 @@ constexpr KernelTable make_table(const char *name, bool dotprod) {
                        &dot_f16_block_neon,
                        &dot_bf16_block_neon,
                        &dot_e4m3_block_neon,
-                       &dot_e5m2_block_neon};
+                       &dot_e5m2_block_neon,
+                       &mask_le_neon};
 }
 
 // Constant-initialized: no code of this unit runs at load time.

@@ -162,6 +162,16 @@ void dot_e5m2_block_scalar(const float *w, const uint8_t *block, std::size_t gro
     dot_byte_block(w, block, groups, out, fast_e5m2_to_f32);
 }
 
+void mask_le_scalar(const float *s, float threshold, uint64_t *mask) {
+    for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
+        uint64_t m = 0;
+        for (std::size_t j = 0; j < 64; ++j) {
+            m |= static_cast<uint64_t>(s[64 * w + j] <= threshold) << j;
+        }
+        mask[w] = m;
+    }
+}
+
 constexpr KernelTable kTable{Level::scalar,
                              "scalar",
                              &dot_f32_scalar,
@@ -174,7 +184,8 @@ constexpr KernelTable kTable{Level::scalar,
                              &dot_f16_block_scalar,
                              &dot_bf16_block_scalar,
                              &dot_e4m3_block_scalar,
-                             &dot_e5m2_block_scalar};
+                             &dot_e5m2_block_scalar,
+                             &mask_le_scalar};
 
 }  // namespace
 

@@ -78,6 +78,18 @@ void dot_bf16_block_sse2(const float *w, const uint8_t *block, std::size_t group
     dot_bf16_block_tiled<Arch>(w, block, groups, out);
 }
 
+void mask_le_sse2(const float *s, float threshold, uint64_t *mask) {
+    const __m128 t = _mm_set1_ps(threshold);
+    for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
+        uint64_t m = 0;
+        for (std::size_t j = 0; j < 64; j += 4) {
+            const int bits = _mm_movemask_ps(_mm_cmple_ps(_mm_load_ps(s + 64 * w + j), t));
+            m |= static_cast<uint64_t>(bits) << j;
+        }
+        mask[w] = m;
+    }
+}
+
 // Constant-initialized: no code of this unit runs at load time.
 constexpr KernelTable kTable{Level::sse2,
                              "sse2",
@@ -91,7 +103,8 @@ constexpr KernelTable kTable{Level::sse2,
                              &portable::dot_f16_block,
                              &dot_bf16_block_sse2,
                              &portable::dot_e4m3_block,
-                             &portable::dot_e5m2_block};
+                             &portable::dot_e5m2_block,
+                             &mask_le_sse2};
 
 }  // namespace
 

@@ -106,19 +106,16 @@ void for_each_live(const uint64_t *live, const F &f) {
 }
 
 // Offers the live slots of one block whose scores s[] reach the selection's threshold. The
-// candidates of 64 slots at a time are found with a branch-free compare against the threshold, so
-// a block none of whose slots beats the current k-th (most blocks, once the selection has filled)
-// costs one pass over its 256 scores and no branch per slot.
-void offer_scored(const float *s, const uint64_t *live, const int64_t *ids, std::size_t bi,
-                  TopK &top) {
+// candidates are found with the kernels' vector compare against the threshold at the start of the
+// block (a looser bound than the current one, so nothing is missed; each is checked again before
+// it is offered), so a block none of whose slots beats the current k-th (most blocks, once the
+// selection has filled) costs one pass over its 256 scores and no branch per slot.
+void offer_scored(const kernels::KernelTable &kt, const float *s, const uint64_t *live,
+                  const int64_t *ids, std::size_t bi, TopK &top) {
+    uint64_t mask[kBlockVectors / 64];
+    kt.mask_le(s, top.threshold(), mask);
     for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
-        const float *sw = s + 64 * w;
-        const float thr = top.threshold();
-        uint64_t m = 0;
-        for (std::size_t j = 0; j < 64; ++j) {
-            m |= static_cast<uint64_t>(sw[j] <= thr) << j;
-        }
-        for (m &= live[w]; m != 0; m &= m - 1) {
+        for (uint64_t m = mask[w] & live[w]; m != 0; m &= m - 1) {
             const std::size_t slot = w * 64 + static_cast<std::size_t>(__builtin_ctzll(m));
             if (s[slot] <= top.threshold()) {
                 top.offer(s[slot], ids[slot], bi * kBlockVectors + slot);
@@ -259,7 +256,7 @@ std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &bl
         block_kernel(qv, b.codes, query.dim, raw);
         alignas(64) float scores[kBlockVectors];
         float_scores(b, raw, scores);
-        offer_scored(scores, b.live, b.ids, bi, top);
+        offer_scored(kt, scores, b.live, b.ids, bi, top);
     });
     if (hits.size() >= keep) {
         // |float sum - exact| <= (dim + a few) * 2^-24 * sum |q_i x_i| for the kernels' sums of
@@ -326,16 +323,17 @@ std::vector<Hit> scan_codes(const model::Query &query, const std::vector<CodeBlo
         return {};
     }
     const std::size_t block_bytes = blocks.empty() ? 0 : kernels::block_bytes(blocks[0].stride);
+    const kernels::KernelTable &kt = kernels::active();
     return scan_parallel(blocks.size(), block_bytes, keep, threads, [&](std::size_t bi, TopK &top) {
         const CodeBlockView &b = blocks[bi];
         if (!any_live(b.live)) {
             return;
         }
         alignas(64) float ip[kBlockVectors];
-        codec::dot_block(query.prepared, b.codes, ip);
+        codec::dot_block(query.prepared, b.codes, ip, kt);
         alignas(64) float scores[kBlockVectors];
         code_scores(query, ip, b.norm2, scores);
-        offer_scored(scores, b.live, b.ids, bi, top);
+        offer_scored(kt, scores, b.live, b.ids, bi, top);
     });
 }
 

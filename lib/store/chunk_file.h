@@ -61,7 +61,8 @@ private:
 };
 
 // What the scan needs per slot under `model`: the decoded code's squared norm for compressed
-// codes, 1 / norm for exact float32 ones.
+// codes under L2 (0 under cosine and dot, whose code scores do not use it), 1 / norm for exact
+// float32 ones.
 float scan_aux(const model::Model *model, const uint8_t *code, float norm);
 
 }  // namespace pocketvec::store

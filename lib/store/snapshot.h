@@ -91,7 +91,7 @@ public:
     std::array<uint64_t, kChunkSlots / 64> live{};
     Column<float> norms{};  // the original vector's L2 norm, as in the file
     // What the scan needs per slot: 1 / norm for exact f32 codes (cosine), the decoded code's
-    // squared norm for compressed codes (l2).
+    // squared norm for compressed codes under l2 (0 under cosine and dot).
     Column<float> aux{};
     std::size_t live_count = 0;
     // Slots this chunk has in the file (a multiple of kChunkGrowth up to kChunkSlots); the resident

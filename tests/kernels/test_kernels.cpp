@@ -313,6 +313,28 @@ TEST_P(LevelVsScalar, FloatCodeKernelsMatchScalar) {
     }
 }
 
+TEST_P(LevelVsScalar, MaskLeEqualsScalar) {
+    std::mt19937 rng(47u);
+    AlignedFloats s = aligned_floats(kBlockVectors);
+    for (int round = 0; round < 50; ++round) {
+        const std::vector<float> v = random_floats(kBlockVectors, rng);
+        std::memcpy(s.get(), v.data(), sizeof(float) * kBlockVectors);
+        s[7] = std::nanf("");
+        s[64] = -__builtin_huge_valf();
+        s[200] = __builtin_huge_valf();
+        const float threshold = round == 0 ? s[13] : (round == 1 ? __builtin_huge_valf() : v[round]);
+        uint64_t ref[4], got[4];
+        scalar().mask_le(s.get(), threshold, ref);
+        table_->mask_le(s.get(), threshold, got);
+        for (int w = 0; w < 4; ++w) {
+            ASSERT_EQ(got[w], ref[w]) << "word " << w << ", round " << round;
+        }
+        EXPECT_EQ((ref[0] >> 7) & 1, 0u);                        // NaN never passes
+        EXPECT_EQ(ref[1] & 1, 1u);                               // -inf always does
+        EXPECT_EQ((ref[0] >> 13) & 1, round == 0 ? 1u : (ref[0] >> 13) & 1);  // equality passes
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Simd, LevelVsScalar, ::testing::ValuesIn(runnable_names()),
                          [](const ::testing::TestParamInfo<std::string> &info) {
                              std::string n = info.param;
@@ -408,6 +430,7 @@ TEST(Dispatch, TablesNameTheirLevel) {
         for (auto k : {t->dot_f16_block, t->dot_bf16_block, t->dot_e4m3_block, t->dot_e5m2_block}) {
             EXPECT_NE(k, nullptr);
         }
+        EXPECT_NE(t->mask_le, nullptr);
     }
     for (Level level : kAllLevels) {
         if (const KernelTable *t = table_for(level)) {
