@@ -1,21 +1,26 @@
-// Micro benchmarks of the scan kernels (bytes of codes per second), one block of 256 vectors at
-// a time over a resident set of `count` vectors: the f32 block kernel of the active level and
-// codec::dot_block for every codec. Run: pvec_kernels_bench [--benchmark_filter=...]
-#include <benchmark/benchmark.h>
-
-#include <random>
-#include <vector>
-
+// Micro benchmarks of the scan kernels (bytes of codes per second): codec::dot_block for every
+// codec at every kernel table this CPU runs (each level and its variants), one block of 256
+// vectors at a time over a resident set of 64 blocks ("cache": 16,384 vectors of 384 dimensions,
+// in cache for the compact codes, so the kernels' compute rates) and of 64 MiB of codes ("64MiB":
+// what one core reads from memory).
+// Run: pvec_kernels_bench [--benchmark_filter=int8]
 #include "codec/codec.h"
 #include "kernels/block_layout.h"
 #include "kernels/kernels.h"
+
+#include <benchmark/benchmark.h>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
 
 namespace {
 
 using namespace pocketvec;
 
 constexpr std::size_t kDim = 384;
-constexpr std::size_t kBlocks = 64;  // 16,384 vectors
+constexpr std::size_t kBlocks = 64;
 
 std::vector<float> sample(std::size_t n, uint32_t seed) {
     std::mt19937 rng(seed);
@@ -27,61 +32,60 @@ std::vector<float> sample(std::size_t n, uint32_t seed) {
     return v;
 }
 
-void BM_F32Block(benchmark::State &state) {
-    const kernels::KernelTable &kt = kernels::active();
-    const auto x = sample(kBlocks * kernels::kBlockVectors, 1);
-    std::vector<uint8_t> blocks(kBlocks * kernels::block_bytes(kDim * 4));
-    for (std::size_t b = 0; b < kBlocks; ++b) {
-        for (std::size_t v = 0; v < kernels::kBlockVectors; ++v) {
-            kernels::block_store(blocks.data() + b * kernels::block_bytes(kDim * 4), kDim * 4, v,
-                                 reinterpret_cast<const uint8_t *>(&x[(b * 256 + v) * kDim]));
-        }
-    }
-    const auto q = sample(1, 2);
-    alignas(64) float out[kernels::kBlockVectors];
-    for (auto _ : state) {
-        for (std::size_t b = 0; b < kBlocks; ++b) {
-            kt.dot_f32_block(q.data(),
-                             reinterpret_cast<const float *>(blocks.data() +
-                                                             b * kernels::block_bytes(kDim * 4)),
-                             kDim, out);
-            benchmark::DoNotOptimize(out);
-        }
-    }
-    state.SetBytesProcessed(int64_t(state.iterations()) * blocks.size());
-    state.SetLabel(kt.name);
-}
-BENCHMARK(BM_F32Block);
+struct Free {
+    void operator()(uint8_t *p) const { std::free(p); }
+};
 
-void BM_CodecBlock(benchmark::State &state) {
-    const auto id = static_cast<codec::CodecId>(state.range(0));
-    const std::size_t n = kBlocks * kernels::kBlockVectors;
-    const auto x = sample(n, 3);
+// kBlocks blocks of 256 vectors (in cache), or enough for 64 MiB of codes (memory).
+void codec_block(benchmark::State &state, codec::CodecId id, const kernels::KernelTable *kt,
+                 bool in_memory) {
+    const std::size_t bytes = codec::code_bytes(id, kDim), bb = kernels::block_bytes(bytes);
+    const std::size_t n_blocks = in_memory ? (64u << 20) / bb : kBlocks;
+    // 16,384 distinct vectors, trained on and encoded once; a larger set repeats their codes.
+    const std::size_t distinct = kBlocks * kernels::kBlockVectors;
+    const auto x = sample(distinct, 3);
     codec::CodecParams p;
-    if (!codec::train(id, x.data(), n, kDim, &p).is_ok()) {
+    if (!codec::train(id, x.data(), distinct, kDim, &p).is_ok()) {
         state.SkipWithError("training failed");
         return;
     }
-    const std::size_t bytes = codec::code_bytes(id, kDim), bb = kernels::block_bytes(bytes);
-    std::vector<uint8_t> blocks(kBlocks * bb), code(bytes);
-    for (std::size_t i = 0; i < n; ++i) {
-        codec::encode(p, &x[i * kDim], code.data());
-        kernels::block_store(blocks.data() + (i / 256) * bb, bytes, i % 256, code.data());
+    // The kernels need 64-byte aligned blocks, as the store's arena keeps them.
+    std::unique_ptr<uint8_t, Free> blocks(
+        static_cast<uint8_t *>(std::aligned_alloc(64, n_blocks * bb)));
+    std::vector<uint8_t> codes(distinct * bytes);
+    for (std::size_t i = 0; i < distinct; ++i) {
+        codec::encode(p, &x[i * kDim], &codes[i * bytes]);
+    }
+    for (std::size_t i = 0; i < n_blocks * kernels::kBlockVectors; ++i) {
+        kernels::block_store(blocks.get() + (i / 256) * bb, bytes, i % 256,
+                             &codes[(i % distinct) * bytes]);
     }
     const auto q = sample(1, 4);
     const codec::PreparedQuery pq = codec::prepare_query(p, q.data());
     alignas(64) float out[kernels::kBlockVectors];
     for (auto _ : state) {
-        for (std::size_t b = 0; b < kBlocks; ++b) {
-            codec::dot_block(pq, blocks.data() + b * bb, out);
+        for (std::size_t b = 0; b < n_blocks; ++b) {
+            codec::dot_block(pq, blocks.get() + b * bb, out, *kt);
             benchmark::DoNotOptimize(out);
         }
     }
-    state.SetBytesProcessed(int64_t(state.iterations()) * blocks.size());
-    state.SetLabel(codec::codec_name(id));
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(n_blocks * bb));
 }
-BENCHMARK(BM_CodecBlock)->DenseRange(1, 7);  // f16 .. binary
 
-}  // namespace
+const int registered = [] {
+    for (const kernels::KernelTable *kt : kernels::runnable_tables()) {
+        for (uint32_t c = 0; c < codec::kCodecCount; ++c) {
+            const auto id = static_cast<codec::CodecId>(c);
+            for (bool in_memory : {false, true}) {
+                const std::string name = std::string(codec::codec_name(id)) + "/" + kt->name +
+                                         (in_memory ? "/64MiB" : "/cache");
+                benchmark::RegisterBenchmark(name.c_str(), codec_block, id, kt, in_memory);
+            }
+        }
+    }
+    return 0;
+}();
+
+} // namespace
 
 BENCHMARK_MAIN();

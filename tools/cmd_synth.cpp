@@ -29,7 +29,7 @@ constexpr const char *kHelp =
     "  --queries Q   query vectors (default 1000)\n"
     "  --seed S      generator seed (default 42, as the demo's)\n";
 
-constexpr uint64_t kBaseStream = 0;  // the demo's streams: the same seed gives the same vectors
+constexpr uint64_t kBaseStream = 0; // the demo's streams: the same seed gives the same vectors
 constexpr uint64_t kQueryStream = 1;
 constexpr size_t kTruthK = 100;
 
@@ -56,7 +56,7 @@ void write_vecs(const std::string &path, const T *data, size_t rows, size_t dim)
     }
 }
 
-}  // namespace
+} // namespace
 
 int run_synth(const CommandArgs &argv) {
     if (wants_help(argv)) {
@@ -117,4 +117,4 @@ int run_synth(const CommandArgs &argv) {
     return kExitOk;
 }
 
-}  // namespace pocketvec::tool
+} // namespace pocketvec::tool

@@ -55,14 +55,21 @@ fi
 
 results="$out/results.jsonl"
 : >"$results"
+# One engine step; a failure is recorded as an error line and the run goes on.
+step() {  # step SET ENGINE CMD...
+    local set=$1 eng=$2
+    shift 2
+    "$@" || echo "{\"set\": \"$set\", \"engine\": \"$eng\", \"error\": \"failed: $*\"}"
+}
 median_run() {  # median_run CMD...: runs the query $runs times, keeps the run of median p50
     local lines=()
-    for _ in $(seq "$runs"); do lines+=("$("$@")"); done
+    for _ in $(seq "$runs"); do lines+=("$("$@" || true)"); done
     printf '%s\n' "${lines[@]}" | /usr/bin/python3 -c '
 import json, sys
 rows = [json.loads(l) for l in sys.stdin if l.strip()]
+rows = [r for r in rows if "p50_ms" in r]
 rows.sort(key=lambda r: r["p50_ms"])
-print(json.dumps(rows[len(rows) // 2]))'
+print(json.dumps(rows[len(rows) // 2]) if rows else "{}")'
 }
 
 pvec_configs=(f32 f16 bf16 e4m3 e5m2 int8 int4 binary int8+r4 binary+r10)
@@ -76,19 +83,20 @@ for dir in "${sets[@]}"; do
     echo "== $name" >&2
     for c in "${pvec_configs[@]}"; do
         echo "   pocketvec $c" >&2
-        "$engine" build "$c" "$dir" "$work/pv-$c.db" >>"$results"
+        step "$name" "pocketvec-$c" "$engine" build "$c" "$dir" "$work/pv-$c.db" >>"$results"
         median_run "$engine" query "$c" "$dir" "$work/pv-$c.db" "$queries" 10 1 >>"$results"
     done
     for e in "${node_peers[@]}"; do
         echo "   $e" >&2
-        node "$root/bench/compare/peers.mjs" build "$e" "$dir" "$work/$e.db" >>"$results"
+        step "$name" "$e" node "$root/bench/compare/peers.mjs" build "$e" "$dir" "$work/$e.db" \
+            >>"$results"
         median_run node "$root/bench/compare/peers.mjs" query "$e" "$dir" "$work/$e.db" \
             "$queries" 10 >>"$results"
     done
     for e in "${faiss_peers[@]}"; do
         echo "   $e" >&2
-        /usr/bin/python3 "$root/bench/compare/faiss_peer.py" build "$e" "$dir" "$work/$e.index" \
-            >>"$results"
+        step "$name" "$e" /usr/bin/python3 "$root/bench/compare/faiss_peer.py" build "$e" "$dir" \
+            "$work/$e.index" >>"$results"
         median_run /usr/bin/python3 "$root/bench/compare/faiss_peer.py" query "$e" "$dir" \
             "$work/$e.index" "$queries" 10 >>"$results"
     done

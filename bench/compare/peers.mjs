@@ -67,9 +67,9 @@ const kVectorExt = () => require.resolve('@sqliteai/sqlite-vector-linux-x86_64/v
 const engines = {
   'usearch-f32': usearchEngine('f32'),
   'usearch-i8': usearchEngine('i8'),
-  'sqlite-vec-f32': sqliteVecEngine('float', 'vec_f32'),
-  'sqlite-vec-int8': sqliteVecEngine('int8', 'vec_int8'),
-  'sqlite-vec-bit': sqliteVecEngine('bit', 'vec_bit'),
+  'sqlite-vec-f32': sqliteVecEngine('float'),
+  'sqlite-vec-int8': sqliteVecEngine('int8'),
+  'sqlite-vec-bit': sqliteVecEngine('bit'),
   'sqlite-vector-f32': sqliteVectorEngine(null),
   'sqlite-vector-int8': sqliteVectorEngine('INT8'),
   'sqlite-vector-1bit': sqliteVectorEngine('1BIT'),
@@ -99,19 +99,29 @@ function usearchEngine(kind) {
   };
 }
 
-function sqliteVecEngine(type, fn) {
+// sqlite-vec's binary quantizer needs a length divisible by 8: bit vectors are padded with zeros
+// (the same zero bits in every vector, so Hamming distances are unchanged).
+function padded(v, dim, width) {
+  if (width === dim) return v;
+  const out = new Float32Array(width);
+  out.set(v.subarray(0, dim));
+  return out;
+}
+
+function sqliteVecEngine(type) {
   const column = type === 'float' ? `float[DIM] distance_metric=cosine` : type === 'int8' ? `int8[DIM] distance_metric=cosine` : `bit[DIM]`;
   const quantize = type === 'float' ? '?' : type === 'int8' ? "vec_quantize_int8(?, 'unit')" : 'vec_quantize_binary(?)';
   return {
     build(set, file) {
       const db = sqliteDb(file);
       db.loadExtension(kVecExt());
-      db.exec(`CREATE VIRTUAL TABLE v USING vec0(embedding ${column.replace('DIM', set.base.dim)})`);
+      const width = type === 'bit' ? Math.ceil(set.base.dim / 8) * 8 : set.base.dim;
+      db.exec(`CREATE VIRTUAL TABLE v USING vec0(embedding ${column.replace('DIM', width)})`);
       const ins = db.prepare(`INSERT INTO v(rowid, embedding) VALUES (?, ${quantize})`);
       const t0 = nowMs();
       db.transaction(() => {
         for (let r = 0; r < set.base.rows; ++r) {
-          const row = set.base.data.subarray(r * set.base.dim, (r + 1) * set.base.dim);
+          const row = padded(set.base.data.subarray(r * set.base.dim, (r + 1) * set.base.dim), set.base.dim, width);
           ins.run(BigInt(r), Buffer.from(row.buffer, row.byteOffset, row.byteLength));
         }
       })();
@@ -126,7 +136,11 @@ function sqliteVecEngine(type, fn) {
       const match = type === 'float' ? '?' : type === 'int8' ? "vec_quantize_int8(?, 'unit')" : 'vec_quantize_binary(?)';
       const stmt = db.prepare(`SELECT rowid FROM v WHERE embedding MATCH ${match} AND k = ? ORDER BY distance`);
       stmt.safeIntegers(true);
-      return (q, k) => stmt.all(Buffer.from(q.buffer, q.byteOffset, q.byteLength), BigInt(k)).map((r) => Number(r.rowid));
+      const width = type === 'bit' ? Math.ceil(set.base.dim / 8) * 8 : set.base.dim;
+      return (q, k) => {
+        const v = padded(q, set.base.dim, width);
+        return stmt.all(Buffer.from(v.buffer, v.byteOffset, v.byteLength), BigInt(k)).map((r) => Number(r.rowid));
+      };
     },
   };
 }

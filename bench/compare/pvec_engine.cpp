@@ -4,13 +4,11 @@
 //
 //   pvec_compare_engine build CONFIG DATA_DIR FILE
 //   pvec_compare_engine query CONFIG DATA_DIR FILE QUERIES K [THREADS]
-//   pvec_compare_engine batch CONFIG DATA_DIR FILE BATCH K       (one query alone vs BATCH in a row)
-//   pvec_compare_engine membw BYTES                              (one core's read GB/s)
+//   pvec_compare_engine batch CONFIG DATA_DIR FILE BATCH K       (one query alone vs BATCH in a
+//   row) pvec_compare_engine membw BYTES                              (one core's read GB/s)
 //
 // CONFIG is CODEC[+rN] (f32 f16 bf16 e4m3 e5m2 int8 int4 binary; rN: keep the raw vectors as
 // float32 and rescore k x N candidates from them).
-#include <pocketvec/pocketvec.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -20,6 +18,7 @@
 #include <cstring>
 #include <fstream>
 #include <numeric>
+#include <pocketvec/pocketvec.h>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -53,7 +52,8 @@ Vecs read_vecs(const std::string &path, bool ints) {
     v.rows = buf.size() / row;
     (ints ? static_cast<void>(v.i.resize(v.rows * v.dim)) : v.f.resize(v.rows * v.dim));
     for (std::size_t r = 0; r < v.rows; ++r) {
-        void *dst = ints ? static_cast<void *>(&v.i[r * v.dim]) : static_cast<void *>(&v.f[r * v.dim]);
+        void *dst =
+            ints ? static_cast<void *>(&v.i[r * v.dim]) : static_cast<void *>(&v.f[r * v.dim]);
         std::memcpy(dst, buf.data() + r * row + 4, 4 * v.dim);
     }
     return v;
@@ -96,7 +96,8 @@ Config parse_config(const std::string &s) {
 
 void check(int rc, char *err, const char *what) {
     if (rc != PVEC_OK) {
-        std::string msg = std::string(what) + ": " + pvec_errstr(rc) + (err ? std::string(": ") + err : "");
+        std::string msg =
+            std::string(what) + ": " + pvec_errstr(rc) + (err ? std::string(": ") + err : "");
         pvec_free(err);
         throw std::runtime_error(msg);
     }
@@ -257,12 +258,14 @@ int batch(const std::string &cfg_text, const std::string &dir, const std::string
     std::vector<double> one, many;
     for (int rep = 0; rep < 20; ++rep) {
         auto s = Clock::now();
-        check(pvec_search(o.c, &q.f[0], q.dim, k, &so, ids.data(), nullptr, &found, &err), err, "search");
+        check(pvec_search(o.c, &q.f[0], q.dim, k, &so, ids.data(), nullptr, &found, &err), err,
+              "search");
         one.push_back(ms_since(s));
         s = Clock::now();
         for (std::size_t b = 0; b < batch; ++b) {
             const float *v = &q.f[(b % q.rows) * q.dim];
-            check(pvec_search(o.c, v, q.dim, k, &so, ids.data(), nullptr, &found, &err), err, "search");
+            check(pvec_search(o.c, v, q.dim, k, &so, ids.data(), nullptr, &found, &err), err,
+                  "search");
         }
         many.push_back(ms_since(s));
     }
@@ -283,7 +286,8 @@ int batch(const std::string &cfg_text, const std::string &dir, const std::string
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
-double sum_pass_ms(const uint64_t *buf, std::size_t words, uint64_t *sink) {
+double
+sum_pass_ms(const uint64_t *buf, std::size_t words, uint64_t *sink) {
     const auto s = Clock::now();
     uint64_t a = 0, b = 0, c = 0, d = 0;
     for (std::size_t i = 0; i + 4 <= words; i += 4) {
@@ -313,7 +317,7 @@ int membw(std::size_t bytes) {
     return 0;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char **argv) {
     try {
@@ -331,7 +335,8 @@ int main(int argc, char **argv) {
         if (a.size() == 2 && a[0] == "membw") {
             return membw(std::stoull(a[1]));
         }
-        std::fprintf(stderr, "usage: see the comment at the top of bench/compare/pvec_engine.cpp\n");
+        std::fprintf(stderr,
+                     "usage: see the comment at the top of bench/compare/pvec_engine.cpp\n");
         return 2;
     } catch (const std::exception &e) {
         std::fprintf(stderr, "pvec_compare_engine: %s\n", e.what());

@@ -22,6 +22,8 @@ def cpu_name():
 
 def main():
     rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+    errors = [r for r in rows if "error" in r]
+    rows = [r for r in rows if r and "error" not in r]
     builds, queries, membw, batches = {}, {}, defaultdict(list), []
     kernel = "?"
     for r in rows:
@@ -142,6 +144,10 @@ def main():
             checks.append(("8. f32 insert vs sqlite-vector", s,
                            f"{pv['insert_per_s'] / sv['insert_per_s']:.2f}x", ">= 1x",
                            pv["insert_per_s"] >= sv["insert_per_s"]))
+    for r in errors:
+        print(f"- {r.get('set')}: {r.get('engine')} failed ({r['error']})")
+    if errors:
+        print()
     print("### Issue 14 ratios (same run)\n")
     print("| check | set | measured | needed | |")
     print("|---|---|---|---|---|")

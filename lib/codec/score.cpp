@@ -91,31 +91,37 @@ uint64_t last_word_mask(std::size_t dim) {
     return r == 0 ? ~uint64_t{0} : (uint64_t{1} << r) - 1;
 }
 
-// The block weights (4 per group for int8; lo0 hi0 lo1 hi1 ... for int4) quantized to int8 in the
-// kernels' order (int4: the four low-nibble weights of a group, then the four high-nibble ones).
+// The block weights (4 per group for int8; lo0 hi0 lo1 hi1 ... for int4) quantized to integers
+// in the kernels' order (int4: the four low-nibble weights of a group, then the four high-nibble
+// ones). The bound keeps code_max * sum |q| < 2^31, so every kernel's integer sum is exact.
 void quantize_weights(CodecId id, std::size_t groups, const std::vector<float> &block_w,
-                      std::vector<int8_t> *qi8, float *qscale) {
+                      std::vector<int16_t> *qint, float *qscale) {
+    const double code_max = id == CodecId::int8 ? 255.0 : 15.0;
+    const double weights = static_cast<double>(block_w.size());
+    const double fit = std::floor((0x1p31 - 1) / (code_max * std::max(1.0, weights)));
+    const float limit = static_cast<float>(std::min<double>(kernels::kMaxQueryWeight, fit));
     float max_abs = 0.0f;
     for (float x : block_w) {
         max_abs = std::max(max_abs, std::fabs(x));
     }
-    *qscale = max_abs > 0.0f ? max_abs / 127.0f : 0.0f;
-    const float inv = max_abs > 0.0f ? 127.0f / max_abs : 0.0f;
+    *qscale = max_abs > 0.0f ? max_abs / limit : 0.0f;
+    const float inv = max_abs > 0.0f ? limit / max_abs : 0.0f;
+    const long lim = static_cast<long>(limit);
     auto q = [&](float x) {
         const long r = std::lround(x * inv);
-        return static_cast<int8_t>(std::min(127L, std::max(-127L, r)));
+        return static_cast<int16_t>(std::min(lim, std::max(-lim, r)));
     };
     const std::size_t per_group = id == CodecId::int8 ? 4 : 8;
-    qi8->assign(groups * per_group, 0);
+    qint->assign(groups * per_group, 0);
     for (std::size_t g = 0; g < groups; ++g) {
         if (id == CodecId::int8) {
             for (std::size_t k = 0; k < 4; ++k) {
-                (*qi8)[4 * g + k] = q(block_w[4 * g + k]);
+                (*qint)[4 * g + k] = q(block_w[4 * g + k]);
             }
         } else {
             for (std::size_t k = 0; k < 4; ++k) {
-                (*qi8)[8 * g + k] = q(block_w[8 * g + 2 * k]);
-                (*qi8)[8 * g + 4 + k] = q(block_w[8 * g + 2 * k + 1]);
+                (*qint)[8 * g + k] = q(block_w[8 * g + 2 * k]);
+                (*qint)[8 * g + 4 + k] = q(block_w[8 * g + 2 * k + 1]);
             }
         }
     }
@@ -213,7 +219,7 @@ PreparedQuery prepare_query(const CodecParams &p, const float *q) {
         break;
     }
     if (p.id == CodecId::int8 || p.id == CodecId::int4) {
-        quantize_weights(p.id, groups, pq.block_w, &pq.qi8, &pq.qscale);
+        quantize_weights(p.id, groups, pq.block_w, &pq.qint, &pq.qscale);
     }
     return pq;
 }
@@ -295,7 +301,7 @@ void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out,
         break;
     case CodecId::int8:
     case CodecId::int4:
-        (pq.id == CodecId::int8 ? kt.dot_u8_block : kt.dot_u4_block)(pq.qi8.data(), block, groups,
+        (pq.id == CodecId::int8 ? kt.dot_u8_block : kt.dot_u4_block)(pq.qint.data(), block, groups,
                                                                      isum);
         for (std::size_t v = 0; v < kSlots; ++v) {
             out[v] = pq.base + pq.qscale * static_cast<float>(isum[v]);

@@ -5,7 +5,8 @@
 //
 // An Ops struct provides:
 //   using V;  static constexpr std::size_t kSlots;   // 32-bit lanes (= slots) per register
-//   V zero(); V set1(int32_t); V load(const uint8_t *) (aligned); void store(int32_t *, V) (aligned)
+//   V zero(); V set1(int32_t); V load(const uint8_t *), V load_acc(const int32_t *),
+//   void store(int32_t *, V) (all aligned)
 //   V add32(V, V); V and_(V, V); V xor_(V, V); V srli16<N>(V); V srli32<N>(V); V sub32(V, V)
 //   V madd16(V, V)   // pmaddwd: s16 x s16, adjacent pairs summed into s32
 //   static constexpr bool kHasSsse3; and when true:
@@ -15,8 +16,10 @@
 // Every kernel is exact (integer sums; KernelTable documents the bounds that keep them in range).
 #pragma once
 
+#include "kernels/chunks.h"
 #include "kernels/kernels.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -29,57 +32,50 @@ inline int32_t pair16(int lo, int hi) {
                                 static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16);
 }
 
-// Four s8 values in one 32-bit lane, byte k = q[k].
-inline int32_t quad8(const int8_t *q) {
-    return static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint8_t>(q[0])) |
-                                static_cast<uint32_t>(static_cast<uint8_t>(q[1])) << 8 |
-                                static_cast<uint32_t>(static_cast<uint8_t>(q[2])) << 16 |
-                                static_cast<uint32_t>(static_cast<uint8_t>(q[3])) << 24);
-}
-
-// Runs body(acc, x, i) for each register i < kAcc of every group of each tile of kAcc registers,
-// and stores the accumulators. The tile's accumulators stay in registers while the groups stream
-// past; `per_group(g)` prepares the broadcast query registers of group g once per group.
+// Runs body(acc, x, query) over every register of each tile of kAcc registers for every group,
+// chunk by chunk: the tile's accumulators stay in registers while a chunk's groups stream past and
+// go through `out` between chunks. `per_group(g)` prepares group g's broadcast query registers.
 template <class Ops, std::size_t kAcc, class PerGroup, class Body>
 inline void int_tiles(const uint8_t *block, std::size_t groups, int32_t *out,
                       const PerGroup &per_group, const Body &body) {
     using V = typename Ops::V;
     constexpr std::size_t kTile = kAcc * Ops::kSlots;
     static_assert(kBlockVectors % kTile == 0, "a block must split into whole tiles");
-    for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
-        V acc[kAcc];
-        for (std::size_t i = 0; i < kAcc; ++i) {
-            acc[i] = Ops::zero();
-        }
-        const uint8_t *row = block + t * kGroupBytes;
-        for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
-            const auto qg = per_group(g);
+    for (std::size_t g0 = 0; g0 < groups || g0 == 0; g0 += kChunkGroups) {
+        const std::size_t g1 = std::min(groups, g0 + kChunkGroups);
+        prefetch_groups(block, g1, std::min(groups, g1 + kChunkGroups));
+        for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
+            V acc[kAcc];
             for (std::size_t i = 0; i < kAcc; ++i) {
-                acc[i] = body(acc[i], Ops::load(row + i * Ops::kSlots * kGroupBytes), qg);
+                acc[i] = g0 == 0 ? Ops::zero() : Ops::load_acc(out + t + i * Ops::kSlots);
             }
-        }
-        for (std::size_t i = 0; i < kAcc; ++i) {
-            Ops::store(out + t + i * Ops::kSlots, acc[i]);
+            const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
+            for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
+                const auto qg = per_group(g);
+                for (std::size_t i = 0; i < kAcc; ++i) {
+                    acc[i] = body(acc[i], Ops::load(row + i * Ops::kSlots * kGroupBytes), qg);
+                }
+            }
+            for (std::size_t i = 0; i < kAcc; ++i) {
+                Ops::store(out + t + i * Ops::kSlots, acc[i]);
+            }
         }
     }
 }
 
-template <class Ops>
-struct QueryPair {
-    typename Ops::V even, odd;
-};
+template <class Ops> struct QueryPair { typename Ops::V even, odd; };
 
 // int8 codes: the even bytes (0, 2) and the odd bytes (1, 3) of each slot's group, widened to s16
 // in place by a mask and a shift, each multiplied by its query pair with pmaddwd. No widening
 // shuffle, no saturation: each product fits s16 x s16 -> s32 exactly.
 template <class Ops, std::size_t kAcc>
-void dot_u8_generic(const int8_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+void dot_u8_generic(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
     using V = typename Ops::V;
     const V low_bytes = Ops::set1(0x00ff00ff);
     int_tiles<Ops, kAcc>(
         block, groups, out,
         [&](std::size_t g) {
-            const int8_t *qg = q + 4 * g;
+            const int16_t *qg = q + 4 * g;
             return QueryPair<Ops>{Ops::set1(pair16(qg[0], qg[2])), Ops::set1(pair16(qg[1], qg[3]))};
         },
         [&](V acc, V x, const QueryPair<Ops> &qg) {
@@ -89,54 +85,28 @@ void dot_u8_generic(const int8_t *q, const uint8_t *block, std::size_t groups, i
         });
 }
 
-template <class Ops>
-struct QueryNibbles {
-    typename Ops::V lo, hi;
-};
+template <class Ops> struct QueryQuad { typename Ops::V lo_even, lo_odd, hi_even, hi_odd; };
 
-// int4 codes with pmaddubsw: nibbles <= 15 times |q| <= 127, four to an s16, cannot saturate
-// (4 * 15 * 127 = 7620); pmaddwd by ones then sums the two s16 of each slot.
+// int4 codes: the low and high nibbles, each split into even and odd bytes as in dot_u8_generic
+// (int16 weights rule out pmaddubsw).
 template <class Ops, std::size_t kAcc>
-void dot_u4_maddubs(const int8_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
-    using V = typename Ops::V;
-    const V nibbles = Ops::set1(0x0f0f0f0f);
-    const V ones16 = Ops::set1(0x00010001);
-    int_tiles<Ops, kAcc>(
-        block, groups, out,
-        [&](std::size_t g) {
-            return QueryNibbles<Ops>{Ops::set1(quad8(q + 8 * g)), Ops::set1(quad8(q + 8 * g + 4))};
-        },
-        [&](V acc, V x, const QueryNibbles<Ops> &qg) {
-            const V lo = Ops::maddubs(Ops::and_(x, nibbles), qg.lo);
-            const V hi = Ops::maddubs(Ops::and_(Ops::template srli16<4>(x), nibbles), qg.hi);
-            return Ops::add32(acc, Ops::madd16(Ops::add16(lo, hi), ones16));
-        });
-}
-
-template <class Ops>
-struct QueryQuad {
-    typename Ops::V lo_even, lo_odd, hi_even, hi_odd;
-};
-
-// int4 codes without pmaddubsw (SSE2): the low and high nibbles, each split into even and odd
-// bytes as in dot_u8_generic.
-template <class Ops, std::size_t kAcc>
-void dot_u4_generic(const int8_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+void dot_u4_generic(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
     using V = typename Ops::V;
     const V low_nibbles = Ops::set1(0x000f000f);
     int_tiles<Ops, kAcc>(
         block, groups, out,
         [&](std::size_t g) {
-            const int8_t *lo = q + 8 * g;
-            const int8_t *hi = lo + 4;
+            const int16_t *lo = q + 8 * g;
+            const int16_t *hi = lo + 4;
             return QueryQuad<Ops>{Ops::set1(pair16(lo[0], lo[2])), Ops::set1(pair16(lo[1], lo[3])),
-                                Ops::set1(pair16(hi[0], hi[2])), Ops::set1(pair16(hi[1], hi[3]))};
+                                  Ops::set1(pair16(hi[0], hi[2])), Ops::set1(pair16(hi[1], hi[3]))};
         },
         [&](V acc, V x, const QueryQuad<Ops> &qg) {
             // Nibble j of a 16-bit half sits at bit 4j: bytes 0/2 hold nibbles 0 (lo) and 1 (hi),
             // bytes 1/3 nibbles 2 (lo) and 3 (hi).
             const V s0 = Ops::madd16(Ops::and_(x, low_nibbles), qg.lo_even);
-            const V s1 = Ops::madd16(Ops::and_(Ops::template srli16<4>(x), low_nibbles), qg.hi_even);
+            const V s1 =
+                Ops::madd16(Ops::and_(Ops::template srli16<4>(x), low_nibbles), qg.hi_even);
             const V s2 = Ops::madd16(Ops::and_(Ops::template srli16<8>(x), low_nibbles), qg.lo_odd);
             const V s3 = Ops::madd16(Ops::template srli16<12>(x), qg.hi_odd);
             return Ops::add32(acc, Ops::add32(Ops::add32(s0, s1), Ops::add32(s2, s3)));
@@ -164,44 +134,43 @@ void hamming_swar(const uint32_t *q, const uint8_t *block, std::size_t groups, u
 }
 
 // Binary codes, nibble-table popcount with pshufb: byte counts (<= 8 each) are summed in bytes
-// over up to 31 groups (<= 248), then widened to the slot's 32-bit lane.
+// over one chunk of kChunkGroups (<= 128), then widened into the slot's 32-bit lane.
 template <class Ops, std::size_t kAcc>
 void hamming_pshufb(const uint32_t *q, const uint8_t *block, std::size_t groups, uint32_t *out) {
     using V = typename Ops::V;
-    constexpr std::size_t kTile = kAcc * Ops::kSlots;
-    constexpr std::size_t kFlush = 31;
-    static_assert(kBlockVectors % kTile == 0, "a block must split into whole tiles");
+    static_assert(kChunkGroups * 8 <= 255, "byte counts of a chunk must fit a byte");
     const V table = Ops::set_nibble_popcounts();
     const V nibbles = Ops::set1(0x0f0f0f0f);
     const V ones8 = Ops::set1(0x01010101);
     const V ones16 = Ops::set1(0x00010001);
-    for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
-        V acc[kAcc], bytes[kAcc];
-        for (std::size_t i = 0; i < kAcc; ++i) {
-            acc[i] = Ops::zero();
-            bytes[i] = Ops::zero();
-        }
-        const uint8_t *row = block + t * kGroupBytes;
-        for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
-            const V qg = Ops::set1(static_cast<int32_t>(q[g]));
+    int32_t *sums = reinterpret_cast<int32_t *>(out);
+    for (std::size_t g0 = 0; g0 < groups || g0 == 0; g0 += kChunkGroups) {
+        const std::size_t g1 = std::min(groups, g0 + kChunkGroups);
+        prefetch_groups(block, g1, std::min(groups, g1 + kChunkGroups));
+        for (std::size_t t = 0; t < kBlockVectors; t += kAcc * Ops::kSlots) {
+            V bytes[kAcc];
             for (std::size_t i = 0; i < kAcc; ++i) {
-                const V x = Ops::xor_(Ops::load(row + i * Ops::kSlots * kGroupBytes), qg);
-                const V lo = Ops::shuffle8(table, Ops::and_(x, nibbles));
-                const V hi = Ops::shuffle8(table, Ops::and_(Ops::template srli16<4>(x), nibbles));
-                bytes[i] = Ops::add8(bytes[i], Ops::add8(lo, hi));
+                bytes[i] = Ops::zero();
             }
-            if ((g + 1) % kFlush == 0 || g + 1 == groups) {
+            const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
+            for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
+                const V qg = Ops::set1(static_cast<int32_t>(q[g]));
                 for (std::size_t i = 0; i < kAcc; ++i) {
-                    acc[i] = Ops::add32(acc[i], Ops::madd16(Ops::maddubs(bytes[i], ones8), ones16));
-                    bytes[i] = Ops::zero();
+                    const V x = Ops::xor_(Ops::load(row + i * Ops::kSlots * kGroupBytes), qg);
+                    const V lo = Ops::shuffle8(table, Ops::and_(x, nibbles));
+                    const V hi =
+                        Ops::shuffle8(table, Ops::and_(Ops::template srli16<4>(x), nibbles));
+                    bytes[i] = Ops::add8(bytes[i], Ops::add8(lo, hi));
                 }
             }
-        }
-        for (std::size_t i = 0; i < kAcc; ++i) {
-            Ops::store(reinterpret_cast<int32_t *>(out) + t + i * Ops::kSlots, acc[i]);
+            for (std::size_t i = 0; i < kAcc; ++i) {
+                int32_t *o = sums + t + i * Ops::kSlots;
+                const V widened = Ops::madd16(Ops::maddubs(bytes[i], ones8), ones16);
+                Ops::store(o, g0 == 0 ? widened : Ops::add32(Ops::load_acc(o), widened));
+            }
         }
     }
 }
 
-}  // namespace
-}  // namespace pocketvec::kernels
+} // namespace
+} // namespace pocketvec::kernels

@@ -8,9 +8,8 @@
 #include "kernels/code_x86.hpp"
 #include "kernels/f32_generic.hpp"
 
-#include <immintrin.h>
-
 #include <cstring>
+#include <immintrin.h>
 
 #if !(XSIMD_WITH_FMA3_AVX2)
 #error "kernels_avx2.cpp must be compiled with -mavx2 -mfma"
@@ -34,6 +33,9 @@ struct Ops256 {
     static V zero() { return _mm256_setzero_si256(); }
     static V set1(int32_t x) { return _mm256_set1_epi32(x); }
     static V load(const uint8_t *p) { return _mm256_load_si256(reinterpret_cast<const V *>(p)); }
+    static V load_acc(const int32_t *p) {
+        return _mm256_load_si256(reinterpret_cast<const V *>(p));
+    }
     static void store(int32_t *p, V v) { _mm256_store_si256(reinterpret_cast<V *>(p), v); }
     static V add32(V a, V b) { return _mm256_add_epi32(a, b); }
     static V sub32(V a, V b) { return _mm256_sub_epi32(a, b); }
@@ -41,14 +43,8 @@ struct Ops256 {
     static V add8(V a, V b) { return _mm256_add_epi8(a, b); }
     static V and_(V a, V b) { return _mm256_and_si256(a, b); }
     static V xor_(V a, V b) { return _mm256_xor_si256(a, b); }
-    template <int N>
-    static V srli16(V a) {
-        return _mm256_srli_epi16(a, N);
-    }
-    template <int N>
-    static V srli32(V a) {
-        return _mm256_srli_epi32(a, N);
-    }
+    template <int N> static V srli16(V a) { return _mm256_srli_epi16(a, N); }
+    template <int N> static V srli32(V a) { return _mm256_srli_epi32(a, N); }
     static V madd16(V a, V b) { return _mm256_madd_epi16(a, b); }
     static V maddubs(V u8, V s8) { return _mm256_maddubs_epi16(u8, s8); }
     static V shuffle8(V table, V idx) { return _mm256_shuffle_epi8(table, idx); }
@@ -74,12 +70,12 @@ void l2sq_f32_block_avx2(const float *q, const float *block, std::size_t dim, fl
     l2sq_f32_block_tiled<Arch>(q, block, dim, out);
 }
 
-void dot_u8_block_avx2(const int8_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
-    dot_u8_generic<Ops256, 4>(q, block, groups, out);
+void dot_u8_block_avx2(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+    dot_u8_generic<Ops256, 8>(q, block, groups, out);
 }
 
-void dot_u4_block_avx2(const int8_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
-    dot_u4_maddubs<Ops256, 4>(q, block, groups, out);
+void dot_u4_block_avx2(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+    dot_u4_generic<Ops256, 4>(q, block, groups, out);
 }
 
 void hamming_block_avx2(const uint32_t *q, const uint8_t *block, std::size_t groups,
@@ -95,29 +91,34 @@ void dot_bf16_block_avx2(const float *w, const uint8_t *block, std::size_t group
 // the weights alternate too and the two halves are added once per tile.
 void dot_f16_block_avx2(const float *w, const uint8_t *block, std::size_t groups, float *out) {
     constexpr std::size_t kAcc = 8;
-    constexpr std::size_t kTile = kAcc * 4;  // slots
-    for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
-        __m256 acc[kAcc];
-        for (__m256 &a : acc) {
-            a = _mm256_setzero_ps();
-        }
-        const uint8_t *row = block + t * kGroupBytes;
-        for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
-            double pair;
-            std::memcpy(&pair, w + 2 * g, sizeof pair);
-            const __m256 wg = _mm256_castpd_ps(_mm256_set1_pd(pair));
+    constexpr std::size_t kTile = kAcc * 4;     // slots
+    alignas(64) float lanes[2 * kBlockVectors]; // slot s: its lo and hi sums at 2s, 2s + 1
+    for (std::size_t g0 = 0; g0 < groups || g0 == 0; g0 += kChunkGroups) {
+        const std::size_t g1 = std::min(groups, g0 + kChunkGroups);
+        prefetch_groups(block, g1, std::min(groups, g1 + kChunkGroups));
+        for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
+            __m256 acc[kAcc];
             for (std::size_t i = 0; i < kAcc; ++i) {
-                const __m128i h = _mm_load_si128(reinterpret_cast<const __m128i *>(row + 16 * i));
-                acc[i] = _mm256_fmadd_ps(wg, _mm256_cvtph_ps(h), acc[i]);
+                acc[i] = g0 == 0 ? _mm256_setzero_ps() : _mm256_load_ps(lanes + 2 * t + 8 * i);
+            }
+            const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
+            for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
+                double pair;
+                std::memcpy(&pair, w + 2 * g, sizeof pair);
+                const __m256 wg = _mm256_castpd_ps(_mm256_set1_pd(pair));
+                for (std::size_t i = 0; i < kAcc; ++i) {
+                    const __m128i h =
+                        _mm_load_si128(reinterpret_cast<const __m128i *>(row + 16 * i));
+                    acc[i] = _mm256_fmadd_ps(wg, _mm256_cvtph_ps(h), acc[i]);
+                }
+            }
+            for (std::size_t i = 0; i < kAcc; ++i) {
+                _mm256_store_ps(lanes + 2 * t + 8 * i, acc[i]);
             }
         }
-        alignas(32) float lanes[kAcc * 8];
-        for (std::size_t i = 0; i < kAcc; ++i) {
-            _mm256_store_ps(lanes + 8 * i, acc[i]);
-        }
-        for (std::size_t s = 0; s < kTile; ++s) {
-            out[t + s] = lanes[2 * s] + lanes[2 * s + 1];
-        }
+    }
+    for (std::size_t s = 0; s < kBlockVectors; ++s) {
+        out[s] = lanes[2 * s] + lanes[2 * s + 1];
     }
 }
 
@@ -125,40 +126,45 @@ void dot_f16_block_avx2(const float *w, const uint8_t *block, std::size_t groups
 template <bool kE4m3>
 void dot_fp8_block_avx2(const float *w, const uint8_t *block, std::size_t groups, float *out) {
     constexpr std::size_t kAcc = 8;
-    constexpr std::size_t kTile = kAcc * 2;  // slots
+    constexpr std::size_t kTile = kAcc * 2; // slots
     const __m256i sign = _mm256_set1_epi16(static_cast<short>(0x8000));
     const __m256i magnitude = _mm256_set1_epi16(0x3f80);
-    for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
-        __m256 acc[kAcc];
-        for (__m256 &a : acc) {
-            a = _mm256_setzero_ps();
-        }
-        const uint8_t *row = block + t * kGroupBytes;
-        for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
-            const __m256 wg = _mm256_broadcast_ps(reinterpret_cast<const __m128 *>(w + 4 * g));
-            for (std::size_t i = 0; i < kAcc / 2; ++i) {
-                const __m128i bytes = _mm_load_si128(reinterpret_cast<const __m128i *>(row + 16 * i));
-                __m256i h = _mm256_slli_epi16(_mm256_cvtepu8_epi16(bytes), 8);
-                if (kE4m3) {
-                    // s.eeee.mmm -> s.0eeee.mmm0000000: e4m3(b) * 2^-8 as binary16.
-                    h = _mm256_or_si256(_mm256_and_si256(h, sign),
-                                        _mm256_and_si256(_mm256_srli_epi16(h, 1), magnitude));
+    alignas(64) float lanes[4 * kBlockVectors]; // slot s: its four byte sums at 4s .. 4s + 3
+    for (std::size_t g0 = 0; g0 < groups || g0 == 0; g0 += kChunkGroups) {
+        const std::size_t g1 = std::min(groups, g0 + kChunkGroups);
+        prefetch_groups(block, g1, std::min(groups, g1 + kChunkGroups));
+        for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
+            __m256 acc[kAcc];
+            for (std::size_t i = 0; i < kAcc; ++i) {
+                acc[i] = g0 == 0 ? _mm256_setzero_ps() : _mm256_load_ps(lanes + 4 * t + 8 * i);
+            }
+            const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
+            for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
+                const __m256 wg = _mm256_broadcast_ps(reinterpret_cast<const __m128 *>(w + 4 * g));
+                for (std::size_t i = 0; i < kAcc / 2; ++i) {
+                    const __m128i bytes =
+                        _mm_load_si128(reinterpret_cast<const __m128i *>(row + 16 * i));
+                    __m256i h = _mm256_slli_epi16(_mm256_cvtepu8_epi16(bytes), 8);
+                    if (kE4m3) {
+                        // s.eeee.mmm -> s.0eeee.mmm0000000: e4m3(b) * 2^-8 as binary16.
+                        h = _mm256_or_si256(_mm256_and_si256(h, sign),
+                                            _mm256_and_si256(_mm256_srli_epi16(h, 1), magnitude));
+                    }
+                    const __m256 lo = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
+                    const __m256 hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
+                    acc[2 * i] = _mm256_fmadd_ps(wg, lo, acc[2 * i]);
+                    acc[2 * i + 1] = _mm256_fmadd_ps(wg, hi, acc[2 * i + 1]);
                 }
-                const __m256 lo = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
-                const __m256 hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
-                acc[2 * i] = _mm256_fmadd_ps(wg, lo, acc[2 * i]);
-                acc[2 * i + 1] = _mm256_fmadd_ps(wg, hi, acc[2 * i + 1]);
+            }
+            for (std::size_t i = 0; i < kAcc; ++i) {
+                _mm256_store_ps(lanes + 4 * t + 8 * i, acc[i]);
             }
         }
-        alignas(32) float lanes[kAcc * 8];
-        for (std::size_t i = 0; i < kAcc; ++i) {
-            _mm256_store_ps(lanes + 8 * i, acc[i]);
-        }
-        const float unscale = kE4m3 ? 256.0f : 1.0f;
-        for (std::size_t s = 0; s < kTile; ++s) {
-            const float *l = lanes + 4 * s;
-            out[t + s] = ((l[0] + l[1]) + (l[2] + l[3])) * unscale;
-        }
+    }
+    const float unscale = kE4m3 ? 256.0f : 1.0f;
+    for (std::size_t s = 0; s < kBlockVectors; ++s) {
+        const float *l = lanes + 4 * s;
+        out[s] = ((l[0] + l[1]) + (l[2] + l[3])) * unscale;
     }
 }
 
@@ -183,23 +189,18 @@ void mask_le_avx2(const float *s, float threshold, uint64_t *mask) {
 }
 
 // Constant-initialized: no code of this unit runs at load time.
-constexpr KernelTable kTable{Level::avx2,
-                             "avx2",
-                             &dot_f32_avx2,
-                             &l2sq_f32_avx2,
-                             &dot_f32_block_avx2,
-                             &l2sq_f32_block_avx2,
-                             &dot_u8_block_avx2,
-                             &dot_u4_block_avx2,
-                             &hamming_block_avx2,
-                             &dot_f16_block_avx2,
-                             &dot_bf16_block_avx2,
-                             &dot_e4m3_block_avx2,
-                             &dot_e5m2_block_avx2,
-                             &mask_le_avx2};
+constexpr KernelTable kTable{Level::avx2,          "avx2",
+                             &dot_f32_avx2,        &l2sq_f32_avx2,
+                             &dot_f32_block_avx2,  &l2sq_f32_block_avx2,
+                             &dot_u8_block_avx2,   &dot_u4_block_avx2,
+                             &hamming_block_avx2,  &dot_f16_block_avx2,
+                             &dot_bf16_block_avx2, &dot_e4m3_block_avx2,
+                             &dot_e5m2_block_avx2, &mask_le_avx2};
 
-}  // namespace
+} // namespace
 
-const KernelTable *kernel_table_avx2() { return &kTable; }
+const KernelTable *kernel_table_avx2() {
+    return &kTable;
+}
 
-}  // namespace pocketvec::kernels
+} // namespace pocketvec::kernels

@@ -16,9 +16,8 @@
 #include "kernels/code_x86.hpp"
 #include "kernels/f32_generic.hpp"
 
-#include <immintrin.h>
-
 #include <cstring>
+#include <immintrin.h>
 
 #if !(XSIMD_WITH_AVX512BW)
 #error "kernels_avx512.cpp needs -mavx512f -mavx512bw -mavx512dq -mavx512cd -mavx512vl"
@@ -39,6 +38,7 @@ struct Ops512 {
     static V zero() { return _mm512_setzero_si512(); }
     static V set1(int32_t x) { return _mm512_set1_epi32(x); }
     static V load(const uint8_t *p) { return _mm512_load_si512(p); }
+    static V load_acc(const int32_t *p) { return _mm512_load_si512(p); }
     static void store(int32_t *p, V v) { _mm512_store_si512(p, v); }
     static V add32(V a, V b) { return _mm512_add_epi32(a, b); }
     static V sub32(V a, V b) { return _mm512_sub_epi32(a, b); }
@@ -46,19 +46,14 @@ struct Ops512 {
     static V add8(V a, V b) { return _mm512_add_epi8(a, b); }
     static V and_(V a, V b) { return _mm512_and_si512(a, b); }
     static V xor_(V a, V b) { return _mm512_xor_si512(a, b); }
-    template <int N>
-    static V srli16(V a) {
-        return _mm512_srli_epi16(a, N);
-    }
-    template <int N>
-    static V srli32(V a) {
-        return _mm512_srli_epi32(a, N);
-    }
+    template <int N> static V srli16(V a) { return _mm512_srli_epi16(a, N); }
+    template <int N> static V srli32(V a) { return _mm512_srli_epi32(a, N); }
     static V madd16(V a, V b) { return _mm512_madd_epi16(a, b); }
     static V maddubs(V u8, V s8) { return _mm512_maddubs_epi16(u8, s8); }
     static V shuffle8(V table, V idx) { return _mm512_shuffle_epi8(table, idx); }
     static V set_nibble_popcounts() {
-        return _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
+        return _mm512_broadcast_i32x4(
+            _mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
     }
 };
 
@@ -78,12 +73,12 @@ void l2sq_f32_block_avx512(const float *q, const float *block, std::size_t dim, 
     l2sq_f32_block_tiled<Arch>(q, block, dim, out);
 }
 
-void dot_u8_block_avx512(const int8_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+void dot_u8_block_avx512(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
     dot_u8_generic<Ops512, 16>(q, block, groups, out);
 }
 
-void dot_u4_block_avx512(const int8_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
-    dot_u4_maddubs<Ops512, 16>(q, block, groups, out);
+void dot_u4_block_avx512(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+    dot_u4_generic<Ops512, 16>(q, block, groups, out);
 }
 
 void hamming_block_avx512(const uint32_t *q, const uint8_t *block, std::size_t groups,
@@ -99,29 +94,34 @@ void dot_bf16_block_avx512(const float *w, const uint8_t *block, std::size_t gro
 // lo/hi of one slot, so the weights alternate too and the two halves are added once per tile.
 void dot_f16_block_avx512(const float *w, const uint8_t *block, std::size_t groups, float *out) {
     constexpr std::size_t kAcc = 8;
-    constexpr std::size_t kTile = kAcc * 8;  // slots
-    for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
-        __m512 acc[kAcc];
-        for (__m512 &a : acc) {
-            a = _mm512_setzero_ps();
-        }
-        const uint8_t *row = block + t * kGroupBytes;
-        for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
-            double pair;
-            std::memcpy(&pair, w + 2 * g, sizeof pair);
-            const __m512 wg = _mm512_castpd_ps(_mm512_set1_pd(pair));
+    constexpr std::size_t kTile = kAcc * 8;     // slots
+    alignas(64) float lanes[2 * kBlockVectors]; // slot s: its lo and hi sums at 2s, 2s + 1
+    for (std::size_t g0 = 0; g0 < groups || g0 == 0; g0 += kChunkGroups) {
+        const std::size_t g1 = std::min(groups, g0 + kChunkGroups);
+        prefetch_groups(block, g1, std::min(groups, g1 + kChunkGroups));
+        for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
+            __m512 acc[kAcc];
             for (std::size_t i = 0; i < kAcc; ++i) {
-                const __m256i h = _mm256_load_si256(reinterpret_cast<const __m256i *>(row + 32 * i));
-                acc[i] = _mm512_fmadd_ps(wg, _mm512_cvtph_ps(h), acc[i]);
+                acc[i] = g0 == 0 ? _mm512_setzero_ps() : _mm512_load_ps(lanes + 2 * t + 16 * i);
+            }
+            const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
+            for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
+                double pair;
+                std::memcpy(&pair, w + 2 * g, sizeof pair);
+                const __m512 wg = _mm512_castpd_ps(_mm512_set1_pd(pair));
+                for (std::size_t i = 0; i < kAcc; ++i) {
+                    const __m256i h =
+                        _mm256_load_si256(reinterpret_cast<const __m256i *>(row + 32 * i));
+                    acc[i] = _mm512_fmadd_ps(wg, _mm512_cvtph_ps(h), acc[i]);
+                }
+            }
+            for (std::size_t i = 0; i < kAcc; ++i) {
+                _mm512_store_ps(lanes + 2 * t + 16 * i, acc[i]);
             }
         }
-        alignas(64) float lanes[kAcc * 16];
-        for (std::size_t i = 0; i < kAcc; ++i) {
-            _mm512_store_ps(lanes + 16 * i, acc[i]);
-        }
-        for (std::size_t s = 0; s < kTile; ++s) {
-            out[t + s] = lanes[2 * s] + lanes[2 * s + 1];
-        }
+    }
+    for (std::size_t s = 0; s < kBlockVectors; ++s) {
+        out[s] = lanes[2 * s] + lanes[2 * s + 1];
     }
 }
 
@@ -129,41 +129,45 @@ void dot_f16_block_avx512(const float *w, const uint8_t *block, std::size_t grou
 template <bool kE4m3>
 void dot_fp8_block_avx512(const float *w, const uint8_t *block, std::size_t groups, float *out) {
     constexpr std::size_t kAcc = 8;
-    constexpr std::size_t kTile = kAcc * 4;  // slots
+    constexpr std::size_t kTile = kAcc * 4; // slots
     const __m512i sign = _mm512_set1_epi16(static_cast<short>(0x8000));
     const __m512i magnitude = _mm512_set1_epi16(0x3f80);
-    for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
-        __m512 acc[kAcc];
-        for (__m512 &a : acc) {
-            a = _mm512_setzero_ps();
-        }
-        const uint8_t *row = block + t * kGroupBytes;
-        for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
-            const __m512 wg = _mm512_broadcast_f32x4(_mm_loadu_ps(w + 4 * g));
-            for (std::size_t i = 0; i < kAcc / 2; ++i) {
-                const __m256i bytes =
-                    _mm256_load_si256(reinterpret_cast<const __m256i *>(row + 32 * i));
-                __m512i h = _mm512_slli_epi16(_mm512_cvtepu8_epi16(bytes), 8);
-                if (kE4m3) {
-                    // s.eeee.mmm -> s.0eeee.mmm0000000: e4m3(b) * 2^-8 as binary16.
-                    h = _mm512_or_si512(_mm512_and_si512(h, sign),
-                                        _mm512_and_si512(_mm512_srli_epi16(h, 1), magnitude));
+    alignas(64) float lanes[4 * kBlockVectors]; // slot s: its four byte sums at 4s .. 4s + 3
+    for (std::size_t g0 = 0; g0 < groups || g0 == 0; g0 += kChunkGroups) {
+        const std::size_t g1 = std::min(groups, g0 + kChunkGroups);
+        prefetch_groups(block, g1, std::min(groups, g1 + kChunkGroups));
+        for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
+            __m512 acc[kAcc];
+            for (std::size_t i = 0; i < kAcc; ++i) {
+                acc[i] = g0 == 0 ? _mm512_setzero_ps() : _mm512_load_ps(lanes + 4 * t + 16 * i);
+            }
+            const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
+            for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
+                const __m512 wg = _mm512_broadcast_f32x4(_mm_loadu_ps(w + 4 * g));
+                for (std::size_t i = 0; i < kAcc / 2; ++i) {
+                    const __m256i bytes =
+                        _mm256_load_si256(reinterpret_cast<const __m256i *>(row + 32 * i));
+                    __m512i h = _mm512_slli_epi16(_mm512_cvtepu8_epi16(bytes), 8);
+                    if (kE4m3) {
+                        // s.eeee.mmm -> s.0eeee.mmm0000000: e4m3(b) * 2^-8 as binary16.
+                        h = _mm512_or_si512(_mm512_and_si512(h, sign),
+                                            _mm512_and_si512(_mm512_srli_epi16(h, 1), magnitude));
+                    }
+                    const __m512 lo = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
+                    const __m512 hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
+                    acc[2 * i] = _mm512_fmadd_ps(wg, lo, acc[2 * i]);
+                    acc[2 * i + 1] = _mm512_fmadd_ps(wg, hi, acc[2 * i + 1]);
                 }
-                const __m512 lo = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
-                const __m512 hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
-                acc[2 * i] = _mm512_fmadd_ps(wg, lo, acc[2 * i]);
-                acc[2 * i + 1] = _mm512_fmadd_ps(wg, hi, acc[2 * i + 1]);
+            }
+            for (std::size_t i = 0; i < kAcc; ++i) {
+                _mm512_store_ps(lanes + 4 * t + 16 * i, acc[i]);
             }
         }
-        alignas(64) float lanes[kAcc * 16];
-        for (std::size_t i = 0; i < kAcc; ++i) {
-            _mm512_store_ps(lanes + 16 * i, acc[i]);
-        }
-        const float unscale = kE4m3 ? 256.0f : 1.0f;
-        for (std::size_t s = 0; s < kTile; ++s) {
-            const float *l = lanes + 4 * s;
-            out[t + s] = ((l[0] + l[1]) + (l[2] + l[3])) * unscale;
-        }
+    }
+    const float unscale = kE4m3 ? 256.0f : 1.0f;
+    for (std::size_t s = 0; s < kBlockVectors; ++s) {
+        const float *l = lanes + 4 * s;
+        out[s] = ((l[0] + l[1]) + (l[2] + l[3])) * unscale;
     }
 }
 
@@ -187,20 +191,28 @@ void mask_le_avx512(const float *s, float threshold, uint64_t *mask) {
     }
 }
 
-// ---- AVX512-VNNI: VPDPBUSD sums four u8 x s8 products into each 32-bit lane, exactly.
+// ---- AVX512-VNNI: VPDPWSSD multiplies s16 pairs and adds both products into each 32-bit lane,
+// exactly: the even and odd bytes of every slot's group, widened in place by a mask and a shift,
+// against the query's (q0, q2) and (q1, q3) pairs. One accumulator per 16 slots covers a whole
+// 1 KB row of the block per group, so the block is read strictly in order.
 #define PVEC_TARGET_VNNI __attribute__((target("avx512vnni")))
 
-PVEC_TARGET_VNNI void dot_u8_block_vnni(const int8_t *q, const uint8_t *block, std::size_t groups,
+PVEC_TARGET_VNNI void dot_u8_block_vnni(const int16_t *q, const uint8_t *block, std::size_t groups,
                                         int32_t *out) {
+    const __m512i low_bytes = _mm512_set1_epi32(0x00ff00ff);
     __m512i acc[16];
     for (__m512i &a : acc) {
         a = _mm512_setzero_si512();
     }
     const uint8_t *row = block;
     for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
-        const __m512i qg = _mm512_set1_epi32(quad8(q + 4 * g));
+        const int16_t *qg = q + 4 * g;
+        const __m512i even = _mm512_set1_epi32(pair16(qg[0], qg[2]));
+        const __m512i odd = _mm512_set1_epi32(pair16(qg[1], qg[3]));
         for (std::size_t i = 0; i < 16; ++i) {
-            acc[i] = _mm512_dpbusd_epi32(acc[i], _mm512_load_si512(row + 64 * i), qg);
+            const __m512i x = _mm512_load_si512(row + 64 * i);
+            acc[i] = _mm512_dpwssd_epi32(acc[i], _mm512_and_si512(x, low_bytes), even);
+            acc[i] = _mm512_dpwssd_epi32(acc[i], _mm512_srli_epi16(x, 8), odd);
         }
     }
     for (std::size_t i = 0; i < 16; ++i) {
@@ -208,22 +220,31 @@ PVEC_TARGET_VNNI void dot_u8_block_vnni(const int8_t *q, const uint8_t *block, s
     }
 }
 
-PVEC_TARGET_VNNI void dot_u4_block_vnni(const int8_t *q, const uint8_t *block, std::size_t groups,
+// int4: nibble j of each 16-bit half (bit 4j) is, in order, byte 0 lo, byte 0 hi, byte 1 lo and
+// byte 1 hi of the half's two bytes (bytes 2 and 3 in the upper half).
+PVEC_TARGET_VNNI void dot_u4_block_vnni(const int16_t *q, const uint8_t *block, std::size_t groups,
                                         int32_t *out) {
-    const __m512i nibbles = _mm512_set1_epi8(0x0f);
+    const __m512i nibble = _mm512_set1_epi32(0x000f000f);
     __m512i acc[16];
     for (__m512i &a : acc) {
         a = _mm512_setzero_si512();
     }
     const uint8_t *row = block;
     for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
-        const __m512i qlo = _mm512_set1_epi32(quad8(q + 8 * g));
-        const __m512i qhi = _mm512_set1_epi32(quad8(q + 8 * g + 4));
+        const int16_t *lo = q + 8 * g;
+        const int16_t *hi = lo + 4;
+        const __m512i q0 = _mm512_set1_epi32(pair16(lo[0], lo[2]));
+        const __m512i q1 = _mm512_set1_epi32(pair16(hi[0], hi[2]));
+        const __m512i q2 = _mm512_set1_epi32(pair16(lo[1], lo[3]));
+        const __m512i q3 = _mm512_set1_epi32(pair16(hi[1], hi[3]));
         for (std::size_t i = 0; i < 16; ++i) {
             const __m512i x = _mm512_load_si512(row + 64 * i);
-            acc[i] = _mm512_dpbusd_epi32(acc[i], _mm512_and_si512(x, nibbles), qlo);
-            acc[i] = _mm512_dpbusd_epi32(
-                acc[i], _mm512_and_si512(_mm512_srli_epi16(x, 4), nibbles), qhi);
+            acc[i] = _mm512_dpwssd_epi32(acc[i], _mm512_and_si512(x, nibble), q0);
+            acc[i] =
+                _mm512_dpwssd_epi32(acc[i], _mm512_and_si512(_mm512_srli_epi16(x, 4), nibble), q1);
+            acc[i] =
+                _mm512_dpwssd_epi32(acc[i], _mm512_and_si512(_mm512_srli_epi16(x, 8), nibble), q2);
+            acc[i] = _mm512_dpwssd_epi32(acc[i], _mm512_srli_epi16(x, 12), q3);
         }
     }
     for (std::size_t i = 0; i < 16; ++i) {
@@ -232,10 +253,8 @@ PVEC_TARGET_VNNI void dot_u4_block_vnni(const int8_t *q, const uint8_t *block, s
 }
 
 // ---- AVX512-VPOPCNTDQ: one VPOPCNTD per 16 slots.
-__attribute__((target("avx512vpopcntdq"))) void hamming_block_vpopcnt(const uint32_t *q,
-                                                                      const uint8_t *block,
-                                                                      std::size_t groups,
-                                                                      uint32_t *out) {
+__attribute__((target("avx512vpopcntdq"))) void
+hamming_block_vpopcnt(const uint32_t *q, const uint8_t *block, std::size_t groups, uint32_t *out) {
     __m512i acc[16];
     for (__m512i &a : acc) {
         a = _mm512_setzero_si512();
@@ -277,11 +296,11 @@ constexpr KernelTable kTables[2][2] = {
     {make_table("avx512", false, false), make_table("avx512+vpopcntdq", false, true)},
     {make_table("avx512+vnni", true, false), make_table("avx512+vnni+vpopcntdq", true, true)}};
 
-}  // namespace
+} // namespace
 
 // The variant for these extensions; the caller has checked that the CPU has them.
 const KernelTable *kernel_table_avx512(bool vnni, bool vpopcntdq) {
     return &kTables[vnni ? 1 : 0][vpopcntdq ? 1 : 0];
 }
 
-}  // namespace pocketvec::kernels
+} // namespace pocketvec::kernels

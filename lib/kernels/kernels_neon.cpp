@@ -8,8 +8,8 @@
 //    and int4. Those kernels carry a target attribute, so only they use the extension.
 #include "kernels/f32_generic.hpp"
 
+#include <algorithm>
 #include <arm_neon.h>
-
 #include <cstring>
 
 #if !(XSIMD_WITH_NEON64)
@@ -24,13 +24,7 @@ namespace {
 
 using Arch = xsimd::neon64;
 
-constexpr std::size_t kRow = kBlockVectors * kGroupBytes;  // bytes from one group to the next
-
-inline int32_t quad8(const int8_t *q) {
-    uint32_t v;
-    std::memcpy(&v, q, sizeof v);  // little-endian: byte k = q[k]
-    return static_cast<int32_t>(v);
-}
+constexpr std::size_t kRow = kBlockVectors * kGroupBytes; // bytes from one group to the next
 
 float dot_f32_neon(const float *a, const float *b, std::size_t n) {
     return dot_f32_row<Arch>(a, b, n);
@@ -53,44 +47,51 @@ void dot_bf16_block_neon(const float *w, const uint8_t *block, std::size_t group
 }
 
 // Byte codes (one per dimension, 4 per group) through widening multiply-accumulate: each slot of a
-// tile of 16 has its own 4-lane accumulator, summed once per tile. `bytes(x)` maps the 16 loaded
-// bytes to the byte codes of the query weights `q4` (int8: the codes; int4: a nibble plane).
+// tile of 16 has its own 4-lane accumulator, summed into `out` at the end of every chunk.
+// `planes(x, p)` maps the 16 loaded bytes to plane p's byte codes (int8: the codes; int4: the low,
+// then the high nibbles), weighted by q[4 * kPlanes * g + 4 * p + k].
 template <std::size_t kPlanes, class Planes>
-inline void dot_bytes_smlal(const int8_t *q, const uint8_t *block, std::size_t groups,
+inline void dot_bytes_smlal(const int16_t *q, const uint8_t *block, std::size_t groups,
                             int32_t *out, const Planes &planes) {
     constexpr std::size_t kTile = 16;
-    for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
-        int32x4_t acc[kTile];
-        for (int32x4_t &a : acc) {
-            a = vdupq_n_s32(0);
-        }
-        const uint8_t *row = block + t * kGroupBytes;
-        for (std::size_t g = 0; g < groups; ++g, row += kRow) {
-            for (std::size_t p = 0; p < kPlanes; ++p) {
-                const int8x8_t q8 = vreinterpret_s8_s32(vdup_n_s32(quad8(q + (4 * kPlanes) * g + 4 * p)));
-                const int16x4_t q4 = vget_low_s16(vmovl_s8(q8));
-                for (std::size_t i = 0; i < kTile / 4; ++i) {
-                    const uint8x16_t x = planes(vld1q_u8(row + 16 * i), p);
-                    const int16x8_t lo = vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(x)));
-                    const int16x8_t hi = vreinterpretq_s16_u16(vmovl_high_u8(x));
-                    acc[4 * i] = vmlal_s16(acc[4 * i], vget_low_s16(lo), q4);
-                    acc[4 * i + 1] = vmlal_s16(acc[4 * i + 1], vget_high_s16(lo), q4);
-                    acc[4 * i + 2] = vmlal_s16(acc[4 * i + 2], vget_low_s16(hi), q4);
-                    acc[4 * i + 3] = vmlal_s16(acc[4 * i + 3], vget_high_s16(hi), q4);
+    for (std::size_t v = 0; v < kBlockVectors; ++v) {
+        out[v] = 0;
+    }
+    for (std::size_t g0 = 0; g0 < groups; g0 += kChunkGroups) {
+        const std::size_t g1 = std::min(groups, g0 + kChunkGroups);
+        prefetch_groups(block, g1, std::min(groups, g1 + kChunkGroups));
+        for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
+            int32x4_t acc[kTile];
+            for (int32x4_t &a : acc) {
+                a = vdupq_n_s32(0);
+            }
+            const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
+            for (std::size_t g = g0; g < g1; ++g, row += kRow) {
+                for (std::size_t p = 0; p < kPlanes; ++p) {
+                    const int16x4_t q4 = vld1_s16(q + (4 * kPlanes) * g + 4 * p);
+                    for (std::size_t i = 0; i < kTile / 4; ++i) {
+                        const uint8x16_t x = planes(vld1q_u8(row + 16 * i), p);
+                        const int16x8_t lo = vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(x)));
+                        const int16x8_t hi = vreinterpretq_s16_u16(vmovl_high_u8(x));
+                        acc[4 * i] = vmlal_s16(acc[4 * i], vget_low_s16(lo), q4);
+                        acc[4 * i + 1] = vmlal_s16(acc[4 * i + 1], vget_high_s16(lo), q4);
+                        acc[4 * i + 2] = vmlal_s16(acc[4 * i + 2], vget_low_s16(hi), q4);
+                        acc[4 * i + 3] = vmlal_s16(acc[4 * i + 3], vget_high_s16(hi), q4);
+                    }
                 }
             }
-        }
-        for (std::size_t s = 0; s < kTile; ++s) {
-            out[t + s] = vaddvq_s32(acc[s]);
+            for (std::size_t s = 0; s < kTile; ++s) {
+                out[t + s] += vaddvq_s32(acc[s]);
+            }
         }
     }
 }
 
-void dot_u8_block_neon(const int8_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+void dot_u8_block_neon(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
     dot_bytes_smlal<1>(q, block, groups, out, [](uint8x16_t x, std::size_t) { return x; });
 }
 
-void dot_u4_block_neon(const int8_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+void dot_u4_block_neon(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
     dot_bytes_smlal<2>(q, block, groups, out, [](uint8x16_t x, std::size_t plane) {
         return plane == 0 ? vandq_u8(x, vdupq_n_u8(0x0f)) : vshrq_n_u8(x, 4);
     });
@@ -132,7 +133,7 @@ void hamming_block_neon(const uint32_t *q, const uint8_t *block, std::size_t gro
 // f16: each 16 bytes are 4 slots x (lo, hi); converted, the lanes alternate lo/hi of one slot.
 void dot_f16_block_neon(const float *w, const uint8_t *block, std::size_t groups, float *out) {
     constexpr std::size_t kAcc = 8;
-    constexpr std::size_t kTile = kAcc * 2;  // slots
+    constexpr std::size_t kTile = kAcc * 2; // slots
     for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
         float32x4_t acc[kAcc];
         for (float32x4_t &a : acc) {
@@ -217,62 +218,88 @@ void mask_le_neon(const float *s, float threshold, uint64_t *mask) {
     }
 }
 
-// ---- Dot-product extension: SDOT sums four s8 x s8 products into each 32-bit lane. int8 codes
-// are unsigned, so they are scanned as c - 128 and 128 * sum(q) is added back: exact.
+// ---- Dot-product extension: SDOT sums four s8 x s8 products into each 32-bit lane. A weight
+// (|q| <= 4032) splits into 64 * hi + lo with |hi| <= 63 and -32 <= lo < 32, both int8; int8 codes
+// are unsigned, so they are scanned as c - 128 and 128 * sum(q) is added back. All exact.
 // Every CPU with the dot-product extension implements at least Armv8.2-A.
 #define PVEC_TARGET_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
 
-PVEC_TARGET_DOTPROD void dot_u8_block_sdot(const int8_t *q, const uint8_t *block,
+// The hi and lo int8 halves of four weights, each broadcast to every 32-bit lane.
+struct SplitWeights {
+    int8x16_t hi, lo;
+};
+
+inline SplitWeights split_weights(const int16_t *q4) {
+    const int16x4_t q = vld1_s16(q4);
+    const int16x4_t hi = vshr_n_s16(vadd_s16(q, vdup_n_s16(32)), 6); // floor((q + 32) / 64)
+    const int16x4_t lo = vsub_s16(q, vshl_n_s16(hi, 6));
+    const int32x2_t both = vreinterpret_s32_s8(vmovn_s16(vcombine_s16(hi, lo)));
+    return {vreinterpretq_s8_s32(vdupq_lane_s32(both, 0)),
+            vreinterpretq_s8_s32(vdupq_lane_s32(both, 1))};
+}
+
+// Tiles of 8 registers (32 slots) with a hi and a lo accumulator each, chunk by chunk; `bytes(x,
+// p)` gives plane p's signed bytes of 16 loaded code bytes, weighted by q[4 * kPlanes * g + 4p +
+// k].
+template <std::size_t kPlanes, class Bytes>
+PVEC_TARGET_DOTPROD inline void dot_bytes_sdot(const int16_t *q, const uint8_t *block,
+                                               std::size_t groups, int32_t *out,
+                                               const Bytes &bytes) {
+    constexpr std::size_t kAcc = 8;
+    for (std::size_t v = 0; v < kBlockVectors; ++v) {
+        out[v] = 0;
+    }
+    for (std::size_t g0 = 0; g0 < groups; g0 += kChunkGroups) {
+        const std::size_t g1 = std::min(groups, g0 + kChunkGroups);
+        prefetch_groups(block, g1, std::min(groups, g1 + kChunkGroups));
+        for (std::size_t t = 0; t < kBlockVectors; t += 4 * kAcc) {
+            int32x4_t hi[kAcc], lo[kAcc];
+            for (std::size_t i = 0; i < kAcc; ++i) {
+                hi[i] = vdupq_n_s32(0);
+                lo[i] = vdupq_n_s32(0);
+            }
+            const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
+            for (std::size_t g = g0; g < g1; ++g, row += kRow) {
+                for (std::size_t p = 0; p < kPlanes; ++p) {
+                    const SplitWeights w = split_weights(q + (4 * kPlanes) * g + 4 * p);
+                    for (std::size_t i = 0; i < kAcc; ++i) {
+                        const int8x16_t x = bytes(vld1q_u8(row + 16 * i), p);
+                        hi[i] = vdotq_s32(hi[i], x, w.hi);
+                        lo[i] = vdotq_s32(lo[i], x, w.lo);
+                    }
+                }
+            }
+            for (std::size_t i = 0; i < kAcc; ++i) {
+                // 64 * hi + lo in wrapping arithmetic: the true sum fits (KernelTable's bound).
+                const uint32x4_t sum = vaddq_u32(vshlq_n_u32(vreinterpretq_u32_s32(hi[i]), 6),
+                                                 vreinterpretq_u32_s32(lo[i]));
+                const int32x4_t prev = vld1q_s32(out + t + 4 * i);
+                vst1q_s32(out + t + 4 * i, vaddq_s32(prev, vreinterpretq_s32_u32(sum)));
+            }
+        }
+    }
+}
+
+PVEC_TARGET_DOTPROD void dot_u8_block_sdot(const int16_t *q, const uint8_t *block,
                                            std::size_t groups, int32_t *out) {
     int32_t q_sum = 0;
     for (std::size_t i = 0; i < 4 * groups; ++i) {
         q_sum += q[i];
     }
-    constexpr std::size_t kAcc = 16;
-    const uint8x16_t bias = vdupq_n_u8(0x80);
-    for (std::size_t t = 0; t < kBlockVectors; t += 4 * kAcc) {
-        int32x4_t acc[kAcc];
-        for (int32x4_t &a : acc) {
-            a = vdupq_n_s32(0);
-        }
-        const uint8_t *row = block + t * kGroupBytes;
-        for (std::size_t g = 0; g < groups; ++g, row += kRow) {
-            const int8x16_t qg = vreinterpretq_s8_s32(vdupq_n_s32(quad8(q + 4 * g)));
-            for (std::size_t i = 0; i < kAcc; ++i) {
-                const int8x16_t x = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(row + 16 * i), bias));
-                acc[i] = vdotq_s32(acc[i], x, qg);
-            }
-        }
-        const int32x4_t back = vdupq_n_s32(128 * q_sum);
-        for (std::size_t i = 0; i < kAcc; ++i) {
-            vst1q_s32(out + t + 4 * i, vaddq_s32(acc[i], back));
-        }
+    dot_bytes_sdot<1>(q, block, groups, out, [](uint8x16_t x, std::size_t) {
+        return vreinterpretq_s8_u8(veorq_u8(x, vdupq_n_u8(0x80)));
+    });
+    for (std::size_t v = 0; v < kBlockVectors; ++v) {
+        out[v] = static_cast<int32_t>(static_cast<uint32_t>(out[v]) +
+                                      128u * static_cast<uint32_t>(q_sum));
     }
 }
 
-PVEC_TARGET_DOTPROD void dot_u4_block_sdot(const int8_t *q, const uint8_t *block,
+PVEC_TARGET_DOTPROD void dot_u4_block_sdot(const int16_t *q, const uint8_t *block,
                                            std::size_t groups, int32_t *out) {
-    constexpr std::size_t kAcc = 16;
-    const uint8x16_t nibbles = vdupq_n_u8(0x0f);
-    for (std::size_t t = 0; t < kBlockVectors; t += 4 * kAcc) {
-        int32x4_t acc[kAcc];
-        for (int32x4_t &a : acc) {
-            a = vdupq_n_s32(0);
-        }
-        const uint8_t *row = block + t * kGroupBytes;
-        for (std::size_t g = 0; g < groups; ++g, row += kRow) {
-            const int8x16_t qlo = vreinterpretq_s8_s32(vdupq_n_s32(quad8(q + 8 * g)));
-            const int8x16_t qhi = vreinterpretq_s8_s32(vdupq_n_s32(quad8(q + 8 * g + 4)));
-            for (std::size_t i = 0; i < kAcc; ++i) {
-                const uint8x16_t x = vld1q_u8(row + 16 * i);
-                acc[i] = vdotq_s32(acc[i], vreinterpretq_s8_u8(vandq_u8(x, nibbles)), qlo);
-                acc[i] = vdotq_s32(acc[i], vreinterpretq_s8_u8(vshrq_n_u8(x, 4)), qhi);
-            }
-        }
-        for (std::size_t i = 0; i < kAcc; ++i) {
-            vst1q_s32(out + t + 4 * i, acc[i]);
-        }
-    }
+    dot_bytes_sdot<2>(q, block, groups, out, [](uint8x16_t x, std::size_t plane) {
+        return vreinterpretq_s8_u8(plane == 0 ? vandq_u8(x, vdupq_n_u8(0x0f)) : vshrq_n_u8(x, 4));
+    });
 }
 
 #undef PVEC_TARGET_DOTPROD
@@ -297,9 +324,11 @@ constexpr KernelTable make_table(const char *name, bool dotprod) {
 // Constant-initialized: no code of this unit runs at load time.
 constexpr KernelTable kTables[2] = {make_table("neon", false), make_table("neon+dotprod", true)};
 
-}  // namespace
+} // namespace
 
 // The variant for these extensions; the caller has checked that the CPU has them.
-const KernelTable *kernel_table_neon(bool dotprod) { return &kTables[dotprod ? 1 : 0]; }
+const KernelTable *kernel_table_neon(bool dotprod) {
+    return &kTables[dotprod ? 1 : 0];
+}
 
-}  // namespace pocketvec::kernels
+} // namespace pocketvec::kernels

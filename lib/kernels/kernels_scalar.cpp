@@ -1,9 +1,8 @@
 // The scalar level: plain loops, the reference every SIMD level is tested against. Each score is
 // accumulated in float, in index order (component 0 first). Compiled at baseline flags; always
 // present.
-#include "kernels/kernels.h"
-
 #include "common/float_bits.h"
+#include "kernels/kernels.h"
 #include "kernels/portable.h"
 
 #include <cstddef>
@@ -74,7 +73,7 @@ inline const uint8_t *group(const uint8_t *block, std::size_t g, std::size_t v) 
     return block + (g * kBlockVectors + v) * kGroupBytes;
 }
 
-void dot_u8_block_scalar(const int8_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+void dot_u8_block_scalar(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
     for (std::size_t v = 0; v < kBlockVectors; ++v) {
         int32_t s = 0;
         for (std::size_t g = 0; g < groups; ++g) {
@@ -87,7 +86,7 @@ void dot_u8_block_scalar(const int8_t *q, const uint8_t *block, std::size_t grou
     }
 }
 
-void dot_u4_block_scalar(const int8_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+void dot_u4_block_scalar(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
     for (std::size_t v = 0; v < kBlockVectors; ++v) {
         int32_t s = 0;
         for (std::size_t g = 0; g < groups; ++g) {
@@ -172,24 +171,19 @@ void mask_le_scalar(const float *s, float threshold, uint64_t *mask) {
     }
 }
 
-constexpr KernelTable kTable{Level::scalar,
-                             "scalar",
-                             &dot_f32_scalar,
-                             &l2sq_f32_scalar,
-                             &dot_f32_block_scalar,
-                             &l2sq_f32_block_scalar,
-                             &dot_u8_block_scalar,
-                             &dot_u4_block_scalar,
-                             &hamming_block_scalar,
-                             &dot_f16_block_scalar,
-                             &dot_bf16_block_scalar,
-                             &dot_e4m3_block_scalar,
-                             &dot_e5m2_block_scalar,
-                             &mask_le_scalar};
+constexpr KernelTable kTable{Level::scalar,          "scalar",
+                             &dot_f32_scalar,        &l2sq_f32_scalar,
+                             &dot_f32_block_scalar,  &l2sq_f32_block_scalar,
+                             &dot_u8_block_scalar,   &dot_u4_block_scalar,
+                             &hamming_block_scalar,  &dot_f16_block_scalar,
+                             &dot_bf16_block_scalar, &dot_e4m3_block_scalar,
+                             &dot_e5m2_block_scalar, &mask_le_scalar};
 
-}  // namespace
+} // namespace
 
-const KernelTable *kernel_table_scalar() { return &kTable; }
+const KernelTable *kernel_table_scalar() {
+    return &kTable;
+}
 
 // ---- Portable tiled versions for levels without half-precision conversions (sse2): tiles of 16
 // slots keep their sums in registers while the groups stream past, and minifloats decode through
@@ -236,8 +230,7 @@ void dot_fp8_lut(const float *w, const uint8_t *block, std::size_t groups, float
     });
 }
 
-template <class Decode>
-std::vector<float> byte_table(Decode decode) {
+template <class Decode> std::vector<float> byte_table(Decode decode) {
     std::vector<float> t(256);
     for (unsigned b = 0; b < 256; ++b) {
         t[b] = decode(static_cast<uint8_t>(b));
@@ -245,7 +238,7 @@ std::vector<float> byte_table(Decode decode) {
     return t;
 }
 
-}  // namespace
+} // namespace
 
 void dot_f16_block(const float *w, const uint8_t *block, std::size_t groups, float *out) {
     const float *t = f16_table();
@@ -265,6 +258,6 @@ void dot_e5m2_block(const float *w, const uint8_t *block, std::size_t groups, fl
     dot_fp8_lut(w, block, groups, out, lut.data());
 }
 
-}  // namespace portable
+} // namespace portable
 
-}  // namespace pocketvec::kernels
+} // namespace pocketvec::kernels

@@ -29,19 +29,14 @@ struct Ops128 {
     static V zero() { return _mm_setzero_si128(); }
     static V set1(int32_t x) { return _mm_set1_epi32(x); }
     static V load(const uint8_t *p) { return _mm_load_si128(reinterpret_cast<const V *>(p)); }
+    static V load_acc(const int32_t *p) { return _mm_load_si128(reinterpret_cast<const V *>(p)); }
     static void store(int32_t *p, V v) { _mm_store_si128(reinterpret_cast<V *>(p), v); }
     static V add32(V a, V b) { return _mm_add_epi32(a, b); }
     static V sub32(V a, V b) { return _mm_sub_epi32(a, b); }
     static V and_(V a, V b) { return _mm_and_si128(a, b); }
     static V xor_(V a, V b) { return _mm_xor_si128(a, b); }
-    template <int N>
-    static V srli16(V a) {
-        return _mm_srli_epi16(a, N);
-    }
-    template <int N>
-    static V srli32(V a) {
-        return _mm_srli_epi32(a, N);
-    }
+    template <int N> static V srli16(V a) { return _mm_srli_epi16(a, N); }
+    template <int N> static V srli32(V a) { return _mm_srli_epi32(a, N); }
     static V madd16(V a, V b) { return _mm_madd_epi16(a, b); }
 };
 
@@ -61,11 +56,11 @@ void l2sq_f32_block_sse2(const float *q, const float *block, std::size_t dim, fl
     l2sq_f32_block_tiled<Arch>(q, block, dim, out);
 }
 
-void dot_u8_block_sse2(const int8_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+void dot_u8_block_sse2(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
     dot_u8_generic<Ops128, 4>(q, block, groups, out);
 }
 
-void dot_u4_block_sse2(const int8_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+void dot_u4_block_sse2(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
     dot_u4_generic<Ops128, 2>(q, block, groups, out);
 }
 
@@ -106,8 +101,10 @@ constexpr KernelTable kTable{Level::sse2,
                              &portable::dot_e5m2_block,
                              &mask_le_sse2};
 
-}  // namespace
+} // namespace
 
-const KernelTable *kernel_table_sse2() { return &kTable; }
+const KernelTable *kernel_table_sse2() {
+    return &kTable;
+}
 
-}  // namespace pocketvec::kernels
+} // namespace pocketvec::kernels

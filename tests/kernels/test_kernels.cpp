@@ -197,11 +197,13 @@ void fill_block(uint8_t *block, std::size_t groups, std::mt19937 &rng, bool (*va
     }
 }
 
-std::vector<int8_t> random_query8(std::size_t n, std::mt19937 &rng) {
-    std::uniform_int_distribution<int> d(-127, 127);
-    std::vector<int8_t> q(n);
+// Integer query weights over the whole allowed range, with its extremes every 11th weight.
+std::vector<int16_t> random_query(std::size_t n, std::mt19937 &rng) {
+    std::uniform_int_distribution<int> d(-kMaxQueryWeight, kMaxQueryWeight);
+    std::vector<int16_t> q(n);
     for (std::size_t i = 0; i < n; ++i) {
-        q[i] = static_cast<int8_t>(i % 11 == 0 ? (i % 2 ? 127 : -127) : d(rng));
+        q[i] = static_cast<int16_t>(i % 11 == 0 ? (i % 2 ? kMaxQueryWeight : -kMaxQueryWeight)
+                                                : d(rng));
     }
     return q;
 }
@@ -214,14 +216,14 @@ TEST_P(LevelVsScalar, IntegerCodeKernelsEqualScalarExactly) {
         AlignedBytes block(groups * kBlockVectors * kGroupBytes);
         fill_block(block.p, groups, rng, nullptr);
 
-        const std::vector<int8_t> q8 = random_query8(4 * groups, rng);
+        const std::vector<int16_t> q8 = random_query(4 * groups, rng);
         scalar().dot_u8_block(q8.data(), block.p, groups, ref);
         table_->dot_u8_block(q8.data(), block.p, groups, got);
         for (std::size_t v = 0; v < kBlockVectors; ++v) {
             ASSERT_EQ(got[v], ref[v]) << "int8, slot " << v;
         }
 
-        const std::vector<int8_t> q4 = random_query8(8 * groups, rng);
+        const std::vector<int16_t> q4 = random_query(8 * groups, rng);
         scalar().dot_u4_block(q4.data(), block.p, groups, ref);
         table_->dot_u4_block(q4.data(), block.p, groups, got);
         for (std::size_t v = 0; v < kBlockVectors; ++v) {
@@ -241,19 +243,29 @@ TEST_P(LevelVsScalar, IntegerCodeKernelsEqualScalarExactly) {
     }
 }
 
-// The largest sums the contract allows (PVEC_MAX_DIM int8 dimensions, |q| = 127, codes 255) do
-// not overflow at any level.
+// The largest sums the contract allows (255 * sum |q| just under 2^31, as prepare_query bounds
+// them for PVEC_MAX_DIM dimensions) do not overflow at any level, and the largest weights
+// (+-kMaxQueryWeight, which the dot-product variants split into two int8 halves) are exact.
 TEST_P(LevelVsScalar, IntegerKernelsHoldTheLargestSums) {
     const std::size_t groups = 65536 / 4;
     AlignedBytes block(groups * kBlockVectors * kGroupBytes);
     std::memset(block.p, 0xff, groups * kBlockVectors * kGroupBytes);
-    const std::vector<int8_t> q(8 * groups, -127);
+    const int16_t w8 = static_cast<int16_t>((0x7fffffff / 255) / 65536);  // 128
+    std::vector<int16_t> q(8 * groups, static_cast<int16_t>(-w8));
     alignas(64) int32_t got[kBlockVectors];
     table_->dot_u8_block(q.data(), block.p, groups, got);
-    EXPECT_EQ(got[0], -127 * 255 * 65536);
-    EXPECT_EQ(got[255], -127 * 255 * 65536);
+    EXPECT_EQ(got[0], -255 * 128 * 65536 + 0);
+    EXPECT_EQ(got[255], -255 * 128 * 65536);
     table_->dot_u4_block(q.data(), block.p, groups, got);
-    EXPECT_EQ(got[17], -127 * 15 * 8 * groups);
+    EXPECT_EQ(got[17], -15 * 128 * 8 * static_cast<int32_t>(groups));
+    // The largest weights, both signs, on a few groups.
+    for (int sign : {1, -1}) {
+        std::vector<int16_t> big(8 * 4, static_cast<int16_t>(sign * kMaxQueryWeight));
+        table_->dot_u8_block(big.data(), block.p, 4, got);
+        EXPECT_EQ(got[3], sign * kMaxQueryWeight * 255 * 16);
+        table_->dot_u4_block(big.data(), block.p, 4, got);
+        EXPECT_EQ(got[3], sign * kMaxQueryWeight * 15 * 32);
+    }
 }
 
 bool finite_half_byte(uint8_t hi) { return (hi & 0x7c) != 0x7c; }  // high byte of a binary16

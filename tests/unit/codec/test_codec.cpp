@@ -641,11 +641,11 @@ TEST(Codec, DotBlockMatchesScalarOverTheBlockLayout) {
                         const std::size_t j = id == CodecId::int8
                                                   ? i
                                                   : 8 * (i / 8) + (i % 2) * 4 + (i % 8) / 2;
-                        isum += static_cast<int64_t>(pq.qi8[j]) * c;
+                        isum += static_cast<int64_t>(pq.qint[j]) * c;
                         code_sum += c;
                     }
                     const double want = pq.base + static_cast<double>(pq.qscale) * isum;
-                    ASSERT_NEAR(got[v], want, 1e-6 * (std::fabs(pq.base) + pq.qscale * 127.0 * code_sum) + 1e-30)
+                    ASSERT_NEAR(got[v], want, 1e-6 * (std::fabs(pq.base) + pq.qscale * 4032.0 * code_sum) + 1e-30)
                         << "slot " << v;
                     ASSERT_LE(std::fabs(got[v] - ref[v]),
                               pq.qscale / 2 * code_sum * (1 + 1e-5) + 1e-5 * m + 1e-30)
