@@ -244,8 +244,8 @@ int query(const std::string &cfg_text, const std::string &dir, const std::string
     return 0;
 }
 
-// One query's latency alone vs `batch` different queries back to back (the time a batch of that
-// many costs when each is its own pass; pvec_search_batch does not exist yet).
+// One query's latency (pvec_search) vs one pvec_search_batch of `batch` different queries, which
+// scans the codes once for all of them; also the same queries as separate calls.
 int batch(const std::string &cfg_text, const std::string &dir, const std::string &file,
           std::size_t batch, std::size_t k) {
     const Config cfg = parse_config(cfg_text);

@@ -384,8 +384,10 @@ PVEC_API void pvec_search_options_init(pvec_search_options *opts);
  * Collections without a trained model (f32, or not yet trained) give exact results: the scan runs
  * in float, the final ranking and the scores are computed in double. Trained collections scan
  * their codes: scores are then approximate (for binary codes a Hamming-based rank score, not a
- * distance) unless candidates are rescored from the raw tier (opts->oversample, opts->rescore),
- * which makes the returned scores exact for the candidates found. `opts` is optional.
+ * distance; int8 and int4 codes are scored against the query rounded to 12-bit integer weights,
+ * so their scores also carry that rounding) unless candidates are rescored from the raw tier
+ * (opts->oversample, opts->rescore), which makes the returned scores exact for the candidates
+ * found. The results are the same at every kernel level. `opts` is optional.
  * Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND (dropped), PVEC_DIM, PVEC_INVALID (NaN/Inf in the
  * query, unknown rescore), PVEC_RANGE (k = 0), PVEC_UNSUPPORTED (PVEC_RESCORE_RAW without a raw
  * tier), PVEC_CORRUPT (a damaged raw vector), PVEC_IO, PVEC_NOMEM. Any thread, concurrently
@@ -394,6 +396,19 @@ PVEC_API void pvec_search_options_init(pvec_search_options *opts);
 PVEC_API int pvec_search(pvec_collection *coll, const float *query, size_t dim, size_t k,
                          const pvec_search_options *opts, int64_t *ids, float *scores,
                          size_t *n_found, char **errmsg);
+
+/* pvec_search for n_queries queries at once (`queries`: n_queries x dim floats, row-major): a
+ * trained collection's codes are scanned once for all of them (each block is scored for every
+ * query while it is in cache), and every query answers from the same state of the collection.
+ * Query i's results go to ids[i * k ...] and scores[i * k ...] (scores optional), n_found[i] of
+ * them, exactly what pvec_search(query i) would return; so ids (and scores) need room for
+ * n_queries x k entries and n_found for n_queries. n_queries = 0 is PVEC_OK with nothing written.
+ * Exact (untrained f32) collections run the queries one after another on the pinned state.
+ * Returns as pvec_search, and PVEC_RANGE when n_queries x k overflows size_t; on an error no
+ * result counts are set beyond zeros. Any thread, as pvec_search. Since 0.1. */
+PVEC_API int pvec_search_batch(pvec_collection *coll, const float *queries, size_t n_queries,
+                               size_t dim, size_t k, const pvec_search_options *opts,
+                               int64_t *ids, float *scores, size_t *n_found, char **errmsg);
 
 /* ---------------------------------------------------------------------------------------------
  * Training and models

@@ -512,6 +512,55 @@ int pvec_search(pvec_collection *handle, const float *query, size_t dim, size_t 
     });
 }
 
+int pvec_search_batch(pvec_collection *handle, const float *queries, size_t n_queries, size_t dim,
+                      size_t k, const pvec_search_options *opts, int64_t *ids, float *scores,
+                      size_t *n_found, char **errmsg) {
+    if (n_found) {
+        for (size_t i = 0; i < n_queries; ++i) {
+            n_found[i] = 0;
+        }
+    }
+    return guarded(errmsg, [&]() -> Status {
+        PVEC_CHECK_ARG(handle != nullptr, "collection handle is NULL");
+        if (n_queries == 0) {
+            return Status::ok();
+        }
+        PVEC_CHECK_ARG(queries != nullptr, "queries is NULL");
+        PVEC_CHECK_ARG(ids != nullptr, "ids is NULL");
+        PVEC_CHECK_ARG(n_found != nullptr, "n_found is NULL");
+        pvec_search_options o;
+        PVEC_FORWARD_IF_ERROR(
+            read_options(opts, pvec_search_options PVEC_SEARCH_OPTIONS_INIT, &o, "opts"));
+        PVEC_RETURN_IF(o.flags != 0, PVEC_MISUSE, "opts->flags must be 0");
+        store::Collection &coll = *handle->coll;
+        PVEC_RETURN_IF(dim != coll.dim(), PVEC_DIM,
+                       "queries have " + std::to_string(dim) + " components, the collection " +
+                           std::to_string(coll.dim()));
+        PVEC_RETURN_IF(k != 0 && n_queries > SIZE_MAX / k, PVEC_RANGE, "n_queries x k overflows");
+        PVEC_RETURN_IF(n_queries > SIZE_MAX / (dim * sizeof(float)), PVEC_RANGE,
+                       "n_queries x dim overflows");
+        store::SearchSpec spec;
+        spec.k = k;
+        spec.threads = o.threads;
+        spec.oversample = o.oversample;
+        spec.rescore = o.rescore;
+        std::vector<std::vector<pocketvec::search::Hit>> hits;
+        PVEC_FORWARD_IF_ERROR(coll.search_batch(queries, n_queries, spec, &hits));
+        for (std::size_t q = 0; q < n_queries; ++q) {
+            for (std::size_t i = 0; i < hits[q].size(); ++i) {
+                ids[q * k + i] = hits[q][i].id;
+                if (scores) {
+                    scores[q * k + i] = hits[q][i].score;
+                }
+            }
+        }
+        for (std::size_t q = 0; q < n_queries; ++q) {
+            n_found[q] = hits[q].size();
+        }
+        return Status::ok();
+    });
+}
+
 void pvec_train_options_init(pvec_train_options *opts) {
     if (opts) {
         *opts = pvec_train_options PVEC_TRAIN_OPTIONS_INIT;

@@ -48,6 +48,17 @@ bool any_live(const uint64_t *live) {
     return false;
 }
 
+// How many ranges a scan of n_blocks blocks of `block_bytes` each is split into: at most
+// `threads` (0 = the pool's), each with at least kWorkPerThread of work (codes plus the scoring
+// pass over the slots).
+std::size_t range_count(std::size_t n_blocks, std::size_t block_bytes, std::size_t threads) {
+    if (threads == 0) {
+        threads = pool_threads();
+    }
+    const std::size_t work = n_blocks * (block_bytes + kBlockVectors * 16);
+    return std::min({threads, kMaxThreads, std::max<std::size_t>(1, work / kWorkPerThread)});
+}
+
 // Runs score_block(block_index, top) over all blocks, split into ranges over the scan pool's
 // threads, and merges the selections. The merged set equals one thread's because every selection
 // uses one total order. A range is worth a thread only with enough work in it: `block_bytes` of
@@ -61,11 +72,7 @@ std::vector<Hit> scan_parallel(std::size_t n_blocks, std::size_t block_bytes, st
             score_block(bi, top);
         }
     };
-    if (threads == 0) {
-        threads = pool_threads();
-    }
-    const std::size_t work = n_blocks * (block_bytes + kBlockVectors * 16);
-    threads = std::min({threads, kMaxThreads, std::max<std::size_t>(1, work / kWorkPerThread)});
+    threads = range_count(n_blocks, block_bytes, threads);
     if (threads <= 1) {
         TopK top(keep);
         scan_range(0, n_blocks, top);
@@ -319,22 +326,72 @@ std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &bl
 
 std::vector<Hit> scan_codes(const model::Query &query, const std::vector<CodeBlockView> &blocks,
                             std::size_t keep, std::size_t threads) {
-    if (keep == 0) {
-        return {};
+    return std::move(scan_codes_batch({query}, blocks, keep, threads)[0]);
+}
+
+std::vector<std::vector<Hit>> scan_codes_batch(const std::vector<model::Query> &queries,
+                                               const std::vector<CodeBlockView> &blocks,
+                                               std::size_t keep, std::size_t threads) {
+    const std::size_t nq = queries.size();
+    std::vector<std::vector<Hit>> out(nq);
+    if (keep == 0 || nq == 0) {
+        return out;
     }
-    const std::size_t block_bytes = blocks.empty() ? 0 : kernels::block_bytes(blocks[0].stride);
     const kernels::KernelTable &kt = kernels::active();
-    return scan_parallel(blocks.size(), block_bytes, keep, threads, [&](std::size_t bi, TopK &top) {
-        const CodeBlockView &b = blocks[bi];
-        if (!any_live(b.live)) {
-            return;
-        }
+    const std::size_t n_blocks = blocks.size();
+    const std::size_t block_bytes = blocks.empty() ? 0 : kernels::block_bytes(blocks[0].stride);
+    // Every query scores a block while it is in cache: the work grows with the queries, the
+    // memory traffic does not.
+    const std::size_t ranges = range_count(n_blocks, block_bytes * nq, threads);
+    std::vector<std::vector<TopK>> tops(ranges, std::vector<TopK>(nq, TopK(keep)));
+    std::vector<std::exception_ptr> errors(ranges);
+    const std::size_t per = (n_blocks + ranges - 1) / ranges;
+    auto scan_range = [&](std::size_t r) {
         alignas(64) float ip[kBlockVectors];
-        codec::dot_block(query.prepared, b.codes, ip, kt);
         alignas(64) float scores[kBlockVectors];
-        code_scores(query, ip, b.norm2, scores);
-        offer_scored(kt, scores, b.live, b.ids, bi, top);
-    });
+        for (std::size_t bi = std::min(n_blocks, r * per); bi < std::min(n_blocks, (r + 1) * per);
+             ++bi) {
+            const CodeBlockView &b = blocks[bi];
+            if (!any_live(b.live)) {
+                continue;
+            }
+            for (std::size_t qi = 0; qi < nq; ++qi) {
+                codec::dot_block(queries[qi].prepared, b.codes, ip, kt);
+                code_scores(queries[qi], ip, b.norm2, scores);
+                offer_scored(kt, scores, b.live, b.ids, bi, tops[r][qi]);
+            }
+        }
+    };
+    if (ranges <= 1) {
+        scan_range(0);
+    } else {
+        pool_run(ranges, [&](std::size_t r) {
+            try {
+                scan_range(r);
+            } catch (...) {
+                errors[r] = std::current_exception();
+            }
+        });
+        for (const std::exception_ptr &e : errors) {
+            if (e) {
+                std::rethrow_exception(e);
+            }
+        }
+    }
+    for (std::size_t qi = 0; qi < nq; ++qi) {
+        if (ranges == 1) {
+            out[qi] = tops[0][qi].take_sorted();
+            continue;
+        }
+        TopK merged(keep);
+        for (std::size_t r = 0; r < ranges; ++r) {
+            for (const Hit &h : tops[r][qi].take_sorted()) {
+                merged.offer(h.score, h.id, h.pos);
+            }
+        }
+        out[qi] = merged.take_sorted();
+    }
+    return out;
 }
 
 }  // namespace pocketvec::search

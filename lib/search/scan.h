@@ -48,6 +48,12 @@ std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &bl
 std::vector<Hit> scan_codes(const model::Query &query, const std::vector<CodeBlockView> &blocks,
                             std::size_t keep, std::size_t threads);
 
+// The same for several queries in one pass over the blocks: each block is scored for every query
+// while it is in cache. out[i] equals scan_codes(queries[i], blocks, keep, threads).
+std::vector<std::vector<Hit>> scan_codes_batch(const std::vector<model::Query> &queries,
+                                               const std::vector<CodeBlockView> &blocks,
+                                               std::size_t keep, std::size_t threads);
+
 // Exact rescoring: fetch(hit, x) writes each candidate's original vector (dim floats) into x;
 // every candidate is scored in double and the best k are returned, ties by the smaller id, with
 // their exact user-facing scores. A failed fetch stops and returns its status.

@@ -681,9 +681,20 @@ Status Collection::rescore_raw(const Snapshot &s, const float *query, std::size_
 
 Status Collection::search(const float *query, const SearchSpec &spec,
                           std::vector<search::Hit> *hits) {
-    PVEC_FORWARD_IF_ERROR(check_vector(query));
+    std::vector<std::vector<search::Hit>> all;
+    PVEC_FORWARD_IF_ERROR(search_batch(query, 1, spec, &all));
+    *hits = std::move(all[0]);
+    return Status::ok();
+}
+
+Status Collection::search_batch(const float *queries, std::size_t n, const SearchSpec &spec,
+                                std::vector<std::vector<search::Hit>> *hits) {
+    for (std::size_t q = 0; q < n; ++q) {
+        PVEC_FORWARD_IF_ERROR(check_vector(queries + q * dim_));
+    }
     PVEC_RETURN_IF(spec.k == 0, PVEC_RANGE, "k must be at least 1");
     PVEC_RETURN_IF(spec.rescore > PVEC_RESCORE_RAW, PVEC_INVALID, "unknown rescore source");
+    hits->assign(n, {});
     SnapshotPtr s;
     {
         // Bring the state up to the file unless another call of this pvec_db is running (a
@@ -701,6 +712,7 @@ Status Collection::search(const float *query, const SearchSpec &spec,
     PVEC_RETURN_IF(spec.rescore == PVEC_RESCORE_RAW && s->meta.raw_tier == kRawNone,
                    PVEC_UNSUPPORTED,
                    "rescoring from raw vectors needs a collection created with a raw tier");
+    // Every query of a batch answers from the one pinned snapshot.
     auto exact_scan = [&](const Snapshot &snap) {
         std::vector<search::BlockView> blocks;
         blocks.reserve(snap.chunks.size());
@@ -709,18 +721,20 @@ Status Collection::search(const float *query, const SearchSpec &spec,
                                                c->aux.data()});
         }
         const std::size_t k = std::min<std::size_t>(spec.k, snap.count);
-        return search::scan_exact(search::Query{snap.meta.metric, query, dim_, k, spec.threads},
-                                  blocks);
+        for (std::size_t q = 0; q < n; ++q) {
+            (*hits)[q] = search::scan_exact(
+                search::Query{snap.meta.metric, queries + q * dim_, dim_, k, spec.threads}, blocks);
+        }
     };
     if (!s->model) {
-        *hits = exact_scan(*s);
+        exact_scan(*s);
         return Status::ok();
     }
     const uint32_t r = std::max<uint32_t>(1, spec.oversample);
     const bool rescore =
         spec.rescore == PVEC_RESCORE_RAW ||
         (spec.rescore == PVEC_RESCORE_AUTO && r > 1 && s->meta.raw_tier != kRawNone);
-    auto scan = [&](const Snapshot &snap, std::vector<search::Hit> *found) {
+    auto scan = [&](const Snapshot &snap, std::vector<std::vector<search::Hit>> *found) {
         std::vector<search::CodeBlockView> blocks;
         blocks.reserve(snap.chunks.size());
         for (const auto &c : snap.chunks) {
@@ -729,20 +743,26 @@ Status Collection::search(const float *query, const SearchSpec &spec,
         }
         const std::size_t kk = std::min<std::size_t>(spec.k, snap.count);
         const std::size_t keep = rescore ? std::min<std::size_t>(snap.count, kk * std::size_t(r)) : kk;
-        const model::Query mq = model::prepare_query(*snap.model, query);
-        *found = search::scan_codes(mq, blocks, keep, spec.threads);
-        return mq.hamming;
+        std::vector<model::Query> mq;
+        mq.reserve(n);
+        for (std::size_t q = 0; q < n; ++q) {
+            mq.push_back(model::prepare_query(*snap.model, queries + q * dim_));
+        }
+        *found = search::scan_codes_batch(mq, blocks, keep, spec.threads);
+        return !mq.empty() && mq[0].hamming;
     };
-    std::vector<search::Hit> found;
+    std::vector<std::vector<search::Hit>> found;
     const bool hamming = scan(*s, &found);
     if (!rescore) {
-        if (s->meta.metric == Metric::l2 && !hamming) {
-            for (search::Hit &h : found) {
-                h.score = std::sqrt(std::max(0.0f, h.score));
+        for (std::size_t q = 0; q < n; ++q) {
+            if (s->meta.metric == Metric::l2 && !hamming) {
+                for (search::Hit &h : found[q]) {
+                    h.score = std::sqrt(std::max(0.0f, h.score));
+                }
+                std::sort(found[q].begin(), found[q].end(), search::better);
             }
-            std::sort(found.begin(), found.end(), search::better);
+            (*hits)[q] = std::move(found[q]);
         }
-        *hits = std::move(found);
         return Status::ok();
     }
     // Exact scores from the raw tier, read in one transaction that holds the state the scan saw:
@@ -755,13 +775,17 @@ Status Collection::search(const float *query, const SearchSpec &spec,
         PVEC_RETURN_IF(now->dropped, PVEC_NOTFOUND, "the collection was dropped");
         s = now;
         if (!s->model) {
-            *hits = exact_scan(*s);  // the collection lost its model meanwhile
+            exact_scan(*s);  // the collection lost its model meanwhile
             return read.end();
         }
         scan(*s, &found);
     }
     PVEC_FORWARD_IF_ERROR(prepare());
-    PVEC_FORWARD_IF_ERROR(rescore_raw(*s, query, std::min<std::size_t>(spec.k, s->count), found, hits));
+    for (std::size_t q = 0; q < n; ++q) {
+        PVEC_FORWARD_IF_ERROR(rescore_raw(*s, queries + q * dim_,
+                                          std::min<std::size_t>(spec.k, s->count), found[q],
+                                          &(*hits)[q]));
+    }
     return read.end();
 }
 

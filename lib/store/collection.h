@@ -107,6 +107,9 @@ public:
     // Takes the Database mutex itself, only to bring the state up to date and to read raw
     // vectors; the scan runs on a pinned snapshot without it.
     Status search(const float *query, const SearchSpec &spec, std::vector<search::Hit> *hits);
+    // n queries (n * dim floats) against one pinned snapshot; codes are scanned once for all.
+    Status search_batch(const float *queries, std::size_t n, const SearchSpec &spec,
+                        std::vector<std::vector<search::Hit>> *hits);
     Status train(const TrainSpec &spec);
     Status export_model(std::vector<uint8_t> *blob);
     Status import_model(const uint8_t *blob, std::size_t size);

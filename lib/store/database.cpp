@@ -9,6 +9,10 @@
 namespace pocketvec::store {
 namespace {
 
+// The memory map a database opened by pvec_db_open reads through (PRAGMA mmap_size): 256 MiB of
+// address space, not memory; pages are the OS page cache's.
+constexpr long long kMmapBytes = 256LL << 20;
+
 // Names are bound as parameters only; these checks keep the registry readable and portable.
 // Valid UTF-8 as the standard defines it: no overlong forms, no surrogates, nothing past U+10FFFF.
 Status check_name(const std::string &name) {
@@ -70,6 +74,11 @@ Status Database::open(const std::string &path, const OpenOptions &opts,
     db->readonly_ = opts.readonly;
     sqlite3_extended_result_codes(db->conn_, 1);
     sqlite3_busy_timeout(db->conn_, opts.busy_timeout_ms < 0 ? 0 : opts.busy_timeout_ms);
+    // Reads through a memory map: rescoring reads a few dozen raw vectors at random places in
+    // the file, and through read() each costs several system calls (17 us per candidate measured
+    // at 100,000 x 384; the map makes them memory reads). Writes still go through SQLite's
+    // journal as before. Best effort: a VFS or build without mmap ignores it.
+    (void)exec(db->conn_, ("PRAGMA mmap_size = " + std::to_string(kMmapBytes)).c_str());
     if (opts.wal && !opts.readonly) {
         Stmt mode;
         PVEC_FORWARD_IF_ERROR(mode.prepare(db->conn_, "PRAGMA journal_mode = WAL"));
