@@ -36,6 +36,8 @@ def load(data_dir):
 
 
 def signs(x):
+    # packbits pads the last byte with zero bits, the same in every vector: IndexBinaryFlat needs
+    # a whole number of bytes (glove's 100 dimensions become 104 bits).
     return np.packbits(x > 0, axis=1, bitorder="little")
 
 
@@ -65,7 +67,7 @@ def main():
             index.add(base)
             code = dim
         elif binary:
-            index = faiss.IndexBinaryFlat(dim)
+            index = faiss.IndexBinaryFlat(8 * ((dim + 7) // 8))
             index.add(signs(base))
             code = (dim + 7) // 8
         else:
