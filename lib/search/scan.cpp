@@ -52,18 +52,18 @@ bool any_live(const uint64_t *live) {
 // `threads` (0 = the pool's), each with at least kWorkPerThread of work (codes plus the scoring
 // pass over the slots).
 std::size_t range_count(std::size_t n_blocks, std::size_t block_bytes, std::size_t threads) {
-    if (threads == 0) {
-        threads = pool_threads();
-    }
     const std::size_t work = n_blocks * (block_bytes + kBlockVectors * 16);
-    return std::min({threads, kMaxThreads, std::max<std::size_t>(1, work / kWorkPerThread)});
+    const std::size_t cap = std::min(kMaxThreads, work / kWorkPerThread);
+    if (cap <= 1 || threads == 1) {
+        return 1;  // a small scan never starts the pool's threads
+    }
+    return std::min(cap, threads == 0 ? pool_threads() : threads);
 }
 
 // Runs score_block(block_index, top) over all blocks, split into ranges over the scan pool's
 // threads, and merges the selections. The merged set equals one thread's because every selection
-// uses one total order. A range is worth a thread only with enough work in it: `block_bytes` of
-// codes per block plus the scoring pass over its slots (starting a range on a sleeping worker
-// costs about as much as scanning 10-20 KB).
+// uses one total order. A range is worth a thread only with enough work in it (range_count):
+// waking a sleeping worker costs tens of microseconds on the virtual machines we measure on.
 template <class ScoreBlock>
 std::vector<Hit> scan_parallel(std::size_t n_blocks, std::size_t block_bytes, std::size_t keep,
                                std::size_t threads, const ScoreBlock &score_block) {
