@@ -10,16 +10,8 @@
 
 #include "kernels/kernels.h"
 #include "search/scan.h"
-#include "search/thread_pool.h"
 #include "search/topk.h"
 
-#include <atomic>
-#include <chrono>
-#include <thread>
-#include <vector>
-
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace pocketvec::search {
 namespace {
@@ -175,64 +167,3 @@ TEST(Scan, ZeroQueryUnderCosineScoresOneEverywhere) {
 }  // namespace
 }  // namespace pocketvec::search
 
-// ---- The scan pool.
-
-namespace pocketvec::search {
-namespace {
-
-TEST(ScanPool, RunsEveryTaskExactlyOnceAndWaitsForAll) {
-    ASSERT_GE(pool_threads(), 1u);
-    for (std::size_t n : {0u, 1u, 2u, 3u, 17u, 64u}) {
-        std::vector<std::atomic<int>> runs(n);
-        for (auto &r : runs) {
-            r = 0;
-        }
-        pool_run(n, [&](std::size_t i) {
-            std::this_thread::sleep_for(std::chrono::microseconds(50 * (i % 3)));
-            runs[i].fetch_add(1);
-        });
-        for (std::size_t i = 0; i < n; ++i) {
-            EXPECT_EQ(runs[i].load(), 1) << "task " << i << " of " << n;
-        }
-    }
-}
-
-// Searches from several threads at once: a run that finds the pool busy runs on its caller, and
-// every run still completes all of its own tasks.
-TEST(ScanPool, ConcurrentCallersEachCompleteTheirTasks) {
-    std::vector<std::thread> callers;
-    std::atomic<int> wrong{0};
-    for (int c = 0; c < 4; ++c) {
-        callers.emplace_back([&, c] {
-            for (int round = 0; round < 50; ++round) {
-                std::vector<int> hits(8, 0);  // each task writes only its own element
-                pool_run(hits.size(), [&](std::size_t i) { hits[i] += c + 1; });
-                for (int h : hits) {
-                    wrong += h != c + 1;
-                }
-            }
-        });
-    }
-    for (auto &t : callers) {
-        t.join();
-    }
-    EXPECT_EQ(wrong.load(), 0);
-}
-
-// A forked child has none of the parent's pool threads: its first run starts its own.
-TEST(ScanPool, WorksInAForkedChild) {
-    pool_run(4, [](std::size_t) {});  // the parent's pool exists
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-        std::atomic<int> done{0};
-        pool_run(16, [&](std::size_t) { done.fetch_add(1); });
-        _exit(done.load() == 16 ? 0 : 1);
-    }
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
-
-}  // namespace
-}  // namespace pocketvec::search
