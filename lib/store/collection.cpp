@@ -297,15 +297,19 @@ Status Collection::allocate_slot(Draft &d, SlotRef *loc) {
         return Status::ok();
     }
     const std::size_t n = d.chunk_count();
+    // Room for the items still to come in this call, in whole kChunkGrowth steps.
+    const std::size_t want =
+        std::min(kChunkSlots, std::max<std::size_t>(1, d.pending_items) + kChunkGrowth - 1) /
+        kChunkGrowth * kChunkGrowth;
     if (n > 0 && d.chunk(n - 1).capacity < kChunkSlots) {
-        // Grow the last chunk by kChunkGrowth slots: a rewrite of its row.
+        // Grow the last chunk: a rewrite of its row.
         ResidentChunk &c = d.edit(n - 1);
-        c.capacity += kChunkGrowth;
+        c.capacity = std::min(kChunkSlots, c.capacity + want);
         PVEC_FORWARD_IF_ERROR(chunk_file_.rewrite(n - 1, c, d.meta.code_bytes));
         d.update_free(n - 1);
     } else {
-        PVEC_FORWARD_IF_ERROR(chunk_file_.insert(n, kChunkGrowth, d.meta.code_bytes, d.meta.version));
-        d.append(kChunkGrowth);
+        PVEC_FORWARD_IF_ERROR(chunk_file_.insert(n, want, d.meta.code_bytes, d.meta.version));
+        d.append(want);
     }
     PVEC_RETURN_IF(!d.lowest_free(loc), PVEC_ERROR, "no free slot after growing");
     return Status::ok();
@@ -540,6 +544,7 @@ Status Collection::write(const ItemBatch &batch, bool upsert) {
     {
         BlobCloser closer{chunk_file_};
         for (std::size_t i = 0; i < batch.n; ++i) {
+            d.pending_items = batch.n - i;
             PVEC_FORWARD_IF_ERROR(write_one(d, batch.ids[i], batch.vecs + i * dim_,
                                             batch.metas ? batch.metas[i] : nullptr, upsert));
         }

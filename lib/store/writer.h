@@ -40,6 +40,10 @@ public:
     CollectionMeta meta;
     std::shared_ptr<const model::Model> model;
     uint64_t count;
+    // Items this call may still add, the current one included (a batch sets it per item): a chunk
+    // that must grow grows for them at once instead of kChunkGrowth slots at a time, each growth
+    // being a rewrite of the chunk's row. At most one chunk's worth is allocated beyond need.
+    std::size_t pending_items = 1;
 
     std::size_t chunk_count() const { return chunks_.size(); }
     const ResidentChunk &chunk(std::size_t i) const { return *chunks_[i]; }
