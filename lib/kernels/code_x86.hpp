@@ -9,9 +9,8 @@
 //   void store(int32_t *, V) (all aligned)
 //   V add32(V, V); V and_(V, V); V xor_(V, V); V srli16<N>(V); V srli32<N>(V); V sub32(V, V)
 //   V madd16(V, V)   // pmaddwd: s16 x s16, adjacent pairs summed into s32
-//   static constexpr bool kHasSsse3; and when true:
-//   V maddubs(V u8, V s8)   // pmaddubsw: u8 x s8, adjacent pairs summed into saturating s16
-//   V shuffle8(V table, V idx); V add8(V, V); V add16(V, V)
+//   for hamming_pshufb (SSSE3 and later) also: V maddubs(V u8, V s8) (pmaddubsw),
+//   V shuffle8(V table, V idx), V add8(V, V), V set_nibble_popcounts()
 //
 // Every kernel is exact (integer sums; KernelTable documents the bounds that keep them in range).
 #pragma once

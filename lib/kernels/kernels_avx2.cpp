@@ -29,7 +29,6 @@ using Arch = xsimd::fma3<xsimd::avx2>;
 struct Ops256 {
     using V = __m256i;
     static constexpr std::size_t kSlots = 8;
-    static constexpr bool kHasSsse3 = true;
     static V zero() { return _mm256_setzero_si256(); }
     static V set1(int32_t x) { return _mm256_set1_epi32(x); }
     static V load(const uint8_t *p) { return _mm256_load_si256(reinterpret_cast<const V *>(p)); }

@@ -34,7 +34,6 @@ using Arch = xsimd::avx512bw;
 struct Ops512 {
     using V = __m512i;
     static constexpr std::size_t kSlots = 16;
-    static constexpr bool kHasSsse3 = true;
     static V zero() { return _mm512_setzero_si512(); }
     static V set1(int32_t x) { return _mm512_set1_epi32(x); }
     static V load(const uint8_t *p) { return _mm512_load_si512(p); }

@@ -25,7 +25,6 @@ using Arch = xsimd::sse2;
 struct Ops128 {
     using V = __m128i;
     static constexpr std::size_t kSlots = 4;
-    static constexpr bool kHasSsse3 = false;
     static V zero() { return _mm_setzero_si128(); }
     static V set1(int32_t x) { return _mm_set1_epi32(x); }
     static V load(const uint8_t *p) { return _mm_load_si128(reinterpret_cast<const V *>(p)); }
