@@ -10,26 +10,13 @@
 #include "codec/codec.h"
 #include "common/float_bits.h"
 #include "codec/minifloat.h"
+#include "kernels/portable.h"
 
 namespace pocketvec::codec {
 
 namespace {
 
 constexpr std::size_t kLanes = 16;
-
-// Every binary16 value as a float, built once (256 KiB, immutable afterwards): a table load
-// decodes f16 codes several times faster than the portable bit manipulation, which the compiler
-// does not vectorise at baseline flags. F16C / NEON conversions belong to per-level kernels.
-const float *f16_table() {
-    static const std::vector<float> table = [] {
-        std::vector<float> t(65536);
-        for (uint32_t h = 0; h < 65536; ++h) {
-            t[h] = fast_f16_to_f32(static_cast<uint16_t>(h));
-        }
-        return t;
-    }();
-    return table.data();
-}
 
 // sum over i < n of term(i), in kLanes lanes.
 template <class Term>
@@ -236,7 +223,7 @@ void dot_rows(const PreparedQuery &pq, const uint8_t *codes, std::size_t n, floa
             s = lane_sum(dim, [&](std::size_t i) { return w[i] * load_f32(c + 4 * i); });
             break;
         case CodecId::f16: {
-            const float *t = f16_table();
+            const float *t = kernels::portable::f16_table();
             s = lane_sum(dim, [&](std::size_t i) { return w[i] * t[load_u16le(c + 2 * i)]; });
             break;
         }

@@ -194,7 +194,8 @@ namespace {
 
 constexpr std::size_t kTile = 16;
 
-// Every binary16 value as a float, built once (256 KiB, immutable afterwards).
+}  // namespace
+
 const float *f16_table() {
     static const std::vector<float> table = [] {
         std::vector<float> t(65536);
@@ -205,6 +206,8 @@ const float *f16_table() {
     }();
     return table.data();
 }
+
+namespace {
 
 template <class Term>
 inline void tiled(const uint8_t *block, std::size_t groups, float *out, Term term) {

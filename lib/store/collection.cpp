@@ -389,11 +389,12 @@ Status Collection::read_raw(int64_t id, float *vec) {
     if (rc != SQLITE_ROW) {
         return sqlite_status(db_.conn(), rc, "reading raw vector " + std::to_string(id));
     }
-    return decode_raw(id, static_cast<const uint8_t *>(use.blob(0)), use.bytes(0), vec);
+    return decode_raw(snapshot()->meta.raw_tier, id, static_cast<const uint8_t *>(use.blob(0)),
+                      use.bytes(0), vec);
 }
 
-Status Collection::decode_raw(int64_t id, const uint8_t *blob, std::size_t bytes, float *vec) {
-    const uint32_t tier = snapshot()->meta.raw_tier;
+Status Collection::decode_raw(uint32_t tier, int64_t id, const uint8_t *blob, std::size_t bytes,
+                              float *vec) {
     const std::size_t n = dim_ * sizeof(float);
     const std::string damaged = "raw vector " + std::to_string(id) + " is damaged";
     if (tier == kRawZstdF32) {
@@ -420,13 +421,14 @@ Status Collection::decode_raw(int64_t id, const uint8_t *blob, std::size_t bytes
     return Status::ok();
 }
 
-Status Collection::read_raw_many(const std::vector<int64_t> &ids, float *out) {
+Status Collection::read_raw_many(const std::vector<std::pair<int64_t, float *>> &wanted) {
     // One incremental-BLOB handle moved from row to row (sqlite3_blob_reopen seeks the B-tree
     // without running a statement): about half the cost per vector of the prepared lookup. The
     // handle is closed before returning, so no read cursor outlives the call.
-    if (ids.empty()) {
+    if (wanted.empty()) {
         return Status::ok();
     }
+    const uint32_t tier = snapshot()->meta.raw_tier;
     const std::string table = tables::raw(id_);
     sqlite3_blob *blob = nullptr;
     struct Closer {
@@ -437,11 +439,11 @@ Status Collection::read_raw_many(const std::vector<int64_t> &ids, float *out) {
             }
         }
     } closer{blob};
-    for (std::size_t i = 0; i < ids.size(); ++i) {
+    for (const auto &[id, out] : wanted) {
         const int rc = blob == nullptr
-                           ? sqlite3_blob_open(db_.conn(), "main", table.c_str(), "vec", ids[i], 0,
+                           ? sqlite3_blob_open(db_.conn(), "main", table.c_str(), "vec", id, 0,
                                                &blob)
-                           : sqlite3_blob_reopen(blob, ids[i]);
+                           : sqlite3_blob_reopen(blob, id);
         if (rc != SQLITE_OK) {
             if (rc == SQLITE_NOMEM) {
                 return error(PVEC_NOMEM, "out of memory");
@@ -452,15 +454,15 @@ Status Collection::read_raw_many(const std::vector<int64_t> &ids, float *out) {
                 sqlite3_blob_close(blob);
                 blob = nullptr;
             }
-            return read_raw(ids[i], out + i * dim_);
+            return read_raw(id, out);
         }
         const int bytes = sqlite3_blob_bytes(blob);
         raw_buf_.resize(static_cast<std::size_t>(bytes));
         const int rrc = sqlite3_blob_read(blob, raw_buf_.data(), bytes, 0);
         if (rrc != SQLITE_OK) {
-            return sqlite_status(db_.conn(), rrc, "reading raw vector " + std::to_string(ids[i]));
+            return sqlite_status(db_.conn(), rrc, "reading raw vector " + std::to_string(id));
         }
-        PVEC_FORWARD_IF_ERROR(decode_raw(ids[i], raw_buf_.data(), raw_buf_.size(), out + i * dim_));
+        PVEC_FORWARD_IF_ERROR(decode_raw(tier, id, raw_buf_.data(), raw_buf_.size(), out));
     }
     return Status::ok();
 }
@@ -711,23 +713,16 @@ Status Collection::stats(CollectionStats *out) {
 Status Collection::rescore_raw(const Snapshot &s, const float *query, std::size_t k,
                                const std::vector<search::Hit> &candidates,
                                std::vector<search::Hit> *out) {
-    // Fetched in id order (the raw table's B-tree order), scored in the candidates' order.
-    std::vector<std::size_t> order(candidates.size());
-    for (std::size_t i = 0; i < order.size(); ++i) {
-        order[i] = i;
-    }
-    std::sort(order.begin(), order.end(),
-              [&](std::size_t a, std::size_t b) { return candidates[a].id < candidates[b].id; });
-    std::vector<int64_t> ids(candidates.size());
-    for (std::size_t j = 0; j < order.size(); ++j) {
-        ids[j] = candidates[order[j]].id;
-    }
-    std::vector<float> sorted(candidates.size() * std::size_t{dim_});
-    PVEC_FORWARD_IF_ERROR(read_raw_many(ids, sorted.data()));
+    // Fetched in id order (the raw table's B-tree order) straight into raw[i] of candidate i,
+    // scored in the candidates' order.
     std::vector<float> raw(candidates.size() * std::size_t{dim_});
-    for (std::size_t j = 0; j < order.size(); ++j) {
-        std::memcpy(raw.data() + order[j] * dim_, sorted.data() + j * dim_, dim_ * sizeof(float));
+    std::vector<std::pair<int64_t, float *>> wanted(candidates.size());
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+        wanted[i] = {candidates[i].id, raw.data() + i * dim_};
     }
+    std::sort(wanted.begin(), wanted.end(),
+              [](const auto &a, const auto &b) { return a.first < b.first; });
+    PVEC_FORWARD_IF_ERROR(read_raw_many(wanted));
     std::size_t next = 0;
     return search::rescore_exact(
         s.meta.metric, query, dim_, k, candidates,

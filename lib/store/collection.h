@@ -131,9 +131,11 @@ private:
     Status finish(Draft &d);
     Status write_raw(int64_t id, const float *vec);
     Status read_raw(int64_t id, float *vec);
-    // The raw vectors of `ids` (in B-tree order for speed) into out[i * dim].
-    Status read_raw_many(const std::vector<int64_t> &ids, float *out);
-    Status decode_raw(int64_t id, const uint8_t *blob, std::size_t bytes, float *vec);
+    // The raw vector of each (id, destination) into its destination (dim floats); ids in B-tree
+    // order read fastest.
+    Status read_raw_many(const std::vector<std::pair<int64_t, float *>> &wanted);
+    Status decode_raw(uint32_t tier, int64_t id, const uint8_t *blob, std::size_t bytes,
+                      float *vec);
     // The best available original vector of a live slot: raw tier, else exact codes.
     Status source_vector(const Snapshot &s, const SlotRef &loc, float *vec);
     bool needs_model(const CollectionMeta &m) const { return m.codec != "f32" || m.pca_dim > 0; }
