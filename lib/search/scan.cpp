@@ -64,28 +64,36 @@ std::size_t range_count(std::size_t n_blocks, std::size_t block_bytes, std::size
 // threads, and merges the selections. The merged set equals one thread's because every selection
 // uses one total order. A range is worth a thread only with enough work in it (range_count):
 // waking a sleeping worker costs tens of microseconds on the virtual machines we measure on.
+// The same for `n_tops` selections at once (one per query of a batch): score_block(bi, tops)
+// offers block bi's slots to tops[0 .. n_tops). out[i] is selection i, merged over the ranges.
 template <class ScoreBlock>
-std::vector<Hit> scan_parallel(std::size_t n_blocks, std::size_t block_bytes, std::size_t keep,
-                               std::size_t threads, const ScoreBlock &score_block) {
-    auto scan_range = [&](std::size_t first, std::size_t last, TopK &top) {
-        for (std::size_t bi = first; bi < last; ++bi) {
-            score_block(bi, top);
+std::vector<std::vector<Hit>> scan_parallel_many(std::size_t n_blocks, std::size_t block_bytes,
+                                                 std::size_t n_tops, std::size_t keep,
+                                                 std::size_t threads,
+                                                 const ScoreBlock &score_block) {
+    const std::size_t ranges = range_count(n_blocks, block_bytes * n_tops, threads);
+    std::vector<std::vector<TopK>> tops(ranges, std::vector<TopK>(n_tops, TopK(keep)));
+    const std::size_t per = (n_blocks + ranges - 1) / ranges;
+    auto scan_range = [&](std::size_t r) {
+        for (std::size_t bi = std::min(n_blocks, r * per); bi < std::min(n_blocks, (r + 1) * per);
+             ++bi) {
+            score_block(bi, tops[r]);
         }
     };
-    threads = range_count(n_blocks, block_bytes, threads);
-    if (threads <= 1) {
-        TopK top(keep);
-        scan_range(0, n_blocks, top);
-        return top.take_sorted();
+    std::vector<std::vector<Hit>> out(n_tops);
+    if (ranges <= 1) {
+        scan_range(0);
+        for (std::size_t i = 0; i < n_tops; ++i) {
+            out[i] = tops[0][i].take_sorted();
+        }
+        return out;
     }
-    std::vector<TopK> tops(threads, TopK(keep));
-    std::vector<std::exception_ptr> errors(threads);
-    const std::size_t per = (n_blocks + threads - 1) / threads;
-    pool_run(threads, [&](std::size_t t) {
+    std::vector<std::exception_ptr> errors(ranges);
+    pool_run(ranges, [&](std::size_t r) {
         try {
-            scan_range(std::min(n_blocks, t * per), std::min(n_blocks, (t + 1) * per), tops[t]);
+            scan_range(r);
         } catch (...) {
-            errors[t] = std::current_exception();
+            errors[r] = std::current_exception();
         }
     });
     for (const std::exception_ptr &e : errors) {
@@ -93,13 +101,25 @@ std::vector<Hit> scan_parallel(std::size_t n_blocks, std::size_t block_bytes, st
             std::rethrow_exception(e);
         }
     }
-    TopK merged(keep);
-    for (TopK &t : tops) {
-        for (const Hit &h : t.take_sorted()) {
-            merged.offer(h.score, h.id, h.pos);
+    for (std::size_t i = 0; i < n_tops; ++i) {
+        TopK merged(keep);
+        for (std::size_t r = 0; r < ranges; ++r) {
+            for (const Hit &h : tops[r][i].take_sorted()) {
+                merged.offer(h.score, h.id, h.pos);
+            }
         }
+        out[i] = merged.take_sorted();
     }
-    return merged.take_sorted();
+    return out;
+}
+
+template <class ScoreBlock>
+std::vector<Hit> scan_parallel(std::size_t n_blocks, std::size_t block_bytes, std::size_t keep,
+                               std::size_t threads, const ScoreBlock &score_block) {
+    return std::move(scan_parallel_many(n_blocks, block_bytes, 1, keep, threads,
+                                        [&](std::size_t bi, std::vector<TopK> &tops) {
+                                            score_block(bi, tops[0]);
+                                        })[0]);
 }
 
 // Calls f(slot) for every live slot of one block, in slot order.
@@ -333,65 +353,27 @@ std::vector<std::vector<Hit>> scan_codes_batch(const std::vector<model::Query> &
                                                const std::vector<CodeBlockView> &blocks,
                                                std::size_t keep, std::size_t threads) {
     const std::size_t nq = queries.size();
-    std::vector<std::vector<Hit>> out(nq);
     if (keep == 0 || nq == 0) {
-        return out;
+        return std::vector<std::vector<Hit>>(nq);
     }
     const kernels::KernelTable &kt = kernels::active();
-    const std::size_t n_blocks = blocks.size();
     const std::size_t block_bytes = blocks.empty() ? 0 : kernels::block_bytes(blocks[0].stride);
     // Every query scores a block while it is in cache: the work grows with the queries, the
     // memory traffic does not.
-    const std::size_t ranges = range_count(n_blocks, block_bytes * nq, threads);
-    std::vector<std::vector<TopK>> tops(ranges, std::vector<TopK>(nq, TopK(keep)));
-    std::vector<std::exception_ptr> errors(ranges);
-    const std::size_t per = (n_blocks + ranges - 1) / ranges;
-    auto scan_range = [&](std::size_t r) {
-        alignas(64) float ip[kBlockVectors];
-        alignas(64) float scores[kBlockVectors];
-        for (std::size_t bi = std::min(n_blocks, r * per); bi < std::min(n_blocks, (r + 1) * per);
-             ++bi) {
-            const CodeBlockView &b = blocks[bi];
-            if (!any_live(b.live)) {
-                continue;
-            }
-            for (std::size_t qi = 0; qi < nq; ++qi) {
-                codec::dot_block(queries[qi].prepared, b.codes, ip, kt);
-                code_scores(queries[qi], ip, b.norm2, scores);
-                offer_scored(kt, scores, b.live, b.ids, bi, tops[r][qi]);
-            }
-        }
-    };
-    if (ranges <= 1) {
-        scan_range(0);
-    } else {
-        pool_run(ranges, [&](std::size_t r) {
-            try {
-                scan_range(r);
-            } catch (...) {
-                errors[r] = std::current_exception();
-            }
-        });
-        for (const std::exception_ptr &e : errors) {
-            if (e) {
-                std::rethrow_exception(e);
-            }
-        }
-    }
-    for (std::size_t qi = 0; qi < nq; ++qi) {
-        if (ranges == 1) {
-            out[qi] = tops[0][qi].take_sorted();
-            continue;
-        }
-        TopK merged(keep);
-        for (std::size_t r = 0; r < ranges; ++r) {
-            for (const Hit &h : tops[r][qi].take_sorted()) {
-                merged.offer(h.score, h.id, h.pos);
-            }
-        }
-        out[qi] = merged.take_sorted();
-    }
-    return out;
+    return scan_parallel_many(blocks.size(), block_bytes, nq, keep, threads,
+                              [&](std::size_t bi, std::vector<TopK> &tops) {
+                                  const CodeBlockView &b = blocks[bi];
+                                  if (!any_live(b.live)) {
+                                      return;
+                                  }
+                                  alignas(64) float ip[kBlockVectors];
+                                  alignas(64) float scores[kBlockVectors];
+                                  for (std::size_t qi = 0; qi < nq; ++qi) {
+                                      codec::dot_block(queries[qi].prepared, b.codes, ip, kt);
+                                      code_scores(queries[qi], ip, b.norm2, scores);
+                                      offer_scored(kt, scores, b.live, b.ids, bi, tops[qi]);
+                                  }
+                              });
 }
 
 }  // namespace pocketvec::search
