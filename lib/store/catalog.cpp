@@ -1,6 +1,8 @@
 #include "store/catalog.h"
 
 #include "codec/codec.h"
+#include "store/checksum.h"
+#include "store/upgrade.h"
 
 namespace pocketvec::store {
 
@@ -15,20 +17,20 @@ namespace {
 
 constexpr const char *kRowColumns =
     "SELECT id, uid, version, name, dim, metric, codec, chunk_capacity, code_bytes, pca_dim,"
-    " raw_tier, train_threshold, flags, coalesce(model_id, 0) FROM pvec_collections";
+    " raw_tier, train_threshold, flags, coalesce(model_id, 0), sum FROM pvec_collections";
 
-int64_t random_uid() {
+// Integers from the file are checked before they are narrowed: 2^32 + 32 is not 32.
+bool fits_u32(int64_t v) { return v >= 0 && v <= int64_t{0xFFFFFFFF}; }
+
+}  // namespace
+
+int64_t new_collection_uid() {
     int64_t v = 0;
     while (v == 0) {
         sqlite3_randomness(sizeof v, &v);
     }
     return v;
 }
-
-// Integers from the file are checked before they are narrowed: 2^32 + 32 is not 32.
-bool fits_u32(int64_t v) { return v >= 0 && v <= int64_t{0xFFFFFFFF}; }
-
-}  // namespace
 
 Status validate_definition(const CollectionMeta &m) {
     codec::CodecId codec_id;
@@ -42,16 +44,10 @@ Status validate_definition(const CollectionMeta &m) {
     return Status::ok();
 }
 
-Status Catalog::read_row(Stmt &stmt, CollectionMeta *out, bool *found, const std::string &what) {
-    StmtUse use(stmt);
-    int rc = use.step();
-    if (rc == SQLITE_DONE) {
-        *found = false;
-        return Status::ok();
-    }
-    if (rc != SQLITE_ROW) {
-        return sqlite_status(conn_, rc, "reading " + what);
-    }
+namespace {
+
+// The row `use` stands on, checked: its checksum, then that it is a definition this library serves.
+Status parse_row(const StmtUse &use, CollectionMeta *out, bool check_sum = true) {
     CollectionMeta m;
     m.id = use.int64(0);
     m.uid = use.int64(1);
@@ -73,8 +69,27 @@ Status Catalog::read_row(Stmt &stmt, CollectionMeta *out, bool *found, const std
     m.train_threshold = static_cast<uint32_t>(use.int64(11));
     m.flags = static_cast<uint32_t>(use.int64(12));
     m.model_id = use.int64(13);
+    PVEC_RETURN_IF(check_sum && use.int64(14) != int64_t{checksum::collection(m)}, PVEC_CORRUPT,
+                   "the catalog row of collection id " + std::to_string(m.id) +
+                       " is damaged (checksum mismatch)");
     PVEC_FORWARD_IF_ERROR(validate_definition(m));
     *out = std::move(m);
+    return Status::ok();
+}
+
+}  // namespace
+
+Status Catalog::read_row(Stmt &stmt, CollectionMeta *out, bool *found, const std::string &what) {
+    StmtUse use(stmt);
+    int rc = use.step();
+    if (rc == SQLITE_DONE) {
+        *found = false;
+        return Status::ok();
+    }
+    if (rc != SQLITE_ROW) {
+        return sqlite_status(conn_, rc, "reading " + what);
+    }
+    PVEC_FORWARD_IF_ERROR(parse_row(use, out));
     *found = true;
     return Status::ok();
 }
@@ -99,9 +114,9 @@ Status Catalog::create(CollectionMeta *meta) {
     Stmt ins;
     PVEC_FORWARD_IF_ERROR(ins.prepare(conn_,
         "INSERT INTO pvec_collections(name, dim, metric, codec, chunk_capacity, code_bytes,"
-        " pca_dim, raw_tier, train_threshold, flags, uid, version)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1)"));
-    meta->uid = random_uid();
+        " pca_dim, raw_tier, train_threshold, flags, uid, version, sum)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, 0)"));
+    meta->uid = new_collection_uid();
     meta->version = 1;
     {
         StmtUse use(ins);
@@ -125,9 +140,12 @@ Status Catalog::create(CollectionMeta *meta) {
         }
     }
     meta->id = sqlite3_last_insert_rowid(conn_);
+    // The sum covers the id, which exists only once the row does.
+    PVEC_FORWARD_IF_ERROR(write_sum(*meta));
     std::string sql =
         "CREATE TABLE " + tables::items(meta->id) +
-        "(id INTEGER PRIMARY KEY, chunk INTEGER NOT NULL, slot INTEGER NOT NULL, meta TEXT);"
+        "(id INTEGER PRIMARY KEY, chunk INTEGER NOT NULL, slot INTEGER NOT NULL, meta TEXT,"
+        " sum INTEGER NOT NULL);"
         "CREATE TABLE " + tables::chunks(meta->id) +
         "(id INTEGER PRIMARY KEY, capacity INTEGER NOT NULL, data BLOB NOT NULL);"
         "CREATE TABLE " + tables::versions(meta->id) +
@@ -136,6 +154,45 @@ Status Catalog::create(CollectionMeta *meta) {
         sql += "CREATE TABLE " + tables::raw(meta->id) + "(id INTEGER PRIMARY KEY, vec BLOB NOT NULL);";
     }
     return exec(conn_, sql.c_str());
+}
+
+Status Catalog::write_sum(const CollectionMeta &meta) {
+    Stmt upd;
+    PVEC_FORWARD_IF_ERROR(upd.prepare(conn_, "UPDATE pvec_collections SET sum = ?2 WHERE id = ?1"));
+    StmtUse use(upd);
+    use.bind(1, meta.id);
+    use.bind(2, int64_t{checksum::collection(meta)});
+    int rc = use.step();
+    return rc == SQLITE_DONE ? Status::ok()
+                             : sqlite_status(conn_, rc, "writing collection '" + meta.name + "'");
+}
+
+Status Catalog::read_all_unsealed(std::vector<CollectionMeta> *out) {
+    Stmt all;
+    PVEC_FORWARD_IF_ERROR(all.prepare(conn_, std::string(kRowColumns) + " ORDER BY id"));
+    StmtUse use(all);
+    int rc;
+    while ((rc = use.step()) == SQLITE_ROW) {
+        CollectionMeta m;
+        PVEC_FORWARD_IF_ERROR(parse_row(use, &m, /*check_sum=*/false));
+        out->push_back(std::move(m));
+    }
+    return rc == SQLITE_DONE ? Status::ok() : sqlite_status(conn_, rc, "reading the catalog");
+}
+
+Status Catalog::find_damaged(std::vector<std::string> *damage) {
+    Stmt all;
+    PVEC_FORWARD_IF_ERROR(all.prepare(conn_, std::string(kRowColumns) + " ORDER BY id"));
+    StmtUse use(all);
+    int rc;
+    while ((rc = use.step()) == SQLITE_ROW) {
+        CollectionMeta m;
+        Status st = parse_row(use, &m);
+        if (!st.is_ok()) {
+            damage->push_back(st.message());
+        }
+    }
+    return rc == SQLITE_DONE ? Status::ok() : sqlite_status(conn_, rc, "reading the catalog");
 }
 
 Status Catalog::drop(const CollectionMeta &meta) {
@@ -153,12 +210,15 @@ Status Catalog::drop(const CollectionMeta &meta) {
 Status Catalog::bump_version(CollectionMeta *meta) {
     if (!bump_.prepared()) {
         PVEC_FORWARD_IF_ERROR(bump_.prepare(
-            conn_, "UPDATE pvec_collections SET version = ?2 WHERE id = ?1 AND uid = ?3"));
+            conn_, "UPDATE pvec_collections SET version = ?2, sum = ?4 WHERE id = ?1 AND uid = ?3"));
     }
+    CollectionMeta next = *meta;
+    next.version += 1;
     StmtUse use(bump_);
     use.bind(1, meta->id);
-    use.bind(2, meta->version + 1);
+    use.bind(2, next.version);
     use.bind(3, meta->uid);
+    use.bind(4, int64_t{checksum::collection(next)});
     int rc = use.step();
     if (rc != SQLITE_DONE) {
         return sqlite_status(conn_, rc, "updating collection '" + meta->name + "'");
@@ -183,7 +243,8 @@ Status Catalog::set_model(CollectionMeta *meta, const model::Model *model) {
         use.bind(1, meta->id);
         use.bind(2, int64_t{model_version});
         use.bind_blob(3, blob.data(), blob.size());
-        use.bind(4, static_cast<int64_t>(model::checksum(blob.data(), blob.size())));
+        use.bind(4, int64_t{checksum::model(meta->uid, meta->id, model_version, blob.data(),
+                                            blob.size())});
         int rc = use.step();
         if (rc != SQLITE_DONE) {
             return sqlite_status(conn_, rc, "storing the model");
@@ -205,7 +266,10 @@ Status Catalog::set_model(CollectionMeta *meta, const model::Model *model) {
     Stmt upd;
     PVEC_FORWARD_IF_ERROR(upd.prepare(conn_,
         "UPDATE pvec_collections SET codec = ?2, pca_dim = ?3, flags = ?4, code_bytes = ?5,"
-        " model_id = ?6, version = ?7 WHERE id = ?1"));
+        " model_id = ?6, version = ?7, sum = ?8 WHERE id = ?1"));
+    CollectionMeta next = *meta;
+    next.version += 1;
+    next.model_id = model_id;
     {
         StmtUse use(upd);
         use.bind(1, meta->id);
@@ -214,7 +278,8 @@ Status Catalog::set_model(CollectionMeta *meta, const model::Model *model) {
         use.bind(4, int64_t{meta->flags});
         use.bind(5, int64_t{meta->code_bytes});
         model_id ? use.bind(6, model_id) : use.bind_null(6);
-        use.bind(7, meta->version + 1);
+        use.bind(7, next.version);
+        use.bind(8, int64_t{checksum::collection(next)});
         int rc = use.step();
         if (rc != SQLITE_DONE) {
             return sqlite_status(conn_, rc, "updating the collection");
@@ -248,7 +313,8 @@ Status Catalog::read_model(CollectionMeta *meta_io, std::shared_ptr<const model:
         return sqlite_status(conn_, rc, "reading the model of " + where);
     }
     const auto *blob = static_cast<const uint8_t *>(use.blob(1));
-    PVEC_RETURN_IF(static_cast<uint64_t>(use.int64(2)) != model::checksum(blob, use.bytes(1)),
+    PVEC_RETURN_IF(use.int64(2) != int64_t{checksum::model(meta.uid, meta.id, use.int64(0), blob,
+                                                            use.bytes(1))},
                    PVEC_CORRUPT, where + ": the model's checksum does not match");
     auto m = std::make_shared<model::Model>();
     Status st = model::Model::deserialize(blob, use.bytes(1), m.get());
@@ -289,45 +355,6 @@ Status read_int(sqlite3 *conn, const char *sql, int64_t *out, bool *has_row) {
     return rc == SQLITE_DONE ? Status::ok() : sqlite_status(conn, rc, "reading the schema");
 }
 
-// Format 1 -> 2: a uid and a version per collection, a versions table per collection.
-Status upgrade_from_1(sqlite3 *conn) {
-    PVEC_FORWARD_IF_ERROR(exec(conn,
-        "ALTER TABLE pvec_collections ADD COLUMN uid INTEGER NOT NULL DEFAULT 0;"
-        "ALTER TABLE pvec_collections ADD COLUMN version INTEGER NOT NULL DEFAULT 1;"));
-    std::vector<int64_t> ids;
-    {
-        Stmt s;
-        PVEC_FORWARD_IF_ERROR(s.prepare(conn, "SELECT id FROM pvec_collections"));
-        StmtUse use(s);
-        int rc;
-        while ((rc = use.step()) == SQLITE_ROW) {
-            ids.push_back(use.int64(0));
-        }
-        if (rc != SQLITE_DONE) {
-            return sqlite_status(conn, rc, "upgrading the file format");
-        }
-    }
-    Stmt set_uid;
-    PVEC_FORWARD_IF_ERROR(set_uid.prepare(conn, "UPDATE pvec_collections SET uid = ?2 WHERE id = ?1"));
-    for (int64_t id : ids) {
-        {
-            StmtUse use(set_uid);
-            use.bind(1, id);
-            use.bind(2, random_uid());
-            int rc = use.step();
-            if (rc != SQLITE_DONE) {
-                return sqlite_status(conn, rc, "upgrading the file format");
-            }
-        }
-        const std::string sql = "CREATE TABLE " + tables::versions(id) +
-                                "(id INTEGER PRIMARY KEY, version INTEGER NOT NULL);"
-                                "INSERT INTO " + tables::versions(id) + "(id, version) SELECT id, 1 FROM " +
-                                tables::chunks(id) + ";";
-        PVEC_FORWARD_IF_ERROR(exec(conn, sql.c_str()));
-    }
-    return exec(conn, "UPDATE pvec_meta SET value = 2 WHERE key = 'format_version'");
-}
-
 }  // namespace
 
 Status create_or_upgrade_schema(sqlite3 *conn, bool may_write, bool *exists, int64_t *format) {
@@ -349,11 +376,12 @@ Status create_or_upgrade_schema(sqlite3 *conn, bool may_write, bool *exists, int
             " metric INTEGER NOT NULL, codec TEXT NOT NULL, pca_dim INTEGER NOT NULL,"
             " raw_tier INTEGER NOT NULL, train_threshold INTEGER NOT NULL, flags INTEGER NOT NULL,"
             " chunk_capacity INTEGER NOT NULL, code_bytes INTEGER NOT NULL, model_id INTEGER,"
-            " uid INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL DEFAULT 1);"
+            " uid INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL DEFAULT 1,"
+            " sum INTEGER NOT NULL DEFAULT 0);"
             "CREATE TABLE pvec_models("
             " id INTEGER PRIMARY KEY, collection_id INTEGER NOT NULL, version INTEGER NOT NULL,"
             " blob BLOB NOT NULL, checksum INTEGER NOT NULL);"
-            "INSERT INTO pvec_meta(key, value) VALUES('format_version', 2);"));
+            "INSERT INTO pvec_meta(key, value) VALUES('format_version', 3);"));
         *exists = true;
         *format = kFormatVersion;
         return Status::ok();
@@ -372,12 +400,16 @@ Status create_or_upgrade_schema(sqlite3 *conn, bool may_write, bool *exists, int
     PVEC_RETURN_IF(v > kFormatVersion, PVEC_FORMAT,
                    "the database uses pocketvec format " + std::to_string(v) +
                        "; this library reads format " + std::to_string(kFormatVersion));
-    if (v == 1) {
+    if (v < kFormatVersion) {
         PVEC_RETURN_IF(!may_write, PVEC_FORMAT,
-                       "the database uses pocketvec format 1; open it read-write once to upgrade "
-                       "it to format 2");
-        PVEC_FORWARD_IF_ERROR(upgrade_from_1(conn));
-        v = 2;
+                       "the database uses pocketvec format " + std::to_string(v) +
+                           "; open it read-write once to upgrade it to format " +
+                           std::to_string(kFormatVersion));
+        if (v == 1) {
+            PVEC_FORWARD_IF_ERROR(upgrade_from_1(conn));
+        }
+        PVEC_FORWARD_IF_ERROR(upgrade_from_2(conn));
+        v = kFormatVersion;
     }
     *format = v;
     return Status::ok();

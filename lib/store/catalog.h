@@ -16,8 +16,9 @@
 
 namespace pocketvec::store {
 
-// Format 2 (docs/format.md): collections carry a uid and a version; chunks have versions.
-constexpr uint32_t kFormatVersion = 2;
+// Format 3 (docs/format.md): every record carries a checksum (store/checksum.h); format 2 added
+// collection uids and versions and chunk versions. Older formats are upgraded by store/upgrade.h.
+constexpr uint32_t kFormatVersion = 3;
 
 constexpr uint32_t kRawNone = 0;
 constexpr uint32_t kRawZstdF32 = 1;  // zstd frame of the float32 vector
@@ -50,6 +51,9 @@ struct CollectionMeta {
 // file must be, and what an import or training may write).
 Status validate_definition(const CollectionMeta &m);
 
+// A random non-zero uid (SQLite's PRNG).
+int64_t new_collection_uid();
+
 namespace tables {
 std::string items(int64_t id);     // pvec_c<id>_items
 std::string chunks(int64_t id);    // pvec_c<id>_chunks
@@ -78,6 +82,12 @@ public:
     // checked; sets meta->model_version.
     Status read_model(CollectionMeta *meta, std::shared_ptr<const model::Model> *out);
     Status list_names(std::vector<std::string> *names);
+    // Every row, checked as a definition but not against its checksum (format upgrades).
+    Status read_all_unsealed(std::vector<CollectionMeta> *out);
+    // One message per catalog row that fails its checksum or is no valid definition.
+    Status find_damaged(std::vector<std::string> *damage);
+    // Stores the row's checksum (after a change of any column the sum covers).
+    Status write_sum(const CollectionMeta &meta);
 
 private:
     Status read_row(Stmt &stmt, CollectionMeta *out, bool *found, const std::string &what);
@@ -86,10 +96,10 @@ private:
     Stmt by_name_, by_id_, bump_;
 };
 
-// Creates pocketvec's tables in a new file or upgrades a format 1 file to format 2 (inside the
-// caller's write transaction; with may_write false it only checks). *format receives the file's
-// format version (also when the call fails for it); a newer one is PVEC_FORMAT, format 1 without
-// may_write too.
+// Creates pocketvec's tables in a new file or upgrades a format 1 or 2 file to format 3 (inside
+// the caller's write transaction; with may_write false it only checks). *format receives the
+// file's format version (also when the call fails for it); a newer one is PVEC_FORMAT, an older
+// one without may_write too.
 Status create_or_upgrade_schema(sqlite3 *conn, bool may_write, bool *exists, int64_t *format);
 
 }  // namespace pocketvec::store

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "codec/codec.h"
+#include "store/checksum.h"
 
 namespace pocketvec::store {
 
@@ -16,7 +17,7 @@ float scan_aux(const model::Model *model, const uint8_t *code, float norm) {
 }
 
 ChunkFile::ChunkFile(sqlite3 *conn, const CollectionMeta &meta)
-    : conn_(conn), chunks_(tables::chunks(meta.id)), versions_(tables::versions(meta.id)),
+    : conn_(conn), uid_(meta.uid), chunks_(tables::chunks(meta.id)), versions_(tables::versions(meta.id)),
       where_("collection '" + meta.name + "'") {}
 
 Status ChunkFile::prepare() {
@@ -82,6 +83,8 @@ Status ChunkFile::load(std::size_t index, std::size_t code_bytes, const model::M
                    which + " has " + std::to_string(use.bytes(1)) + " bytes, expected " +
                        std::to_string(lay.total_bytes()));
     const auto *data = static_cast<const uint8_t *>(use.blob(1));
+    const std::string damage = find_damage(data, lay, uid_, index);
+    PVEC_RETURN_IF(!damage.empty(), PVEC_CORRUPT, where_ + ": " + damage);
     auto chunk = std::make_shared<ResidentChunk>(code_bytes);
     chunk->capacity = lay.capacity;
     for (std::size_t slot = 0; slot < lay.capacity; ++slot) {
@@ -122,7 +125,7 @@ Status ChunkFile::insert(std::size_t index, std::size_t capacity, std::size_t co
 Status ChunkFile::rewrite(std::size_t index, const ResidentChunk &chunk, std::size_t code_bytes) {
     PVEC_FORWARD_IF_ERROR(prepare());
     std::vector<uint8_t> data;
-    build_blob(chunk, ChunkLayout{chunk.capacity, code_bytes}, &data);
+    build_blob(chunk, ChunkLayout{chunk.capacity, code_bytes}, uid_, index, &data);
     blob_.close();  // the UPDATE expires any blob handle on this row
     StmtUse use(rewrite_);
     use.bind(1, static_cast<int64_t>(index));
@@ -152,7 +155,9 @@ Status ChunkFile::write_slot(std::size_t index, const ChunkLayout &lay, std::siz
     PVEC_FORWARD_IF_ERROR(blob_.open(conn_, chunks_, "data", static_cast<int64_t>(index), true));
     PVEC_RETURN_IF(blob_.size() != lay.total_bytes(), PVEC_CORRUPT,
                    where_ + ": chunk " + std::to_string(index) + " changed size");
+    const uint32_t sum = checksum::slot(uid_, index, slot, id, norm, code, lay.code_bytes);
     PVEC_FORWARD_IF_ERROR(blob_.write(code, lay.code_bytes, lay.code_offset(slot)));
+    PVEC_FORWARD_IF_ERROR(blob_.write(&sum, 4, lay.sum_offset(slot)));
     PVEC_FORWARD_IF_ERROR(blob_.write(&norm, 4, lay.norm_offset(slot)));
     PVEC_FORWARD_IF_ERROR(blob_.write(&id, 8, lay.id_offset(slot)));
     return blob_.write(&live_byte, 1, lay.live_offset() + slot / 8);
@@ -167,11 +172,12 @@ Status ChunkFile::clear_slot(std::size_t index, const ChunkLayout &lay, std::siz
     const std::vector<uint8_t> zeros(std::max<std::size_t>(lay.code_bytes, 8), 0);
     PVEC_FORWARD_IF_ERROR(blob_.write(zeros.data(), 8, lay.id_offset(slot)));
     PVEC_FORWARD_IF_ERROR(blob_.write(zeros.data(), 4, lay.norm_offset(slot)));
+    PVEC_FORWARD_IF_ERROR(blob_.write(zeros.data(), 4, lay.sum_offset(slot)));
     return blob_.write(zeros.data(), lay.code_bytes, lay.code_offset(slot));
 }
 
-void ChunkFile::build_blob(const ResidentChunk &chunk, const ChunkLayout &lay,
-                           std::vector<uint8_t> *out) {
+void ChunkFile::build_blob(const ResidentChunk &chunk, const ChunkLayout &lay, int64_t uid,
+                           std::size_t index, std::vector<uint8_t> *out) {
     out->assign(lay.total_bytes(), 0);
     uint8_t *data = out->data();
     for (std::size_t s = 0; s < std::min(lay.capacity, chunk.capacity); ++s) {
@@ -182,7 +188,43 @@ void ChunkFile::build_blob(const ResidentChunk &chunk, const ChunkLayout &lay,
         std::memcpy(data + lay.id_offset(s), &chunk.ids[s], 8);
         std::memcpy(data + lay.norm_offset(s), &chunk.norms[s], 4);
         chunk.read_code(s, data + lay.code_offset(s));
+        const uint32_t sum = checksum::slot(uid, index, s, chunk.ids[s], chunk.norms[s],
+                                            data + lay.code_offset(s), lay.code_bytes);
+        std::memcpy(data + lay.sum_offset(s), &sum, 4);
     }
+}
+
+std::string ChunkFile::find_damage(const uint8_t *data, const ChunkLayout &lay, int64_t uid,
+                                   std::size_t index) {
+    const auto zero = [](const uint8_t *p, std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) {
+            if (p[i] != 0) {
+                return false;
+            }
+        }
+        return true;
+    };
+    for (std::size_t slot = 0; slot < lay.capacity; ++slot) {
+        const uint8_t *id = data + lay.id_offset(slot), *norm = data + lay.norm_offset(slot),
+                      *sum = data + lay.sum_offset(slot), *code = data + lay.code_offset(slot);
+        bool ok;
+        if ((data[lay.live_offset() + slot / 8] >> (slot % 8)) & 1u) {
+            int64_t id_v;
+            float norm_v;
+            uint32_t sum_v;
+            std::memcpy(&id_v, id, 8);
+            std::memcpy(&norm_v, norm, 4);
+            std::memcpy(&sum_v, sum, 4);
+            ok = sum_v == checksum::slot(uid, index, slot, id_v, norm_v, code, lay.code_bytes);
+        } else {
+            ok = zero(id, 8) && zero(norm, 4) && zero(sum, 4) && zero(code, lay.code_bytes);
+        }
+        if (!ok) {
+            return "chunk " + std::to_string(index) + " slot " + std::to_string(slot) +
+                   " is damaged (checksum mismatch)";
+        }
+    }
+    return "";
 }
 
 }  // namespace pocketvec::store

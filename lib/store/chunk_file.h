@@ -33,7 +33,8 @@ public:
     // version row.
     Status versions(std::vector<int64_t> *out);
     // Chunk `index` as a resident chunk whose codes are `code_bytes` wide, scan corrections
-    // computed under `model` (null: exact float32).
+    // computed under `model` (null: exact float32). Every live slot's checksum and every free
+    // slot's zero bytes are verified: damage is PVEC_CORRUPT naming the chunk and slot.
     Status load(std::size_t index, std::size_t code_bytes, const model::Model *model,
                 std::shared_ptr<ResidentChunk> *out);
 
@@ -41,20 +42,26 @@ public:
     // Replaces chunk `index` by `chunk` in the layout of `code_bytes` (growth, re-encoding).
     Status rewrite(std::size_t index, const ResidentChunk &chunk, std::size_t code_bytes);
     Status set_version(std::size_t index, int64_t version);
-    // One slot's id, norm, code and the bitmap byte holding it, written in place.
+    // One slot's id, norm, code, checksum and the bitmap byte holding it, written in place.
     Status write_slot(std::size_t index, const ChunkLayout &lay, std::size_t slot, int64_t id,
                       float norm, const uint8_t *code, uint8_t live_byte);
-    // Marks the slot free and zeroes its id, norm and code: a deleted vector does not linger.
+    // Marks the slot free and zeroes its id, norm, checksum and code: a deleted vector does not
+    // linger.
     Status clear_slot(std::size_t index, const ChunkLayout &lay, std::size_t slot, uint8_t live_byte);
     // Must run before the transaction commits or rolls back (an open blob is an active statement).
     void close_blob() { blob_.close(); }
 
-    // The chunk's file blob in `lay`, built from its resident copy.
-    static void build_blob(const ResidentChunk &chunk, const ChunkLayout &lay,
-                           std::vector<uint8_t> *out);
+    // The file blob of chunk `index` of collection `uid` in `lay`, built from its resident copy.
+    static void build_blob(const ResidentChunk &chunk, const ChunkLayout &lay, int64_t uid,
+                           std::size_t index, std::vector<uint8_t> *out);
+    // The damage in chunk blob `data` (chunk `index` of collection `uid`, in `lay`): a message
+    // naming the first slot whose checksum fails or whose free bytes are not zero, or "".
+    static std::string find_damage(const uint8_t *data, const ChunkLayout &lay, int64_t uid,
+                                   std::size_t index);
 
 private:
     sqlite3 *conn_;
+    int64_t uid_;
     std::string chunks_, versions_, where_;
     Stmt list_, load_, insert_, insert_version_, rewrite_, set_version_;
     Blob blob_;

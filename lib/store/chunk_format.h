@@ -11,7 +11,9 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "pocketvec's file forma
 
 // A chunk holds `capacity` slots (32, 64, ... 256):
 //   [live bitmap: capacity / 8 bytes][ids: capacity x int64][norms: capacity x float32]
-//   [codes: capacity x code_bytes, row-major]
+//   [sums: capacity x uint32 (store/checksum.h)][codes: capacity x code_bytes, row-major]
+// Invariant: a free slot's id, norm, sum and code bytes are all zero; a live slot's sum is
+// checksum::slot of its id, norm and code (never zero).
 struct ChunkLayout {
     std::size_t capacity;
     std::size_t code_bytes;
@@ -19,11 +21,13 @@ struct ChunkLayout {
     std::size_t live_offset() const { return 0; }
     std::size_t ids_offset() const { return capacity / 8; }
     std::size_t norms_offset() const { return ids_offset() + capacity * 8; }
-    std::size_t codes_offset() const { return norms_offset() + capacity * 4; }
+    std::size_t sums_offset() const { return norms_offset() + capacity * 4; }
+    std::size_t codes_offset() const { return sums_offset() + capacity * 4; }
     std::size_t total_bytes() const { return codes_offset() + capacity * code_bytes; }
 
     std::size_t id_offset(std::size_t slot) const { return ids_offset() + slot * 8; }
     std::size_t norm_offset(std::size_t slot) const { return norms_offset() + slot * 4; }
+    std::size_t sum_offset(std::size_t slot) const { return sums_offset() + slot * 4; }
     std::size_t code_offset(std::size_t slot) const { return codes_offset() + slot * code_bytes; }
 };
 

@@ -10,6 +10,7 @@
 #include "codec/minifloat.h"
 #include "pocketvec/pocketvec.h"
 #include "search/scan.h"
+#include "store/checksum.h"
 #include "store/database.h"
 
 namespace pocketvec::store {
@@ -119,12 +120,13 @@ Status Collection::prepare() {
     };
     PVEC_FORWARD_IF_ERROR(prep(find_stmt_, "SELECT chunk, slot FROM " + items + " WHERE id = ?1"));
     PVEC_FORWARD_IF_ERROR(prep(insert_stmt_, "INSERT INTO " + items +
-                                                 "(id, chunk, slot, meta) VALUES(?1, ?2, ?3, ?4)"));
+                                                 "(id, chunk, slot, meta, sum)"
+                                                 " VALUES(?1, ?2, ?3, ?4, ?5)"));
     PVEC_FORWARD_IF_ERROR(
-        prep(update_meta_stmt_, "UPDATE " + items + " SET meta = ?2 WHERE id = ?1"));
+        prep(update_meta_stmt_, "UPDATE " + items + " SET meta = ?2, sum = ?3 WHERE id = ?1"));
     PVEC_FORWARD_IF_ERROR(prep(delete_stmt_, "DELETE FROM " + items + " WHERE id = ?1"));
     PVEC_FORWARD_IF_ERROR(
-        prep(get_stmt_, "SELECT chunk, slot, meta FROM " + items + " WHERE id = ?1"));
+        prep(get_stmt_, "SELECT chunk, slot, meta, sum FROM " + items + " WHERE id = ?1"));
     PVEC_FORWARD_IF_ERROR(prep(json_valid_stmt_, "SELECT json_valid(?1)"));
     if (snapshot()->meta.raw_tier != kRawNone) {
         const std::string raw = tables::raw(id_);
@@ -292,6 +294,30 @@ Status Collection::find(const View &s, int64_t id, bool *found, SlotRef *loc) {
     return Status::ok();
 }
 
+int64_t Collection::item_sum(int64_t id, const SlotRef &loc, const char *meta) const {
+    return item_sum(id, loc, meta ? std::string_view(meta) : std::string_view(), meta != nullptr);
+}
+
+int64_t Collection::item_sum(int64_t id, const SlotRef &loc, std::string_view meta,
+                             bool has_meta) const {
+    return checksum::item(snapshot()->meta.uid, id, static_cast<int64_t>(loc.chunk),
+                          static_cast<int64_t>(loc.slot), has_meta, meta);
+}
+
+// No items row for `id`: PVEC_NOTFOUND, unless a (checksum-verified) chunk slot holds the id, in
+// which case its items row was lost to damage.
+Status Collection::missing_item(const Snapshot &s, int64_t id) const {
+    for (std::size_t c = 0; c < s.chunks.size(); ++c) {
+        const ResidentChunk &chunk = *s.chunks[c];
+        for (std::size_t slot = 0; slot < chunk.capacity; ++slot) {
+            PVEC_RETURN_IF(chunk.ids[slot] == id && chunk.is_live(slot), PVEC_CORRUPT,
+                           "item " + std::to_string(id) + " is in chunk " + std::to_string(c) +
+                               " slot " + std::to_string(slot) + " but its items row is missing");
+        }
+    }
+    return error(PVEC_NOTFOUND, "no item with id " + std::to_string(id));
+}
+
 Status Collection::allocate_slot(Draft &d, SlotRef *loc) {
     if (d.lowest_free(loc)) {
         return Status::ok();
@@ -371,9 +397,16 @@ Status Collection::write_raw(int64_t id, const float *vec) {
         data = raw_buf_.data();
         size = raw_buf_.size();
     }
+    // The stored bytes, then their checksum (4 bytes, store/checksum.h).
+    if (data != raw_buf_.data()) {
+        raw_buf_.assign(static_cast<const uint8_t *>(data), static_cast<const uint8_t *>(data) + size);
+    }
+    raw_buf_.resize(size + 4);
+    const uint32_t sum = checksum::raw(snapshot()->meta.uid, id, raw_buf_.data(), size);
+    std::memcpy(raw_buf_.data() + size, &sum, 4);
     StmtUse use(raw_put_stmt_);
     use.bind(1, id);
-    use.bind_blob(2, data, size);
+    use.bind_blob(2, raw_buf_.data(), size + 4);
     int rc = use.step();
     return rc == SQLITE_DONE ? Status::ok()
                              : sqlite_status(db_.conn(), rc, "writing raw vector " + std::to_string(id));
@@ -397,6 +430,13 @@ Status Collection::decode_raw(uint32_t tier, int64_t id, const uint8_t *blob, st
                               float *vec) {
     const std::size_t n = dim_ * sizeof(float);
     const std::string damaged = "raw vector " + std::to_string(id) + " is damaged";
+    uint32_t sum = 0;
+    if (bytes >= 4) {
+        std::memcpy(&sum, blob + bytes - 4, 4);
+    }
+    PVEC_RETURN_IF(bytes < 4 || sum != checksum::raw(snapshot()->meta.uid, id, blob, bytes - 4),
+                   PVEC_CORRUPT, damaged + " (checksum mismatch)");
+    bytes -= 4;
     if (tier == kRawZstdF32) {
         if (zd_ == nullptr) {
             zd_ = ZSTD_createDCtx();
@@ -489,6 +529,7 @@ Status Collection::write_one(Draft &d, int64_t id, const float *vec, const char 
         StmtUse use(update_meta_stmt_);
         use.bind(1, id);
         meta ? use.bind_static(2, meta) : use.bind_null(2);
+        use.bind(3, item_sum(id, loc, meta));
         int rc = use.step();
         if (rc != SQLITE_DONE) {
             return sqlite_status(db_.conn(), rc, "updating item " + std::to_string(id));
@@ -502,6 +543,7 @@ Status Collection::write_one(Draft &d, int64_t id, const float *vec, const char 
         use.bind(2, static_cast<int64_t>(loc.chunk));
         use.bind(3, static_cast<int64_t>(loc.slot));
         meta ? use.bind_static(4, meta) : use.bind_null(4);
+        use.bind(5, item_sum(id, loc, meta));
         int rc = use.step();
         if (rc != SQLITE_DONE) {
             return sqlite_status(db_.conn(), rc, "inserting item " + std::to_string(id));
@@ -589,7 +631,9 @@ Status Collection::remove(int64_t id) {
     bool found;
     SlotRef loc;
     PVEC_FORWARD_IF_ERROR(find(*base, id, &found, &loc));
-    PVEC_RETURN_IF(!found, PVEC_NOTFOUND, "no item with id " + std::to_string(id));
+    if (!found) {
+        return missing_item(*base, id);
+    }
     {
         StmtUse use(delete_stmt_);
         use.bind(1, id);
@@ -641,7 +685,7 @@ Status Collection::get(int64_t id, float *vec, std::string *meta, bool *has_meta
     use.bind(1, id);
     int rc = use.step();
     if (rc == SQLITE_DONE) {
-        return error(PVEC_NOTFOUND, "no item with id " + std::to_string(id));
+        return missing_item(*s, id);
     }
     if (rc != SQLITE_ROW) {
         return sqlite_status(db_.conn(), rc, "reading item " + std::to_string(id));
@@ -653,6 +697,11 @@ Status Collection::get(int64_t id, float *vec, std::string *meta, bool *has_meta
                        s->chunks[chunk]->ids[slot] != id,
                    PVEC_CORRUPT, "item " + std::to_string(id) + " points to an invalid slot");
     *has_meta = !use.is_null(2);
+    const SlotRef at{static_cast<std::size_t>(chunk), static_cast<std::size_t>(slot)};
+    PVEC_RETURN_IF(use.int64(3) != item_sum(id, at, *has_meta ? use.text(2) : std::string_view(),
+                                            *has_meta),
+                   PVEC_CORRUPT, "the items row of item " + std::to_string(id) +
+                                     " is damaged (checksum mismatch)");
     if (meta && *has_meta) {
         *meta = std::string(use.text(2));
     }

@@ -482,7 +482,14 @@ Status Database::lookup(const std::string &name, std::shared_ptr<Collection> *ou
     CollectionMeta meta;
     bool found;
     PVEC_FORWARD_IF_ERROR(catalog_.read_by_name(name, &meta, &found));
-    PVEC_RETURN_IF(!found, PVEC_NOTFOUND, "no collection named '" + name + "'");
+    if (!found) {
+        // The name may be missing because its row is damaged: then say so rather than NOTFOUND.
+        std::vector<std::string> damage;
+        PVEC_FORWARD_IF_ERROR(catalog_.find_damaged(&damage));
+        PVEC_RETURN_IF(!damage.empty(), PVEC_CORRUPT,
+                       "no collection named '" + name + "', and " + damage.front());
+        return error(PVEC_NOTFOUND, "no collection named '" + name + "'");
+    }
     auto it = collections_.find(meta.id);
     if (it != collections_.end() && it->second->uid() == meta.uid && !it->second->dropped()) {
         *out = it->second;

@@ -12,9 +12,11 @@ TEST(ChunkLayout, SectionsFollowEachOtherWithoutGaps) {
     EXPECT_EQ(l.live_offset(), 0u);
     EXPECT_EQ(l.ids_offset(), 32u);
     EXPECT_EQ(l.norms_offset(), 32u + 2048u);
-    EXPECT_EQ(l.codes_offset(), 32u + 2048u + 1024u);
-    EXPECT_EQ(l.total_bytes(), 3104u + 256u * 1536u);
-    EXPECT_EQ(l.code_offset(3), 3104u + 3u * 1536u);
+    EXPECT_EQ(l.sums_offset(), 32u + 2048u + 1024u);
+    EXPECT_EQ(l.codes_offset(), 32u + 2048u + 2048u);
+    EXPECT_EQ(l.total_bytes(), 4128u + 256u * 1536u);
+    EXPECT_EQ(l.code_offset(3), 4128u + 3u * 1536u);
+    EXPECT_EQ(l.sum_offset(255), 32u + 2048u + 1024u + 255u * 4u);
     EXPECT_EQ(l.id_offset(255), 32u + 255u * 8u);
 }
 

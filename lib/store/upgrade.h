@@ -1,0 +1,18 @@
+// Upgrades of older file formats, each inside the caller's write transaction, so a file is
+// upgraded completely or not at all (docs/format.md, "pvec_meta").
+#pragma once
+
+#include <sqlite3.h>
+
+#include "common/status.h"
+
+namespace pocketvec::store {
+
+// Format 1 -> 2: a uid and a version per collection, a versions table per collection.
+Status upgrade_from_1(sqlite3 *conn);
+// Format 2 -> 3: a checksum on every catalog row, items row, chunk slot, raw vector and model row.
+// The chunk blobs gain their sums section. A format 2 model row whose FNV checksum fails, or a
+// chunk blob of the wrong size, fails the upgrade with PVEC_CORRUPT (nothing is sealed unchecked).
+Status upgrade_from_2(sqlite3 *conn);
+
+}  // namespace pocketvec::store
