@@ -1,4 +1,4 @@
-// pocketvec info DB [NAME] [--json]
+// pocketvec info DB [NAME] [--check] [--json]
 #include "cli.h"
 #include "commands.h"
 #include "json_writer.h"
@@ -10,12 +10,14 @@ namespace pocketvec::tool {
 namespace {
 
 constexpr const char *kHelp =
-    "usage: pocketvec info DB [NAME] [--json]\n"
+    "usage: pocketvec info DB [NAME] [--check] [--json]\n"
     "\n"
     "Lists the collections of database DB (or only NAME) with their dimension, metric, codec,\n"
     "item count, slot capacity and bytes used, plus the file size, the library version and the\n"
     "SIMD kernel level in use.\n"
     "\n"
+    "  --check  first verify the whole file (pvec_db_check: SQLite's structure, every checksum,\n"
+    "           items against chunk slots); damage is listed and the exit status is 1\n"
     "  --json   print one JSON object\n";
 
 // The list comes back as one allocation that pvec_free releases.
@@ -36,6 +38,33 @@ std::vector<std::string> collection_names(pvec_db *db) {
     return out;
 }
 
+// pvec_db_check's findings, one per line; empty when the file is sound.
+std::vector<std::string> check_db(pvec_db *db) {
+    char *report = nullptr;
+    char *err = nullptr;
+    const int rc = pvec_db_check(db, &report, &err);
+    std::vector<std::string> lines;
+    if (report) {
+        std::string text(report);
+        std::size_t at = 0;
+        while (at < text.size()) {
+            const std::size_t nl = text.find('\n', at);
+            lines.push_back(text.substr(at, nl - at));
+            at = nl == std::string::npos ? text.size() : nl + 1;
+        }
+    }
+    pvec_free(report);
+    const std::string message = err ? err : pvec_errstr(rc);
+    pvec_free(err);
+    if (rc != PVEC_OK && rc != PVEC_CORRUPT) {
+        throw ToolError("cannot check the database: " + message);
+    }
+    if (rc == PVEC_CORRUPT && lines.empty()) {
+        lines.push_back(message);
+    }
+    return lines;
+}
+
 } // namespace
 
 int run_info(const CommandArgs &argv) {
@@ -43,11 +72,34 @@ int run_info(const CommandArgs &argv) {
         std::fputs(kHelp, stdout);
         return kExitOk;
     }
-    const Args args(argv, {{"--json", false}});
+    const Args args(argv, {{"--json", false}, {"--check", false}});
     args.expect_positionals(1, 2, "DB [NAME]");
     const std::string &path = args.positionals()[0];
 
     DbHandle db = open_db(path, PVEC_OPEN_READONLY | PVEC_OPEN_NOCREATE);
+    if (args.has("--check")) {
+        const std::vector<std::string> damage = check_db(db.get());
+        if (!damage.empty()) {
+            // Collections are not opened: a damaged one would only repeat the report.
+            close_db(db);
+            if (args.has("--json")) {
+                JsonWriter json;
+                json.begin_object().key("file").string(path).key("check").begin_object();
+                json.key("ok").boolean(false).key("problems").begin_array();
+                for (const std::string &line : damage) {
+                    json.string(line);
+                }
+                json.end_array().end_object().end_object();
+                std::printf("%s\n", json.str().c_str());
+            } else {
+                std::printf("check        DAMAGED: %zu findings\n", damage.size());
+                for (const std::string &line : damage) {
+                    std::printf("  %s\n", line.c_str());
+                }
+            }
+            return kExitRuntime;
+        }
+    }
     std::vector<std::string> names;
     if (args.positionals().size() == 2) {
         names.push_back(args.positionals()[1]);
@@ -72,8 +124,12 @@ int run_info(const CommandArgs &argv) {
             .key("version")
             .string(pvec_version_string())
             .key("kernel")
-            .string(pvec_kernel_name())
-            .key("collections")
+            .string(pvec_kernel_name());
+        if (args.has("--check")) {
+            json.key("check").begin_object().key("ok").boolean(true).key("problems").begin_array();
+            json.end_array().end_object();
+        }
+        json.key("collections")
             .begin_array();
         for (const pvec_collection_info &info : infos) {
             json.begin_object()
@@ -112,6 +168,9 @@ int run_info(const CommandArgs &argv) {
                 static_cast<unsigned long long>(file_bytes));
     std::printf("library      pocketvec %s, kernel %s\n", pvec_version_string(),
                 pvec_kernel_name());
+    if (args.has("--check")) {
+        std::printf("check        ok (every checksum and cross-reference verified)\n");
+    }
     std::printf("collections  %zu\n", infos.size());
     if (infos.empty()) {
         return kExitOk;

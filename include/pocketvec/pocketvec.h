@@ -207,6 +207,18 @@ PVEC_API int pvec_db_begin(pvec_db *db, char **errmsg);
 PVEC_API int pvec_db_commit(pvec_db *db, char **errmsg);
 PVEC_API int pvec_db_rollback(pvec_db *db, char **errmsg);
 
+/* Verifies everything pocketvec keeps in the file: SQLite's own structure (PRAGMA
+ * integrity_check), then every catalog row, model, chunk slot, items row and raw vector against
+ * its checksum, and that items rows and chunk slots point at each other one to one (and raw
+ * vectors at items). Reads only: works on a read-only handle and changes no state. Runs in one
+ * read transaction (inside an explicit transaction it sees that transaction's writes); other
+ * calls on `db` wait while it runs (it reads the whole file).
+ * Returns PVEC_OK when nothing is damaged, PVEC_CORRUPT when something is; *report (may be NULL)
+ * then receives the findings as text, one per line (at most 1000 lines, then one saying how many
+ * more were found), or "" when clean; free it with pvec_free. Also PVEC_MISUSE (db NULL),
+ * PVEC_NOMEM, PVEC_IO, PVEC_BUSY. Any thread. Since 0.1. */
+PVEC_API int pvec_db_check(pvec_db *db, char **report, char **errmsg);
+
 /* ---------------------------------------------------------------------------------------------
  * Collections
  *

@@ -272,6 +272,38 @@ int pvec_db_rollback(pvec_db *db, char **errmsg) {
     });
 }
 
+int pvec_db_check(pvec_db *db, char **report, char **errmsg) {
+    if (report) {
+        *report = nullptr;
+    }
+    return guarded(errmsg, [&]() -> Status {
+        PVEC_CHECK_ARG(db != nullptr, "db is NULL");
+        store::DamageReport found;
+        {
+            std::lock_guard<std::mutex> lock(db->db->mutex());
+            PVEC_FORWARD_IF_ERROR(db->db->check(&found));
+        }
+        std::string text;
+        for (const std::string &line : found.lines) {
+            text += line;
+            text += '\n';
+        }
+        if (found.count > found.lines.size()) {
+            text += "... and " + std::to_string(found.count - found.lines.size()) +
+                    " more problems\n";
+        }
+        if (report) {
+            *report = static_cast<char *>(std::malloc(text.size() + 1));
+            PVEC_RETURN_IF(*report == nullptr, PVEC_NOMEM, "out of memory");
+            std::memcpy(*report, text.c_str(), text.size() + 1);
+        }
+        PVEC_RETURN_IF(found.count > 0, PVEC_CORRUPT,
+                       std::to_string(found.count) + " problems found; the first: " +
+                           found.lines.front());
+        return Status::ok();
+    });
+}
+
 int pvec_collection_create(pvec_db *db, const char *name, const pvec_collection_options *opts_in,
                            pvec_collection **out, char **errmsg) {
     if (out) {

@@ -96,7 +96,10 @@ Status Catalog::read_row(Stmt &stmt, CollectionMeta *out, bool *found, const std
 
 Status Catalog::read_by_name(const std::string &name, CollectionMeta *out, bool *found) {
     if (!by_name_.prepared()) {
-        PVEC_FORWARD_IF_ERROR(by_name_.prepare(conn_, std::string(kRowColumns) + " WHERE name = ?1"));
+        // "+name": the catalog is read by scanning its few rows, never through the name index, so a
+        // damaged index cannot hide a collection or hand out another one.
+        PVEC_FORWARD_IF_ERROR(
+            by_name_.prepare(conn_, std::string(kRowColumns) + " WHERE +name = ?1"));
     }
     sqlite3_bind_text64(by_name_.get(), 1, name.data(), name.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
     return read_row(by_name_, out, found, "collection '" + name + "'");
@@ -180,7 +183,7 @@ Status Catalog::read_all_unsealed(std::vector<CollectionMeta> *out) {
     return rc == SQLITE_DONE ? Status::ok() : sqlite_status(conn_, rc, "reading the catalog");
 }
 
-Status Catalog::find_damaged(std::vector<std::string> *damage) {
+Status Catalog::find_damaged(std::vector<std::string> *damage, std::vector<CollectionMeta> *good) {
     Stmt all;
     PVEC_FORWARD_IF_ERROR(all.prepare(conn_, std::string(kRowColumns) + " ORDER BY id"));
     StmtUse use(all);
@@ -190,6 +193,8 @@ Status Catalog::find_damaged(std::vector<std::string> *damage) {
         Status st = parse_row(use, &m);
         if (!st.is_ok()) {
             damage->push_back(st.message());
+        } else if (good) {
+            good->push_back(std::move(m));
         }
     }
     return rc == SQLITE_DONE ? Status::ok() : sqlite_status(conn_, rc, "reading the catalog");

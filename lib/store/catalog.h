@@ -84,8 +84,10 @@ public:
     Status list_names(std::vector<std::string> *names);
     // Every row, checked as a definition but not against its checksum (format upgrades).
     Status read_all_unsealed(std::vector<CollectionMeta> *out);
-    // One message per catalog row that fails its checksum or is no valid definition.
-    Status find_damaged(std::vector<std::string> *damage);
+    // One message per catalog row that fails its checksum or is no valid definition; the rows
+    // that pass into *good (when not null).
+    Status find_damaged(std::vector<std::string> *damage,
+                        std::vector<CollectionMeta> *good = nullptr);
     // Stores the row's checksum (after a change of any column the sum covers).
     Status write_sum(const CollectionMeta &meta);
 

@@ -300,7 +300,7 @@ int64_t Collection::item_sum(int64_t id, const SlotRef &loc, const char *meta) c
 
 int64_t Collection::item_sum(int64_t id, const SlotRef &loc, std::string_view meta,
                              bool has_meta) const {
-    return checksum::item(snapshot()->meta.uid, id, static_cast<int64_t>(loc.chunk),
+    return checksum::item(uid_, id, static_cast<int64_t>(loc.chunk),
                           static_cast<int64_t>(loc.slot), has_meta, meta);
 }
 
@@ -402,7 +402,7 @@ Status Collection::write_raw(int64_t id, const float *vec) {
         raw_buf_.assign(static_cast<const uint8_t *>(data), static_cast<const uint8_t *>(data) + size);
     }
     raw_buf_.resize(size + 4);
-    const uint32_t sum = checksum::raw(snapshot()->meta.uid, id, raw_buf_.data(), size);
+    const uint32_t sum = checksum::raw(uid_, id, raw_buf_.data(), size);
     std::memcpy(raw_buf_.data() + size, &sum, 4);
     StmtUse use(raw_put_stmt_);
     use.bind(1, id);
@@ -434,7 +434,7 @@ Status Collection::decode_raw(uint32_t tier, int64_t id, const uint8_t *blob, st
     if (bytes >= 4) {
         std::memcpy(&sum, blob + bytes - 4, 4);
     }
-    PVEC_RETURN_IF(bytes < 4 || sum != checksum::raw(snapshot()->meta.uid, id, blob, bytes - 4),
+    PVEC_RETURN_IF(bytes < 4 || sum != checksum::raw(uid_, id, blob, bytes - 4),
                    PVEC_CORRUPT, damaged + " (checksum mismatch)");
     bytes -= 4;
     if (tier == kRawZstdF32) {

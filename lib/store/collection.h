@@ -114,6 +114,11 @@ public:
     Status export_model(std::vector<uint8_t> *blob);
     Status import_model(const uint8_t *blob, std::size_t size);
 
+    // pvec_db_check for this collection (catalog row `meta`), inside the caller's read transaction: the model, every
+    // chunk, items row and raw vector against its checksum, and items against slots one to one.
+    // Damage goes to *report; only a failure to read is returned.
+    Status verify(const CollectionMeta &meta, DamageReport *report);
+
     // Checks a vector of dim() floats: all finite.
     Status check_vector(const float *v) const;
 

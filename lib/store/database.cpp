@@ -181,7 +181,7 @@ Status Database::init(bool may_create) {
         PVEC_FORWARD_IF_ERROR(read.begin_plain());
         int64_t format = 0;
         Status st = create_or_upgrade_schema(conn_, false, &exists, &format);
-        needs_write = may_create && (!exists || format == 1);
+        needs_write = may_create && (!exists || (format >= 1 && format < kFormatVersion));
         if (!needs_write) {
             PVEC_FORWARD_IF_ERROR(st);
         }

@@ -35,6 +35,14 @@ namespace pocketvec::store {
 
 class Collection;
 
+// What pvec_db_check found: every problem counted, the first kMaxLines described.
+struct DamageReport {
+    static constexpr std::size_t kMaxLines = 1000;
+    std::vector<std::string> lines;
+    std::size_t count = 0;
+    void add(std::string what);
+};
+
 struct OpenOptions {
     bool readonly = false;
     bool nocreate = false;
@@ -82,6 +90,8 @@ public:
     Status open_collection(const std::string &name, std::shared_ptr<Collection> *out);
     Status drop_collection(const std::string &name);
     Status list_collections(std::vector<std::string> *names);
+    // Verifies the whole file in one read transaction (pvec_db_check); damage goes to *report.
+    Status check(DamageReport *report);
 
     // Brings every resident collection up to the file when another connection committed (one
     // read transaction). Inside this connection's own transaction there is nothing to do.
