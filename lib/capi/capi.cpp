@@ -330,11 +330,14 @@ int pvec_collection_create(pvec_db *db, const char *name, const pvec_collection_
         spec.raw_tier = opts->raw_tier;
         spec.train_threshold = opts->train_threshold;
         spec.flags = opts->flags;
+        // The handle is allocated before the collection is committed: after that nothing fails.
+        std::unique_ptr<pvec_collection> handle(out ? new pvec_collection{db, nullptr} : nullptr);
         std::lock_guard<std::mutex> lock(db->db->mutex());
         std::shared_ptr<store::Collection> coll;
         PVEC_FORWARD_IF_ERROR(db->db->create_collection(name, spec, &coll));
         if (out) {
-            *out = new pvec_collection{db, coll};
+            handle->coll = std::move(coll);
+            *out = handle.release();
             db->db->open_handles++;
         }
         return Status::ok();

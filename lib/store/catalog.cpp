@@ -101,7 +101,13 @@ Status Catalog::read_by_name(const std::string &name, CollectionMeta *out, bool 
         PVEC_FORWARD_IF_ERROR(
             by_name_.prepare(conn_, std::string(kRowColumns) + " WHERE +name = ?1"));
     }
-    sqlite3_bind_text64(by_name_.get(), 1, name.data(), name.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    // A failed bind (no memory) would look the collection up as NULL and "not find" it.
+    const int rc = sqlite3_bind_text64(by_name_.get(), 1, name.data(), name.size(),
+                                       SQLITE_TRANSIENT, SQLITE_UTF8);
+    if (rc != SQLITE_OK) {
+        sqlite3_clear_bindings(by_name_.get());
+        return sqlite_status(conn_, rc, "looking up collection '" + name + "'");
+    }
     return read_row(by_name_, out, found, "collection '" + name + "'");
 }
 

@@ -542,12 +542,21 @@ Status Database::create_collection(const std::string &name, const CollectionSpec
     auto coll = std::make_shared<Collection>(*this, meta);
     PVEC_FORWARD_IF_ERROR(coll->refresh());
     PVEC_FORWARD_IF_ERROR(coll->init_untrained_model());
-    PVEC_FORWARD_IF_ERROR(scope.commit());
-    collections_[meta.id] = coll;
-    if (!sqlite3_get_autocommit(conn_)) {
-        note_txn_write(coll);  // a rollback marks it dropped at the next sync
+    // Everything that allocates happens before the commit: once it succeeds, nothing may fail.
+    auto slot = collections_.emplace(meta.id, coll).first;
+    Status st = scope.commit();
+    if (!st.is_ok()) {
+        collections_.erase(slot);
+        return st;
     }
-    *out = coll;
+    if (!sqlite3_get_autocommit(conn_)) {
+        try {
+            note_txn_write(coll);  // a rollback marks it dropped at the next sync
+        } catch (...) {
+            request_full_sync();  // the next call compares every collection with the file
+        }
+    }
+    *out = std::move(coll);
     return Status::ok();
 }
 

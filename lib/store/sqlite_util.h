@@ -51,21 +51,23 @@ public:
     StmtUse(const StmtUse &) = delete;
     StmtUse &operator=(const StmtUse &) = delete;
 
-    void bind(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
+    // A bind that fails (a text copy without memory) is remembered and returned by step():
+    // stepping with that parameter left NULL would answer the wrong question.
+    void bind(int i, int64_t v) { note(sqlite3_bind_int64(s_, i, v)); }
     void bind(int i, std::string_view text) {
-        sqlite3_bind_text64(s_, i, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+        note(sqlite3_bind_text64(s_, i, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
     }
     void bind_static(int i, std::string_view text) {
-        sqlite3_bind_text64(s_, i, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+        note(sqlite3_bind_text64(s_, i, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8));
     }
     void bind_blob(int i, const void *data, std::size_t n) {
-        sqlite3_bind_blob64(s_, i, data, n, SQLITE_STATIC);
+        note(sqlite3_bind_blob64(s_, i, data, n, SQLITE_STATIC));
     }
-    void bind_zeroblob(int i, std::size_t n) { sqlite3_bind_zeroblob64(s_, i, n); }
-    void bind_null(int i) { sqlite3_bind_null(s_, i); }
+    void bind_zeroblob(int i, std::size_t n) { note(sqlite3_bind_zeroblob64(s_, i, n)); }
+    void bind_null(int i) { note(sqlite3_bind_null(s_, i)); }
 
-    // SQLITE_ROW, SQLITE_DONE or an error code.
-    int step() { return sqlite3_step(s_); }
+    // SQLITE_ROW, SQLITE_DONE or an error code (the first failed bind's, without stepping).
+    int step() { return bind_rc_ != SQLITE_OK ? bind_rc_ : sqlite3_step(s_); }
     int64_t int64(int col) const { return sqlite3_column_int64(s_, col); }
     bool is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
     std::string_view text(int col) const {
@@ -76,7 +78,13 @@ public:
     std::size_t bytes(int col) const { return sqlite3_column_bytes(s_, col); }
 
 private:
+    void note(int rc) {
+        if (bind_rc_ == SQLITE_OK) {
+            bind_rc_ = rc;
+        }
+    }
     sqlite3_stmt *s_;
+    int bind_rc_ = SQLITE_OK;
 };
 
 // Runs constant SQL text without results.

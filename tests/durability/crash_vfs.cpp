@@ -83,6 +83,9 @@ int x_truncate(sqlite3_file *f, sqlite3_int64 size) {
     if (g_state.crashed) {
         return SQLITE_IOERR_TRUNCATE;
     }
+    if (fault_now(Op::Truncate)) {
+        return g_state.fault_rc == SQLITE_IOERR ? SQLITE_IOERR_TRUNCATE : g_state.fault_rc;
+    }
     return real_of(f)->pMethods->xTruncate(real_of(f), size);
 }
 int x_sync(sqlite3_file *f, int flags) {
@@ -103,7 +106,12 @@ int x_sync(sqlite3_file *f, int flags) {
 int x_file_size(sqlite3_file *f, sqlite3_int64 *size) {
     return real_of(f)->pMethods->xFileSize(real_of(f), size);
 }
-int x_lock(sqlite3_file *f, int l) { return real_of(f)->pMethods->xLock(real_of(f), l); }
+int x_lock(sqlite3_file *f, int l) {
+    if (fault_now(Op::Lock)) {
+        return g_state.fault_rc == SQLITE_IOERR ? SQLITE_IOERR_LOCK : g_state.fault_rc;
+    }
+    return real_of(f)->pMethods->xLock(real_of(f), l);
+}
 int x_unlock(sqlite3_file *f, int l) { return real_of(f)->pMethods->xUnlock(real_of(f), l); }
 int x_check_reserved(sqlite3_file *f, int *out) {
     return real_of(f)->pMethods->xCheckReservedLock(real_of(f), out);

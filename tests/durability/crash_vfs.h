@@ -4,7 +4,8 @@
 //  - "crash" at the K-th write or sync: that call and every later write, sync, truncate and
 //    delete fail; restore() then puts back the durable image of every file (power loss: the OS
 //    cache is gone, only synced bytes survive; a journal never synced does not exist);
-//  - fail the N-th xWrite, xRead or xSync once with a chosen error code (fault loops).
+//  - fail the N-th xWrite, xRead, xSync, xTruncate or xLock once with a chosen error code
+//    (fault loops; SQLITE_IOERR becomes the operation's own extended code).
 // Deleting a file is taken as durable at once (SQLite's commit point in DELETE journal mode).
 #pragma once
 
@@ -16,7 +17,7 @@
 
 namespace crashvfs {
 
-enum class Op { Write, Read, Sync };
+enum class Op { Write, Read, Sync, Truncate, Lock };
 
 struct State {
     // Crash: count writes+syncs while armed; the crash_at-th one crashes.

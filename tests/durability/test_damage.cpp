@@ -12,6 +12,7 @@
 #include <random>
 
 #include "../integration/test_helpers.h"
+#include "format2.h"
 
 namespace {
 
@@ -333,42 +334,8 @@ TEST(Upgrade, Format2FileIsUpgradedInOneTransaction) {
     build(tmp.path());
     std::vector<Answers> before;
     ASSERT_TRUE(observe(tmp.path(), nullptr, &before).wrong.empty());
-    // Format 3 -> 2 by hand: drop every sum, cut the chunks' sums section, restore FNV model sums.
-    std::string sql = "ALTER TABLE pvec_collections DROP COLUMN sum;"
-                      "UPDATE pvec_meta SET value = 2 WHERE key = 'format_version';";
-    for (int c = 1; c <= 3; ++c) {
-        const std::string n = std::to_string(c);
-        sql += "ALTER TABLE pvec_c" + n + "_items DROP COLUMN sum;";
-        sql += "UPDATE pvec_c" + n + "_chunks SET data = substr(data, 1, capacity / 8 + 12 * capacity)"
-               " || substr(data, capacity / 8 + 16 * capacity + 1);";
-    }
-    sql += "UPDATE pvec_c2_raw SET vec = substr(vec, 1, length(vec) - 4);";
-    tamper(tmp.path(), sql);
-    {
-        // FNV-1a 64 of each model blob, the format 2 row checksum.
-        sqlite3 *conn = nullptr;
-        ASSERT_EQ(sqlite3_open(tmp.c_str(), &conn), SQLITE_OK);
-        sqlite3_stmt *s = nullptr, *u = nullptr;
-        sqlite3_prepare_v2(conn, "SELECT id, blob FROM pvec_models", -1, &s, nullptr);
-        sqlite3_prepare_v2(conn, "UPDATE pvec_models SET checksum = ?2 WHERE id = ?1", -1, &u, nullptr);
-        int models = 0;
-        while (sqlite3_step(s) == SQLITE_ROW) {
-            const auto *b = static_cast<const uint8_t *>(sqlite3_column_blob(s, 1));
-            uint64_t h = 0xcbf29ce484222325ull;
-            for (int i = 0; i < sqlite3_column_bytes(s, 1); ++i) {
-                h = (h ^ b[i]) * 0x100000001b3ull;
-            }
-            sqlite3_bind_int64(u, 1, sqlite3_column_int64(s, 0));
-            sqlite3_bind_int64(u, 2, static_cast<int64_t>(h));
-            EXPECT_EQ(sqlite3_step(u), SQLITE_DONE);
-            sqlite3_reset(u);
-            ++models;
-        }
-        EXPECT_EQ(models, 2);
-        sqlite3_finalize(s);
-        sqlite3_finalize(u);
-        sqlite3_close(conn);
-    }
+    EXPECT_EQ(pvtest::downgrade_to_format2(tmp.path()), 2);
+    EXPECT_EQ(pvtest::format_version_of(tmp.path()), 2);
     pvec_open_options o = PVEC_OPEN_OPTIONS_INIT;
     o.flags = PVEC_OPEN_READONLY;
     pvec_db *db = nullptr;

@@ -7,8 +7,10 @@
 #include <atomic>
 #include <cstring>
 #include <cstdlib>
+#include <filesystem>
 #include <new>
 
+#include "../durability/format2.h"
 #include "../integration/test_helpers.h"
 
 using namespace pvtest;
@@ -17,6 +19,7 @@ namespace {
 
 std::atomic<long> g_countdown{-1};  // < 0: no failure; else fail when it reaches 0
 std::atomic<long> g_failures{0};
+long g_failed_calls = 0;  // calls that failed because of an injected allocation failure, in all
 
 bool fail_now() {
     if (g_countdown.load(std::memory_order_relaxed) < 0) {
@@ -70,10 +73,20 @@ constexpr uint32_t kDim = 12;
 struct State {
     uint64_t count;
     std::vector<std::vector<int64_t>> results;
+    std::vector<std::string> collections;
 };
 
-State state_of(pvec_collection *c, const std::vector<float> &queries) {
-    State s{count(c), {}};
+std::vector<std::string> names_of(pvec_db *db) {
+    char **names = nullptr;
+    size_t n = 0;
+    EXPECT_EQ(pvec_collection_list(db, &names, &n, nullptr), PVEC_OK);
+    std::vector<std::string> out(names, names + n);
+    pvec_free(names);
+    return out;
+}
+
+State state_of(pvec_db *db, pvec_collection *c, const std::vector<float> &queries) {
+    State s{count(c), {}, names_of(db)};
     pvec_search_options o = PVEC_SEARCH_OPTIONS_INIT;
     o.oversample = 1000;  // exact whatever the codes (rescored from the raw tier when trained)
     o.rescore = PVEC_RESCORE_AUTO;
@@ -91,10 +104,11 @@ State state_of(pvec_collection *c, const std::vector<float> &queries) {
 // Runs `op` with the N-th allocation failing, for N = 0, 1, ..., until it succeeds; after every
 // failure the collection must be exactly as before, here and through a fresh handle.
 template <class Op>
-void fail_each_allocation(const std::string &path, pvec_collection *c, Op op, const char *what) {
+void fail_each_allocation(const std::string &path, pvec_db *db, pvec_collection *c, Op op,
+                          const char *what) {
     SCOPED_TRACE(what);
     const auto queries = integer_vectors(4, kDim, 77);
-    const State before = state_of(c, queries);
+    const State before = state_of(db, c, queries);
     long failures_seen = 0;
     for (long n = 0; n < 100000; ++n) {
         g_countdown = n;
@@ -104,17 +118,20 @@ void fail_each_allocation(const std::string &path, pvec_collection *c, Op op, co
             break;
         }
         ++failures_seen;
+        ++g_failed_calls;
         ASSERT_TRUE(rc == PVEC_NOMEM || rc == PVEC_IO || rc == PVEC_ERROR)
             << "allocation " << n << ": " << pvec_errstr(rc);
-        const State after = state_of(c, queries);
+        const State after = state_of(db, c, queries);
         ASSERT_EQ(after.count, before.count) << "allocation " << n;
         ASSERT_EQ(after.results, before.results) << "allocation " << n;
-        if (n % 16 == 0) {
+        ASSERT_EQ(after.collections, before.collections) << "allocation " << n;
+        {  // and through a fresh handle: the file holds the committed state
             pvec_db *fresh = open_db(path);
             pvec_collection *fc = open_coll(fresh, "c");
-            const State f = state_of(fc, queries);
+            const State f = state_of(fresh, fc, queries);
             EXPECT_EQ(f.count, before.count) << "allocation " << n;
             EXPECT_EQ(f.results, before.results) << "allocation " << n;
+            EXPECT_EQ(f.collections, before.collections) << "allocation " << n;
             pvec_collection_close(fc);
             pvec_db_close(fresh);
         }
@@ -149,21 +166,60 @@ TEST(OutOfMemory, WritesAndTrainingChangeNothingWhenAnAllocationFails) {
     for (int i = 0; i < 40; ++i) {
         more_ids[i] = 1000 + i;
     }
-    fail_each_allocation(tmp.path(), c, [&] {
+    fail_each_allocation(tmp.path(), db, c, [&] {
         return pvec_add_batch(c, 40, more_ids.data(), more.data(), kDim, nullptr, nullptr);
     }, "add_batch");
-    fail_each_allocation(tmp.path(), c, [&] { return pvec_delete(c, 5, nullptr); }, "delete");
-    fail_each_allocation(tmp.path(), c, [&] { return pvec_collection_train(c, nullptr, nullptr); },
+    fail_each_allocation(tmp.path(), db, c, [&] {
+        return pvec_add(c, 1100, &more[2 * kDim], kDim, "{\"title\": \"a note\", \"tags\": [1, 2]}",
+                        nullptr);
+    }, "add with metadata");
+    fail_each_allocation(tmp.path(), db, c, [&] { return pvec_delete(c, 5, nullptr); }, "delete");
+    fail_each_allocation(tmp.path(), db, c, [&] {
+        pvec_collection_options co = PVEC_COLLECTION_OPTIONS_INIT;
+        co.dim = 40;
+        co.codec = "binary";
+        pvec_collection *d = nullptr;
+        const int rc = pvec_collection_create(db, "d", &co, &d, nullptr);
+        pvec_collection_close(d);
+        return rc;
+    }, "create");
+    fail_each_allocation(tmp.path(), db, c, [&] {
+        pvec_collection *d = nullptr;
+        int rc = pvec_collection_open(db, "d", &d, nullptr);
+        if (rc == PVEC_OK) {
+            auto dv = integer_vectors(64, 40, 9);
+            std::vector<int64_t> did(64);
+            for (int i = 0; i < 64; ++i) {
+                did[i] = i;
+            }
+            rc = pvec_add_batch(d, 64, did.data(), dv.data(), 40, nullptr, nullptr);
+        }
+        pvec_collection_close(d);
+        return rc;
+    }, "open and add_batch into a second collection");
+    fail_each_allocation(tmp.path(), db, c, [&] { return pvec_collection_drop(db, "d", nullptr); },
+                         "drop");
+    fail_each_allocation(tmp.path(), db, c, [&] { return pvec_collection_train(c, nullptr, nullptr); },
                          "train");
-    fail_each_allocation(tmp.path(), c, [&] {
+    fail_each_allocation(tmp.path(), db, c, [&] {
         return pvec_upsert(c, 7, &more[0], kDim, nullptr, nullptr);
     }, "upsert into a trained collection");
+    fail_each_allocation(tmp.path(), db, c, [&] {
+        void *blob = nullptr;
+        size_t size = 0;
+        int rc = pvec_model_export(c, &blob, &size, nullptr);
+        if (rc == PVEC_OK) {
+            rc = pvec_model_import(c, blob, size, nullptr);
+        }
+        pvec_free(blob);
+        return rc;
+    }, "model export and import");
     // Inside an explicit transaction a failed call undoes only itself; when SQLite ends the
     // whole transaction on SQLITE_NOMEM instead, the call says so, later writes are refused
     // until pvec_db_rollback, and the state is the committed one (here the same as before).
     PV_OK(pvec_db_begin(db, nullptr));
     long aborted = 0;
-    fail_each_allocation(tmp.path(), c, [&] {
+    fail_each_allocation(tmp.path(), db, c, [&] {
         char *err = nullptr;
         const int rc = pvec_upsert(c, 2000, &more[kDim], kDim, nullptr, &err);
         if (rc != PVEC_OK && err && std::strstr(err, "rolled back the whole transaction")) {
@@ -183,9 +239,87 @@ TEST(OutOfMemory, WritesAndTrainingChangeNothingWhenAnAllocationFails) {
     }, "upsert inside a transaction");
     std::printf("  of which %ld ended the transaction (reported, then restarted)\n", aborted);
     PV_OK(pvec_db_commit(db, nullptr));
-    EXPECT_EQ(count(c), 300u + 40u - 1u + 1u);
+    EXPECT_EQ(count(c), 300u + 40u + 1u - 1u + 1u);
+    std::printf("allocation failures injected across the write paths: %ld\n", g_failed_calls);
+    EXPECT_GE(g_failed_calls, 2000) << "too few allocation failures to mean much";
     pvec_collection_close(c);
     PV_OK(pvec_db_close(db));
+}
+
+// Opening a format 2 file read-write upgrades it in one transaction; with any allocation of that
+// open failing, the open fails with PVEC_NOMEM (or the I/O-class code SQLite gives) and the file
+// is either still format 2 or fully upgraded, answering as before either way.
+TEST(OutOfMemory, AFailedUpgradeLeavesAUsableFile) {
+    TempDb base;
+    const std::string work_path = base.path() + ".work";
+    struct Work {
+        std::string p;
+        const std::string &path() const { return p; }
+        const char *c_str() const { return p.c_str(); }
+        ~Work() {
+            std::remove(p.c_str());
+            std::remove((p + "-journal").c_str());
+        }
+    } work{work_path};
+    {
+        pvec_db *db = open_db(base.path());
+        pvec_collection_options o = PVEC_COLLECTION_OPTIONS_INIT;
+        o.dim = kDim;
+        o.codec = "int8";
+        o.raw_tier = PVEC_RAW_ZSTD_F32;
+        pvec_collection *c = nullptr;
+        PV_OK(pvec_collection_create(db, "c", &o, &c, nullptr));
+        auto v = integer_vectors(120, kDim, 3);
+        std::vector<int64_t> ids(120);
+        for (int i = 0; i < 120; ++i) {
+            ids[i] = i;
+        }
+        PV_OK(pvec_add_batch(c, 120, ids.data(), v.data(), kDim, nullptr, nullptr));
+        PV_OK(pvec_collection_train(c, nullptr, nullptr));
+        pvec_collection_close(c);
+        PV_OK(pvec_db_close(db));
+    }
+    const auto queries = integer_vectors(4, kDim, 77);
+    State want;
+    {
+        pvec_db *db = open_db(base.path());
+        pvec_collection *c = open_coll(db, "c");
+        want = state_of(db, c, queries);
+        pvec_collection_close(c);
+        PV_OK(pvec_db_close(db));
+    }
+    ASSERT_EQ(downgrade_to_format2(base.path()), 1);
+    long failures_seen = 0;
+    for (long n = 0; n < 100000; ++n) {
+        std::filesystem::copy_file(base.path(), work.path(),
+                                   std::filesystem::copy_options::overwrite_existing);
+        pvec_db *db = nullptr;
+        g_countdown = n;
+        const int rc = pvec_db_open(work.c_str(), nullptr, &db, nullptr);
+        g_countdown = -1;
+        pvec_db_close(db);
+        if (rc == PVEC_OK) {
+            break;
+        }
+        ++failures_seen;
+        ++g_failed_calls;
+        ASSERT_TRUE(rc == PVEC_NOMEM || rc == PVEC_IO || rc == PVEC_ERROR)
+            << "allocation " << n << ": " << pvec_errstr(rc);
+        const int version = format_version_of(work.path());
+        ASSERT_TRUE(version == 2 || version == 3) << "allocation " << n;
+        {  // usable, and answering as before
+            db = open_db(work.path());
+            pvec_collection *c = open_coll(db, "c");
+            const State got = state_of(db, c, queries);
+            EXPECT_EQ(got.count, want.count) << "allocation " << n;
+            EXPECT_EQ(got.results, want.results) << "allocation " << n;
+            pvec_collection_close(c);
+            pvec_db_close(db);
+        }
+    }
+    EXPECT_GT(failures_seen, 0);
+    std::printf("open+upgrade: %ld failing allocation points, each left a usable file\n",
+                failures_seen);
 }
 
 // A parallel scan (on the scan pool's threads) whose allocations fail reports PVEC_NOMEM or
