@@ -92,7 +92,8 @@ int run_info(const CommandArgs &argv) {
                 json.end_array().end_object().end_object();
                 std::printf("%s\n", json.str().c_str());
             } else {
-                std::printf("check        DAMAGED: %zu findings\n", damage.size());
+                std::printf("check        DAMAGED: %zu finding%s\n", damage.size(),
+                            damage.size() == 1 ? "" : "s");
                 for (const std::string &line : damage) {
                     std::printf("  %s\n", line.c_str());
                 }

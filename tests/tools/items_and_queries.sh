@@ -48,6 +48,33 @@ expect_rc 1 "$tool" delete "$db" c 1 99                          # 99 missing: n
 expect_rc 0 "$tool" get "$db" c 1
 expect_rc 0 "$tool" delete "$db" c 1 3
 expect_rc 1 "$tool" get "$db" c 3
+# info --check: 0 and "check ok" on a sound file; one damaged code byte (edited with plain SQL,
+# as any other program could) gives exit 1, a finding that names the collection, chunk and slot,
+# and PVEC_CORRUPT from the commands that read it, never an answer.
+expect_rc 0 "$tool" info "$db" --check
+grep -q "check        ok" "$work/out" || fail "info --check on a sound file: $(cat "$work/out")"
+expect_rc 0 "$tool" info "$db" --check --json
+grep -q '"check": {"ok": true' "$work/out" || fail "info --check --json: $(cat "$work/out")"
+cp "$db" "$work/damaged.db"
+/usr/bin/python3 - "$work/damaged.db" <<'PY' || fail "could not damage the copy"
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+cid, = con.execute("SELECT id FROM pvec_collections WHERE name = 'c'").fetchone()
+t = "pvec_c%d_chunks" % cid
+rowid, cap, data = con.execute("SELECT id, capacity, data FROM %s ORDER BY id LIMIT 1" % t).fetchone()
+data = bytearray(data)
+code0 = cap // 8 + 16 * cap          # bitmap, ids, norms, sums: then slot 0's code
+data[code0 + 1] ^= 0x10
+con.execute("UPDATE %s SET data = ? WHERE id = ?" % t, (bytes(data), rowid))
+con.commit()
+PY
+expect_rc 1 "$tool" info "$work/damaged.db" --check
+grep -q "check        DAMAGED" "$work/out" || fail "info --check missed the damage: $(cat "$work/out")"
+grep -q "chunk 0" "$work/out" || fail "info --check does not name the chunk: $(cat "$work/out")"
+expect_rc 1 "$tool" info "$work/damaged.db" --check --json
+grep -q '"ok": false' "$work/out" || fail "info --check --json missed the damage: $(cat "$work/out")"
+expect_rc 1 "$tool" search "$work/damaged.db" c --vector "[0, 1, 0, 0]" -k 1
+grep -qi "corrupt\|damaged\|checksum" "$work/err" || fail "search on damage: $(cat "$work/err")"
 expect_rc 0 "$tool" drop "$db" c
 expect_rc 1 "$tool" drop "$db" c
 expect_rc 1 "$tool" get "$db" c 2
