@@ -49,7 +49,9 @@ constexpr const char *kHelp =
     "              followed by a random orthogonal rotation\n"
     "  rN          keep the raw vectors (zstd float32), scan K x N candidates by code and rescore\n"
     "              them exactly from the raw vectors\n"
-    "e.g. int8, pca50+int8+r4, binary+r10.\n"
+    "  rNf32, rNf16  the same with the raw vectors kept as plain float32 or as binary16 (half\n"
+    "              the bytes; rescored scores then carry binary16's rounding)\n"
+    "e.g. int8, pca50+int8+r4, int8+r4f16, binary+r10.\n"
     "\n"
     "  --data DIR          DIR/base.fvecs, query.fvecs, groundtruth_k100.ivecs and README.md with\n"
     "                      a line '* Metric: **cosine**' (or inner product, L2); ids are base rows\n"
@@ -83,7 +85,31 @@ struct EvalSpec {
     std::string codec;        // one of kCodecs
     uint32_t pca_percent = 0; // 0 = no PCA
     uint32_t oversample = 0;  // 0 = no raw tier and no rescoring
+    uint32_t raw_tier = PVEC_RAW_NONE;  // with rN: PVEC_RAW_ZSTD_F32, or as its suffix says
 };
+
+// The raw tier an rN part names by its suffix: none (zstd float32), "f32" or "f16".
+bool raw_tier_of_suffix(std::string_view suffix, uint32_t *tier) {
+    if (suffix.empty()) {
+        *tier = PVEC_RAW_ZSTD_F32;
+    } else if (suffix == "f32") {
+        *tier = PVEC_RAW_F32;
+    } else if (suffix == "f16") {
+        *tier = PVEC_RAW_F16;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+const char *raw_tier_name(uint32_t tier) {
+    switch (tier) {
+    case PVEC_RAW_ZSTD_F32: return "zstd_f32";
+    case PVEC_RAW_F32: return "f32";
+    case PVEC_RAW_F16: return "f16";
+    default: return "none";
+    }
+}
 
 struct EvalConfig {
     std::string data_dir;
@@ -133,16 +159,19 @@ EvalSpec parse_spec(const std::string &text) {
             has_pca = true;
             spec.pca_percent =
                 static_cast<uint32_t>(parse_unsigned(part.substr(3), where + ": pcaNN", 1, 99));
-        } else if (part[0] == 'r' && all_digits(part.substr(1))) {
+        } else if (const size_t digits_end = std::min(part.find_first_not_of("0123456789", 1),
+                                                      part.size());
+                   part[0] == 'r' && digits_end > 1 &&
+                   raw_tier_of_suffix(std::string_view(part).substr(digits_end), &spec.raw_tier)) {
             if (spec.oversample != 0) {
                 throw UsageError(where + ": rN given twice");
             }
             spec.oversample = static_cast<uint32_t>(
-                parse_unsigned(part.substr(1), where + ": rN", 1, kMaxOversample));
+                parse_unsigned(part.substr(1, digits_end - 1), where + ": rN", 1, kMaxOversample));
         } else {
             throw UsageError(where + ": unknown part '" + part +
                              "' (expected one codec of f32 f16 bf16 e4m3 e5m2 int8 int4 binary, "
-                             "optionally with pcaNN and rN)");
+                             "optionally with pcaNN and rN, rNf32 or rNf16)");
         }
     }
     if (spec.codec.empty()) {
@@ -251,7 +280,7 @@ void build(const std::string &path, const EvalSpec &spec, const EvalData &data,
     opts.metric = data.metric;
     opts.codec = spec.codec.c_str();
     opts.pca_dim = result.pca_dim;
-    opts.raw_tier = spec.oversample != 0 ? PVEC_RAW_ZSTD_F32 : PVEC_RAW_NONE;
+    opts.raw_tier = spec.oversample != 0 ? spec.raw_tier : PVEC_RAW_NONE;
     // Training is timed on its own, so it must not happen inside an add.
     opts.train_threshold = PVEC_TRAIN_NEVER;
     opts.flags = spec.pca_percent != 0 ? PVEC_COLLECTION_PCA_ROTATE : 0u;
@@ -412,7 +441,7 @@ void print_json(const EvalSpec &spec, const EvalData &data, const EvalResult &r,
     json.key("pca_dim").uinteger(r.pca_dim);
     json.key("code_dim").uinteger(r.info.code_dim);
     json.key("oversample").uinteger(spec.oversample);
-    json.key("raw_tier").string(r.info.raw_tier == PVEC_RAW_ZSTD_F32 ? "zstd_f32" : "none");
+    json.key("raw_tier").string(raw_tier_name(r.info.raw_tier));
     json.key("trained").boolean(r.info.trained != 0);
     json.key("code_bytes").uinteger(r.info.code_bytes);
     json.key("compression").fixed(compression_of(r), 2);

@@ -160,8 +160,11 @@ Status Database::init(bool may_create) {
     bool exists;
     PVEC_FORWARD_IF_ERROR(read_has_schema(&exists));
     if (!exists && may_create) {
-        // A new, empty file gets incremental auto-vacuum (it can only be chosen before the first
-        // table): re-encoding at training frees most of a collection's pages.
+        // A new, empty file gets 16 KiB pages and incremental auto-vacuum (both can only be
+        // chosen before the first table, page size first): chunk blobs of 10-500 KiB span 4x
+        // fewer overflow pages, and raw vectors of 1-4 KiB pack into pages with little waste
+        // (at 4 KiB one 2 KiB row took a whole page: int8+r4f32 files were 2.2x f32, now 1.4x);
+        // re-encoding at training frees most of a collection's pages.
         Stmt pages;
         PVEC_FORWARD_IF_ERROR(pages.prepare(conn_, "PRAGMA page_count"));
         bool empty;
@@ -170,6 +173,7 @@ Status Database::init(bool may_create) {
             empty = use.step() == SQLITE_ROW && use.int64(0) == 0;
         }
         if (empty && sqlite3_get_autocommit(conn_)) {
+            PVEC_FORWARD_IF_ERROR(exec(conn_, "PRAGMA page_size = 16384"));
             PVEC_FORWARD_IF_ERROR(exec(conn_, "PRAGMA auto_vacuum = INCREMENTAL"));
         }
     }

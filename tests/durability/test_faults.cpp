@@ -105,8 +105,20 @@ State capture(const std::string &path) {
     return s;
 }
 
-// The base: a trained int8 collection with a float32 raw tier holding `items` items.
+// The base: a trained int8 collection with a float32 raw tier holding `items` items, in a file
+// of the application's: it made the file with 4 KiB pages and a table of its own before
+// pocketvec added its tables (which keeps the page size; pocketvec's own new files get 16 KiB).
 void create_base(const std::string &path, int64_t items = kItems) {
+    {
+        sqlite3 *conn = nullptr;
+        ASSERT_EQ(sqlite3_open(path.c_str(), &conn), SQLITE_OK);
+        ASSERT_EQ(sqlite3_exec(conn,
+                               "PRAGMA page_size = 4096; CREATE TABLE app_notes(id INTEGER PRIMARY "
+                               "KEY, body TEXT); INSERT INTO app_notes(body) VALUES('a note');",
+                               nullptr, nullptr, nullptr),
+                  SQLITE_OK);
+        sqlite3_close(conn);
+    }
     pvec_db *db = open_db(path);
     pvec_collection_options o = PVEC_COLLECTION_OPTIONS_INIT;
     o.dim = kDim;
