@@ -394,3 +394,64 @@ TEST(Store, CloseRefusesWhileHandlesAreOpen) {
 }
 
 }  // namespace
+
+// pvec_db_check's contract on sound files: PVEC_OK with an empty report (report optional), on a
+// read-write and a read-only handle, inside an explicit transaction (seeing its writes), and
+// without changing anything; PVEC_MISUSE without a db. (Damaged files: tests/durability.)
+TEST(DbCheck, ASoundFileChecksCleanEverywhere) {
+    TempDb tmp;
+    pvec_db *db = open_db(tmp.path());
+    char *report = reinterpret_cast<char *>(1);
+    char *err = nullptr;
+    EXPECT_EQ(pvec_db_check(nullptr, &report, &err), PVEC_MISUSE);
+    EXPECT_EQ(report, nullptr);
+    EXPECT_NE(err, nullptr);
+    pvec_free(err);
+    EXPECT_EQ(pvec_db_check(db, nullptr, nullptr), PVEC_OK);  // an empty file, no report wanted
+
+    pvec_collection_options o = PVEC_COLLECTION_OPTIONS_INIT;
+    o.dim = 12;
+    o.codec = "int8";
+    o.raw_tier = PVEC_RAW_F16;
+    o.train_threshold = PVEC_TRAIN_NEVER;
+    pvec_collection *c = nullptr;
+    PV_OK(pvec_collection_create(db, "notes", &o, &c, nullptr));
+    const auto v = gaussian_vectors(300, 12, 5);
+    std::vector<int64_t> ids(300);
+    for (int i = 0; i < 300; ++i) {
+        ids[i] = i * 7;
+    }
+    PV_OK(pvec_add_batch(c, 300, ids.data(), v.data(), 12, nullptr, nullptr));
+    PV_OK(pvec_add(c, 5000, v.data(), 12, "{\"title\": \"n\\u00e9\"}", nullptr));
+    PV_OK(pvec_collection_train(c, nullptr, nullptr));
+    PV_OK(pvec_delete(c, 14, nullptr));
+    pvec_collection *f = create(db, "exact", 5, PVEC_METRIC_L2);
+    const auto w = integer_vectors(40, 5, 6);
+    std::vector<int64_t> wid(40);
+    for (int i = 0; i < 40; ++i) {
+        wid[i] = 100 + i;
+    }
+    PV_OK(pvec_add_batch(f, 40, wid.data(), w.data(), 5, nullptr, nullptr));
+
+    EXPECT_EQ(pvec_db_check(db, &report, nullptr), PVEC_OK);
+    ASSERT_NE(report, nullptr);
+    EXPECT_STREQ(report, "");
+    pvec_free(report);
+
+    // Inside a transaction: the check sees (and accepts) its uncommitted writes.
+    PV_OK(pvec_db_begin(db, nullptr));
+    PV_OK(pvec_delete(c, 0, nullptr));
+    PV_OK(pvec_upsert(f, 100, &w[5], 5, "{\"k\": [1]}", nullptr));
+    EXPECT_EQ(pvec_db_check(db, nullptr, nullptr), PVEC_OK);
+    PV_OK(pvec_db_rollback(db, nullptr));
+    EXPECT_EQ(count(c), 300u);  // 300 + 1 - 1: the rollback undid the delete, the check nothing
+
+    pvec_collection_close(c);
+    pvec_collection_close(f);
+    PV_OK(pvec_db_close(db));
+    pvec_db *ro = open_db(tmp.path(), PVEC_OPEN_READONLY);
+    EXPECT_EQ(pvec_db_check(ro, &report, nullptr), PVEC_OK);
+    EXPECT_STREQ(report, "");
+    pvec_free(report);
+    PV_OK(pvec_db_close(ro));
+}
