@@ -439,14 +439,18 @@ public:
         if (rows_ != 0 && data_bytes / rows_ / item_bytes_ != dim_) {
             throw ToolError("'" + path + "' shape is too large");
         }
+        // Compared as data_bytes against the bytes after the header: offset + header_len +
+        // data_bytes could wrap around for a shape near 2^64 bytes and pass.
         std::error_code ec;
         const uint64_t file_bytes = std::filesystem::file_size(path, ec);
-        if (!ec && file_bytes < offset + header_len + data_bytes) {
+        const uint64_t data_start = offset + header_len;
+        const uint64_t held = !ec && file_bytes > data_start ? file_bytes - data_start : 0;
+        if (!ec && held < data_bytes) {
             throw ToolError(
                 strprintf("'%s' is truncated: its header declares %zu x %zu values "
                           "(%llu bytes), the file holds %llu bytes of data",
                           path.c_str(), rows_, dim_, static_cast<unsigned long long>(data_bytes),
-                          static_cast<unsigned long long>(file_bytes - offset - header_len)));
+                          static_cast<unsigned long long>(held)));
         }
         bytes_.resize(dim_ * item_bytes_);
     }

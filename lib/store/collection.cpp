@@ -12,11 +12,10 @@
 #include "search/scan.h"
 #include "store/checksum.h"
 #include "store/database.h"
+#include "store/meta_json.h"
 
 namespace pocketvec::store {
 namespace {
-
-constexpr std::size_t kMaxMetaBytes = 1u << 20;
 
 // Norm in double so that cosine scores of long vectors keep float precision.
 float l2_norm(const float *v, std::size_t n) {
@@ -241,33 +240,7 @@ Status Collection::check_vector(const float *v) const {
 }
 
 Status Collection::check_meta_json(const char *json) {
-    if (json == nullptr) {
-        return Status::ok();
-    }
-    const std::size_t len = strnlen(json, kMaxMetaBytes + 1);
-    PVEC_RETURN_IF(len > kMaxMetaBytes, PVEC_RANGE, "metadata is larger than 1 MiB");
-    StmtUse use(json_valid_stmt_);
-    use.bind_static(1, std::string_view(json, len));
-    int rc = use.step();
-    if (rc != SQLITE_ROW) {
-        return sqlite_status(db_.conn(), rc, "validating metadata");
-    }
-    if (use.int64(0) == 1) {
-        return Status::ok();
-    }
-    // json_valid() also answers 0 when it ran out of memory; json() tells the two apart (it
-    // raises "malformed JSON" for bad text, SQLITE_NOMEM for memory).
-    if (!json_check_stmt_.prepared()) {
-        PVEC_FORWARD_IF_ERROR(json_check_stmt_.prepare(db_.conn(), "SELECT json(?1)"));
-    }
-    StmtUse check(json_check_stmt_);
-    check.bind_static(1, std::string_view(json, len));
-    rc = check.step();
-    if (rc == SQLITE_ROW) {
-        return Status::ok();
-    }
-    PVEC_RETURN_IF((rc & 0xff) == SQLITE_ERROR, PVEC_INVALID, "metadata is not valid JSON");
-    return sqlite_status(db_.conn(), rc, "validating metadata");
+    return store::check_meta_json(db_.conn(), json_valid_stmt_, json_check_stmt_, json);
 }
 
 // The slot of item `id` in `s`, checked: an items row must point to a live slot holding that id.

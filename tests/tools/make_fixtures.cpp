@@ -122,6 +122,9 @@ int main(int argc, char **argv) {
     write_npy(dir / "small_f4.npy", 2, "<f4", 30, 5);
     write_npy(dir / "bad_shape.npy", 1, "<f4", 12, 1, "(12,)");
     write_npy(dir / "bad_dtype.npy", 1, "<i4", 3, 4);
+    // 16 rows present, (2^62 - 1) declared: 2^64 - 4 bytes, which wrapped past 2^64 once the
+    // header was added to it.
+    write_npy(dir / "huge_shape.npy", 1, "<f4", 16, 1, "(4611686018427387903, 1)");
     // ids 100..102 given, the record without one gets start-id + its record number (3), and
     // every key other than "embedding" and "id" becomes metadata.
     write_text(dir / "docs.jsonl",
