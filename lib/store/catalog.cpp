@@ -372,7 +372,7 @@ Status create_or_upgrade_schema(sqlite3 *conn, bool may_write, bool *exists, int
     int64_t n = 0;
     bool row;
     PVEC_FORWARD_IF_ERROR(read_int(
-        conn, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'pvec_meta'", &n,
+        conn, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'pvec_meta'", &n,
         &row));
     *exists = n > 0;
     *format = 0;
@@ -398,7 +398,7 @@ Status create_or_upgrade_schema(sqlite3 *conn, bool may_write, bool *exists, int
         return Status::ok();
     }
     PVEC_FORWARD_IF_ERROR(read_int(conn,
-        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
         " ('pvec_collections', 'pvec_models')", &n, &row));
     PVEC_RETURN_IF(n != 2, PVEC_CORRUPT,
                    "pocketvec's catalog is damaged: pvec_collections or pvec_models is missing");

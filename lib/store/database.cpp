@@ -62,7 +62,10 @@ Status Database::open(const std::string &path, const OpenOptions &opts,
         flags |= SQLITE_OPEN_CREATE;
     }
     // Calls are serialised by Database::mutex_, so SQLite's own mutex is not needed.
-    flags |= SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+    flags |= SQLITE_OPEN_NOMUTEX;
+#ifdef SQLITE_OPEN_EXRESCODE  // SQLite 3.37+; before, only sqlite3_extended_result_codes below
+    flags |= SQLITE_OPEN_EXRESCODE;
+#endif
     int rc = sqlite3_open_v2(path.c_str(), &db->conn_, flags, nullptr);
     if (rc != SQLITE_OK) {
         Status st = sqlite_status(db->conn_, rc, "opening '" + path + "'");
@@ -143,7 +146,7 @@ Status Database::read_data_version(int64_t *v) {
 Status Database::read_has_schema(bool *exists) {
     if (!schema_probe_stmt_.prepared()) {
         PVEC_FORWARD_IF_ERROR(schema_probe_stmt_.prepare(
-            conn_, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'pvec_meta'"));
+            conn_, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'pvec_meta'"));
     }
     StmtUse use(schema_probe_stmt_);
     int rc = use.step();
