@@ -11,6 +11,7 @@
 #include "pocketvec/pocketvec.h"
 #include "search/scan.h"
 #include "store/checksum.h"
+#include "store/json_check.h"
 #include "store/database.h"
 
 namespace pocketvec::store {
@@ -127,7 +128,9 @@ Status Collection::prepare() {
     PVEC_FORWARD_IF_ERROR(prep(delete_stmt_, "DELETE FROM " + items + " WHERE id = ?1"));
     PVEC_FORWARD_IF_ERROR(
         prep(get_stmt_, "SELECT chunk, slot, meta, sum FROM " + items + " WHERE id = ?1"));
-    PVEC_FORWARD_IF_ERROR(prep(json_valid_stmt_, "SELECT json_valid(?1)"));
+    if (db_.has_json1()) {
+        PVEC_FORWARD_IF_ERROR(prep(json_valid_stmt_, "SELECT json_valid(?1)"));
+    }
     if (snapshot()->meta.raw_tier != kRawNone) {
         const std::string raw = tables::raw(id_);
         PVEC_FORWARD_IF_ERROR(
@@ -246,6 +249,11 @@ Status Collection::check_meta_json(const char *json) {
     }
     const std::size_t len = strnlen(json, kMaxMetaBytes + 1);
     PVEC_RETURN_IF(len > kMaxMetaBytes, PVEC_RANGE, "metadata is larger than 1 MiB");
+    if (!db_.has_json1()) {
+        PVEC_RETURN_IF(!is_valid_json(std::string_view(json, len)), PVEC_INVALID,
+                       "metadata is not valid JSON");
+        return Status::ok();
+    }
     StmtUse use(json_valid_stmt_);
     use.bind_static(1, std::string_view(json, len));
     int rc = use.step();

@@ -162,6 +162,14 @@ Status Database::init(bool may_create) {
     // The first read tells a database from any other file (SQLITE_NOTADB -> PVEC_CORRUPT).
     bool exists;
     PVEC_FORWARD_IF_ERROR(read_has_schema(&exists));
+    {
+        // After the first read, so that a failure here means "no such function" (or no memory:
+        // then the built-in check is used, which is as strict).
+        sqlite3_stmt *probe = nullptr;
+        has_json1_ = sqlite3_prepare_v2(conn_, "SELECT json_valid('1')", -1, &probe, nullptr) ==
+                     SQLITE_OK;
+        sqlite3_finalize(probe);
+    }
     if (!exists && may_create) {
         // A new, empty file gets 16 KiB pages and incremental auto-vacuum (both can only be
         // chosen before the first table, page size first): chunk blobs of 10-500 KiB span 4x

@@ -72,6 +72,9 @@ public:
     std::mutex &mutex() { return mutex_; }
     sqlite3 *conn() const { return conn_; }
     bool readonly() const { return readonly_; }
+    // SQLite's json_valid() exists on the connection (JSON1: built in since 3.38, optional
+    // before); otherwise metadata is checked by is_valid_json (store/json_check.h).
+    bool has_json1() const { return has_json1_; }
     Catalog &catalog() { return catalog_; }
 
     Status begin();
@@ -168,6 +171,7 @@ private:
     bool txn_aborted_ = false;               // SQLite ended the explicit transaction by an error
     std::atomic<bool> abort_note_{false};    // ... during the current call
     bool has_schema_ = false;
+    bool has_json1_ = false;  // set once by init(), read-only afterwards
     int64_t synced_version_ = -1;
     std::atomic<bool> force_sync_{false};  // a rollback hook ran: compare versions again
     Catalog catalog_;
