@@ -305,7 +305,9 @@ typedef struct pvec_collection_info {
     uint64_t count;        /* live items */
     uint64_t capacity;     /* slots allocated in the file (live + free) */
     uint64_t bytes_used;   /* bytes of pocketvec's tables for this collection in the file
-                              (measured once per change of the collection, then cached) */
+                              (measured once per change of the collection, then cached; with
+                              an SQLite without the dbstat table, such as SQLCipher 3.4.1's,
+                              the bytes of its chunks, raw vectors and metadata) */
     int64_t collection_id; /* the integer id naming this collection's tables (pvec_c<id>_*) */
     char codec[16];        /* NUL-terminated codec name, e.g. "f32" */
     char name[PVEC_MAX_NAME + 1];

@@ -759,6 +759,20 @@ Status Collection::stats(CollectionStats *out) {
             if (use.step() == SQLITE_ROW) {
                 bytes = static_cast<uint64_t>(use.int64(0));
             }
+        } else {
+            // No dbstat (an optional module: SQLCipher 3.4.1 has none): the chunk bytes above
+            // plus what the raw tier and the metadata hold, without the B-trees' own overhead.
+            std::string sql = "SELECT (SELECT coalesce(sum(length(meta)), 0) FROM " +
+                              tables::items(id_) + ")";
+            if (s->meta.raw_tier != kRawNone) {
+                sql += " + (SELECT coalesce(sum(length(vec)), 0) FROM " + tables::raw(id_) + ")";
+            }
+            if (st.prepare(db_.conn(), sql).is_ok()) {
+                StmtUse use(st);
+                if (use.step() == SQLITE_ROW) {
+                    bytes += static_cast<uint64_t>(use.int64(0));
+                }
+            }
         }
         bytes_used_ = bytes;
         bytes_version_ = s->meta.version;
