@@ -48,6 +48,9 @@ struct OpenOptions {
     bool nocreate = false;
     bool wal = false;
     int busy_timeout_ms = 5000;  // < 0: do not wait
+    // SQLCipher's key (pvec_open_options.key): the caller's bytes, read during open only.
+    const void *key = nullptr;
+    uint32_t key_bytes = 0;
 };
 
 struct CollectionSpec {
