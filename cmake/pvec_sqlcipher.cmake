@@ -8,7 +8,8 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(PVEC_SQLCIPHER_PC QUIET IMPORTED_TARGET sqlcipher)
 if(NOT PVEC_SQLCIPHER_PC_FOUND)
     message(FATAL_ERROR "PVEC_SQLCIPHER=ON needs SQLCipher's development files, found with "
-                        "pkg-config as 'sqlcipher' (Debian/Ubuntu: apt-get install libsqlcipher-dev)")
+                        "pkg-config as 'sqlcipher' "
+                        "(Debian/Ubuntu: apt-get install libsqlcipher-dev)")
 endif()
 if(NOT TARGET SQLite::SQLite3)
     add_library(SQLite::SQLite3 INTERFACE IMPORTED)

@@ -35,7 +35,7 @@ else()
 endif()
 if(PVEC_BUILD_TOOLS AND NOT PVEC_SQLCIPHER_HAS_JSON1)
     message(FATAL_ERROR "PVEC_SQLCIPHER=ON with PVEC_BUILD_TOOLS=ON: this SQLCipher's SQLite has "
-                        "no JSON1 (Debian 12's SQLCipher 3.4.1 is SQLite 3.15.2), and the pocketvec "
-                        "tool parses its JSON input with json_each(). Configure with "
-                        "-DPVEC_BUILD_TOOLS=OFF (the library itself works without JSON1).")
+                        "no JSON1 (Debian 12's SQLCipher 3.4.1 is SQLite 3.15.2), and the "
+                        "pocketvec tool parses its JSON input with json_each(). Configure "
+                        "with -DPVEC_BUILD_TOOLS=OFF (the library itself works without JSON1).")
 endif()

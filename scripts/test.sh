@@ -23,7 +23,8 @@ if [ "${PVEC_SKIP_SQLCIPHER:-0}" != 1 ]; then
         -DPVEC_SQLCIPHER=ON -DPVEC_BUILD_TESTS=ON -DPVEC_BUILD_TOOLS=OFF -DPVEC_BUILD_EXAMPLES=OFF \
         -DPVEC_BUILD_BENCH=OFF
     cmake --build build-cipher -j "$jobs" --target test_integration test_encryption
-    (cd build-cipher && ctest -j "$jobs" -L "encryption|integration" --output-on-failure --timeout 600)
+    (cd build-cipher && ctest -j "$jobs" -L "encryption|integration" --output-on-failure \
+        --timeout 600)
 fi
 
 if [ "${PVEC_SKIP_SANITIZERS:-0}" != 1 ]; then

@@ -158,7 +158,8 @@ struct Leaks {
 
 Leaks leaks(const std::string &bytes) {
     Leaks l;
-    for (const char *s : {kMarker, kCollection, "pvec_meta", "pvec_collections", "SQLite format 3"}) {
+    for (const char *s :
+         {kMarker, kCollection, "pvec_meta", "pvec_collections", "SQLite format 3"}) {
         if (contains(bytes, s, std::strlen(s))) {
             l.found.push_back(s);
         }
@@ -330,7 +331,8 @@ TEST(Encryption, APlainFileGivenAKeyIsRefusedAndKeptPlain) {
 TEST(Encryption, JournalAndWalAreEncryptedToo) {
     for (bool wal : {false, true}) {
         for (bool key : {false, true}) {  // key = false: the control, where the marker shows
-            SCOPED_TRACE(std::string(wal ? "wal" : "rollback journal") + (key ? ", keyed" : ", plain"));
+            SCOPED_TRACE(std::string(wal ? "wal" : "rollback journal") +
+                         (key ? ", keyed" : ", plain"));
             TempDb tmp;
             const uint32_t flags = wal ? PVEC_OPEN_WAL : 0u;
             pvec_open_options o = PVEC_OPEN_OPTIONS_INIT;
