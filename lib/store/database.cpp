@@ -387,6 +387,12 @@ Status Database::ReadScope::end() {
         return Status::ok();
     }
     active_ = false;
+    // SQLite may have ended the transaction itself: some errors roll it back (SQLite 3.15, in
+    // SQLCipher 3.4.1, answers a read of a damaged page with SQLITE_FULL, which does). A read
+    // transaction has nothing to commit then.
+    if (sqlite3_get_autocommit(db_.conn_)) {
+        return Status::ok();
+    }
     return exec(db_.conn_, "COMMIT");
 }
 
