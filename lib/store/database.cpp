@@ -92,19 +92,21 @@ Status Database::open(const std::string &path, const OpenOptions &opts,
         if (rc != SQLITE_OK) {
             return sqlite_status(db->conn_, rc, "applying the key to '" + path + "'");
         }
-        // sqlite3_key_v2 only stores the key; the first read decrypts page 1 and checks its
-        // HMAC. A wrong key, a missing one (a plain file given a key) and a damaged first page
-        // all fail here with SQLITE_NOTADB, before any pragma or write touches the file.
-        rc = sqlite3_exec(db->conn_, "SELECT count(*) FROM sqlite_master", nullptr, nullptr,
-                          nullptr);
-        if ((rc & 0xff) == SQLITE_NOTADB) {
-            return error(PVEC_CORRUPT, "'" + path + "' is not a database, or not one encrypted "
-                                       "with this key (wrong key, or a file that is not "
-                                       "encrypted)");
-        }
-        if (rc != SQLITE_OK) {
-            return sqlite_status(db->conn_, rc, "reading '" + path + "' with the key");
-        }
+    }
+    // sqlite3_key_v2 only stores the key; the first read decrypts page 1 and checks its HMAC. A
+    // wrong key, a missing one (an encrypted file opened without, a plain file given one) and a
+    // damaged first page all fail here with SQLITE_NOTADB, before any pragma or write.
+    rc = sqlite3_exec(db->conn_, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
+    if ((rc & 0xff) == SQLITE_NOTADB) {
+        return error(PVEC_CORRUPT,
+                     "'" + path + "' is not a database, or " +
+                         (opts.key != nullptr
+                              ? "not one encrypted with this key (wrong key, or a file that is "
+                                "not encrypted)"
+                              : "an encrypted one (pass its key in opts->key)"));
+    }
+    if (rc != SQLITE_OK) {
+        return sqlite_status(db->conn_, rc, "reading '" + path + "'");
     }
 #endif
     // Reads through a memory map: rescoring reads a few dozen raw vectors at random places in

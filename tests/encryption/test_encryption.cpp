@@ -291,7 +291,7 @@ TEST(Encryption, WithoutTheKeyOrWithAWrongOneNothingOpensOrChanges) {
         if (a.opts.key != nullptr) {
             EXPECT_NE(msg.find("not one encrypted with this key"), std::string::npos) << msg;
         } else {
-            EXPECT_NE(msg.find("encrypted or is not a database"), std::string::npos) << msg;
+            EXPECT_NE(msg.find("pass its key in opts->key"), std::string::npos) << msg;
         }
         EXPECT_EQ(file_bytes(enc.path()), before);
         EXPECT_FALSE(exists(enc.path() + "-journal"));
