@@ -92,6 +92,7 @@ Status Database::open(const std::string &path, const OpenOptions &opts,
         if (rc != SQLITE_OK) {
             return sqlite_status(db->conn_, rc, "applying the key to '" + path + "'");
         }
+        db->keyed_ = true;
     }
     // sqlite3_key_v2 only stores the key; the first read decrypts page 1 and checks its HMAC. A
     // wrong key, a missing one (an encrypted file opened without, a plain file given one) and a
@@ -216,7 +217,12 @@ Status Database::init(bool may_create) {
             empty = use.step() == SQLITE_ROW && use.int64(0) == 0;
         }
         if (empty && sqlite3_get_autocommit(conn_)) {
-            PVEC_FORWARD_IF_ERROR(exec(conn_, "PRAGMA page_size = 16384"));
+            // Not in an SQLCipher-encrypted file: its pages are cipher_page_size (1024 in
+            // SQLCipher 3), and a different page_size makes the file unreadable on reopen
+            // (SQLCipher 3.4.1: SQLITE_CORRUPT, tests/encryption).
+            if (!keyed_) {
+                PVEC_FORWARD_IF_ERROR(exec(conn_, "PRAGMA page_size = 16384"));
+            }
             PVEC_FORWARD_IF_ERROR(exec(conn_, "PRAGMA auto_vacuum = INCREMENTAL"));
         }
     }

@@ -175,6 +175,7 @@ private:
     std::atomic<bool> abort_note_{false};    // ... during the current call
     bool has_schema_ = false;
     bool has_json1_ = false;  // set once by init(), read-only afterwards
+    bool keyed_ = false;      // pvec_db_open applied an SQLCipher key (set before init())
     int64_t synced_version_ = -1;
     std::atomic<bool> force_sync_{false};  // a rollback hook ran: compare versions again
     Catalog catalog_;
