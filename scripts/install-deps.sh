@@ -4,7 +4,7 @@
 # that the cross check of scripts/test.sh uses.
 set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config libsqlite3-dev libxsimd-dev libzstd-dev libeigen3-dev
-          libgtest-dev libbenchmark-dev libxxhash-dev python3
+          libgtest-dev libbenchmark-dev libxxhash-dev python3 libsqlcipher-dev
           g++-aarch64-linux-gnu qemu-user libsqlite3-dev:arm64 libzstd-dev:arm64 libgtest-dev:arm64 libxxhash-dev:arm64)
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -149,23 +149,49 @@ typedef struct pvec_collection pvec_collection;
  * Since 0.1. */
 #define PVEC_OPEN_WAL 0x4u
 
+/* Encryption at rest (key_bytes, key below) needs a library built with -DPVEC_SQLCIPHER=ON, which
+ * links SQLCipher instead of SQLite; pvec_db_open of a build without it, given a key, returns
+ * PVEC_UNSUPPORTED and touches no file. With SQLCipher, every page of the database file is
+ * encrypted, and so are its rollback journal and write-ahead log; what pocketvec and SQLite hold
+ * in memory (the resident codes, the page cache, the derived key) is not. The key bytes are a
+ * passphrase, stretched by SQLCipher's key derivation with a random salt kept in the file's first
+ * 16 bytes; SQLCipher's raw-key form, the 67 bytes "x'" + 64 hex digits + "'", is used as the
+ * 256-bit key itself, without derivation. Debian 12's SQLCipher 3.4.1 (SQLite 3.15.2) encrypts
+ * with AES-256-CBC, authenticates each 1024-byte page with HMAC-SHA1 and derives the key with
+ * PBKDF2-HMAC-SHA1, 64,000 iterations; files it writes are SQLCipher 3 files (SQLCipher 4 opens
+ * them only with PRAGMA cipher_compatibility = 3). See README.md, "Encryption at rest". */
 typedef struct pvec_open_options {
     uint32_t struct_size;     /* sizeof(pvec_open_options) */
     uint32_t flags;           /* PVEC_OPEN_* bits; 0 = read-write, create if missing */
     int32_t busy_timeout_ms;  /* wait this long for another connection's lock; 0 = 5000 ms,
                                  negative = do not wait */
+    /* Appended after 0.1.0: a caller built against the 0.1.0 header passes struct_size 12 and
+     * opens without a key, as before. */
+    uint32_t key_bytes;       /* length of `key` in bytes; 0 = no key (a plain SQLite file) */
+    const void *key;          /* the encryption key (any bytes, NUL allowed), key_bytes long, or
+                                 NULL; set both or neither (else PVEC_MISUSE). Only read during
+                                 pvec_db_open, never kept: the caller may wipe it on return.
+                                 pvec_db_attach refuses a key (PVEC_MISUSE): key the
+                                 application's connection itself. */
 } pvec_open_options;
 
-#define PVEC_OPEN_OPTIONS_INIT {sizeof(pvec_open_options), 0u, 0}
+#define PVEC_OPEN_OPTIONS_INIT {sizeof(pvec_open_options), 0u, 0, 0u, NULL}
 PVEC_API void pvec_open_options_init(pvec_open_options *opts);
 
 /* Opens (or creates) the database file at `path` (UTF-8) and prepares pocketvec's tables in it.
  * `opts` is optional. On success *out is a new handle to close with pvec_db_close; on failure
  * *out is NULL.
  * Returns PVEC_OK, PVEC_MISUSE, PVEC_IO (cannot open/create), PVEC_CORRUPT (not a database or
- * damaged tables), PVEC_FORMAT (newer format), PVEC_READONLY (a new file with PVEC_OPEN_READONLY),
- * PVEC_BUSY, PVEC_NOMEM, PVEC_UNSUPPORTED (PVEC_SIMD names a kernel level that cannot run: see
- * pvec_kernel_name). The connection reads the file through a memory map of up to 256 MiB
+ * damaged tables; also an encrypted file opened without its key or with a wrong one, and a plain
+ * file opened with a key: SQLCipher cannot tell these apart from a file that is not a database,
+ * so they share the code, and the message names the key), PVEC_FORMAT (newer format),
+ * PVEC_READONLY (a new file with PVEC_OPEN_READONLY), PVEC_BUSY, PVEC_NOMEM, PVEC_UNSUPPORTED
+ * (PVEC_SIMD names a kernel level that cannot run: see pvec_kernel_name; or opts->key given to a
+ * build without SQLCipher). With opts->key, the key is applied (sqlite3_key_v2) right after
+ * SQLite opens the file and checked by reading the schema before anything else reads or writes
+ * it, so an open refused for its key (wrong, missing, unsupported) changes no file and, without
+ * SQLCipher, creates none; a missing or empty file becomes a new encrypted database.
+ * The connection reads the file through a memory map of up to 256 MiB
  * (SQLite's mmap_size; its pages count in the process's resident set but belong to the OS page
  * cache); writes go through SQLite's journal as without it. pvec_db_attach leaves the
  * application's connection's setting alone. A file of an older format (1 or 2, written before
@@ -183,6 +209,9 @@ PVEC_API int pvec_db_open(const char *path, const pvec_open_options *opts, pvec_
  * sqlite3_commit_hook and sqlite3_rollback_hook for this, replacing any the application set;
  * they are removed by pvec_db_close). The application must not write pocketvec's tables itself.
  * Only PVEC_OPEN_READONLY of opts->flags is used (the journal mode stays the application's).
+ * Encryption is the application's too: with SQLCipher, key `conn` (sqlite3_key_v2 or PRAGMA key)
+ * before this call; opts->key must be unset here (PVEC_MISUSE otherwise), since pocketvec never
+ * keys a connection it does not own.
  * Returns as pvec_db_open. Any thread (SQLite's own threading mode of `conn` applies). Since 0.1. */
 struct sqlite3;
 PVEC_API int pvec_db_attach(struct sqlite3 *conn, const pvec_open_options *opts, pvec_db **out,
@@ -305,7 +334,9 @@ typedef struct pvec_collection_info {
     uint64_t count;        /* live items */
     uint64_t capacity;     /* slots allocated in the file (live + free) */
     uint64_t bytes_used;   /* bytes of pocketvec's tables for this collection in the file
-                              (measured once per change of the collection, then cached) */
+                              (measured once per change of the collection, then cached; with
+                              an SQLite without the dbstat table, such as SQLCipher 3.4.1's,
+                              the bytes of its chunks, raw vectors and metadata) */
     int64_t collection_id; /* the integer id naming this collection's tables (pvec_c<id>_*) */
     char codec[16];        /* NUL-terminated codec name, e.g. "f32" */
     char name[PVEC_MAX_NAME + 1];

@@ -1,4 +1,5 @@
 // The C ABI firewall: argument checks, the per-db mutex, and no exception ever crossing extern "C".
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -29,7 +30,9 @@ struct pvec_collection {
 
 // Fixed-width ABI structs: their layout must not depend on the compiler's mood.
 static_assert(std::is_standard_layout<pvec_open_options>::value, "ABI struct");
-static_assert(sizeof(pvec_open_options) == 12, "pvec_open_options layout changed");
+static_assert(offsetof(pvec_open_options, key_bytes) == 12, "pvec_open_options layout changed");
+static_assert(offsetof(pvec_open_options, key) == 16, "pvec_open_options layout changed");
+static_assert(sizeof(pvec_open_options) == 16 + sizeof(void *), "pvec_open_options: no padding");
 static_assert(sizeof(pvec_search_options) == 20, "pvec_search_options layout changed");
 static_assert(offsetof(pvec_train_options, seed) == 24, "pvec_train_options layout changed");
 static_assert(offsetof(pvec_collection_options, codec) == 16, "pvec_collection_options layout");
@@ -72,9 +75,14 @@ int guarded(char **errmsg, Body &&body) {
 // The option-struct rule (pocketvec.h, "Options"): any struct_size from the struct's first
 // version up to this library's is read (the known prefix; fields the caller's version lacks keep
 // their defaults); a larger one is accepted when every byte this library does not know is zero.
-// The first version of every struct is the one of 0.1.
+// The first version of a struct is the one of 0.1.0, its whole size unless it has grown since.
 template <class T>
 constexpr std::size_t first_size() { return sizeof(T); }
+// 0.1.0's pvec_open_options ended after busy_timeout_ms (key_bytes and key came later).
+template <>
+constexpr std::size_t first_size<pvec_open_options>() {
+    return offsetof(pvec_open_options, key_bytes);
+}
 
 template <class T>
 Status read_options(const T *in, const T &defaults, T *out, const char *what) {
@@ -133,8 +141,21 @@ store::OpenOptions open_options(const pvec_open_options *opts) {
         if (opts->busy_timeout_ms != 0) {
             o.busy_timeout_ms = opts->busy_timeout_ms;
         }
+        o.key = opts->key;
+        o.key_bytes = opts->key_bytes;
     }
     return o;
+}
+
+// Both or neither: a pointer without a length (or the reverse) is a caller's slip that would
+// otherwise open, or create, an unencrypted file.
+Status check_key(const pvec_open_options &o) {
+    PVEC_RETURN_IF(o.key != nullptr && o.key_bytes == 0, PVEC_MISUSE,
+                   "opts->key is set but opts->key_bytes is 0");
+    PVEC_RETURN_IF(o.key == nullptr && o.key_bytes != 0, PVEC_MISUSE,
+                   "opts->key_bytes is set but opts->key is NULL");
+    PVEC_RETURN_IF(o.key_bytes > 0x7FFFFFFFu, PVEC_RANGE, "opts->key_bytes is over 2^31 - 1");
+    return Status::ok();
 }
 
 // The collection of a live handle, with its database locked for the call.
@@ -207,6 +228,7 @@ int pvec_db_open(const char *path, const pvec_open_options *opts, pvec_db **out,
                        pocketvec::kernels::forced_level_error());
         PVEC_RETURN_IF((o.flags & ~(PVEC_OPEN_READONLY | PVEC_OPEN_NOCREATE | PVEC_OPEN_WAL)) != 0,
                        PVEC_MISUSE, "opts->flags has unknown bits");
+        PVEC_FORWARD_IF_ERROR(check_key(o));
         auto handle = std::make_unique<pvec_db>();
         PVEC_FORWARD_IF_ERROR(store::Database::open(path, open_options(&o), &handle->db));
         *out = handle.release();
@@ -224,6 +246,10 @@ int pvec_db_attach(struct sqlite3 *conn, const pvec_open_options *opts, pvec_db 
         PVEC_CHECK_ARG(conn != nullptr, "conn is NULL");
         pvec_open_options o;
         PVEC_FORWARD_IF_ERROR(read_options(opts, pvec_open_options PVEC_OPEN_OPTIONS_INIT, &o, "opts"));
+        PVEC_FORWARD_IF_ERROR(check_key(o));
+        PVEC_RETURN_IF(o.key != nullptr, PVEC_MISUSE,
+                       "opts->key is for pvec_db_open only: key the application's connection "
+                       "itself (sqlite3_key_v2 or PRAGMA key) before pvec_db_attach");
         // A forced kernel level that cannot be honoured is refused, not silently replaced.
         PVEC_RETURN_IF(!pocketvec::kernels::forced_level_error().empty(), PVEC_UNSUPPORTED,
                        pocketvec::kernels::forced_level_error());

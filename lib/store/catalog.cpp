@@ -15,6 +15,16 @@ std::string raw(int64_t id) { return "pvec_c" + std::to_string(id) + "_raw"; }
 
 namespace {
 
+// The catalog's tables are pocketvec's, and opening checked that the file lists them: a statement
+// on them that does not prepare means a damaged schema, not a bug. (SQLite 3.15, in SQLCipher
+// 3.4.1, accepts a damaged CREATE text in sqlite_master and then says "no such table".)
+Status prepare_catalog(Stmt &s, sqlite3 *conn, const std::string &sql) {
+    Status st = s.prepare(conn, sql);
+    PVEC_RETURN_IF(st.code() == PVEC_ERROR, PVEC_CORRUPT,
+                   "pocketvec's catalog is damaged: " + st.message());
+    return st;
+}
+
 constexpr const char *kRowColumns =
     "SELECT id, uid, version, name, dim, metric, codec, chunk_capacity, code_bytes, pca_dim,"
     " raw_tier, train_threshold, flags, coalesce(model_id, 0), sum FROM pvec_collections";
@@ -99,7 +109,7 @@ Status Catalog::read_by_name(const std::string &name, CollectionMeta *out, bool 
         // "+name": the catalog is read by scanning its few rows, never through the name index, so a
         // damaged index cannot hide a collection or hand out another one.
         PVEC_FORWARD_IF_ERROR(
-            by_name_.prepare(conn_, std::string(kRowColumns) + " WHERE +name = ?1"));
+            prepare_catalog(by_name_, conn_, std::string(kRowColumns) + " WHERE +name = ?1"));
     }
     // A failed bind (no memory) would look the collection up as NULL and "not find" it.
     const int rc = sqlite3_bind_text64(by_name_.get(), 1, name.data(), name.size(),
@@ -113,7 +123,8 @@ Status Catalog::read_by_name(const std::string &name, CollectionMeta *out, bool 
 
 Status Catalog::read_by_id(int64_t id, CollectionMeta *out, bool *found) {
     if (!by_id_.prepared()) {
-        PVEC_FORWARD_IF_ERROR(by_id_.prepare(conn_, std::string(kRowColumns) + " WHERE id = ?1"));
+        PVEC_FORWARD_IF_ERROR(
+            prepare_catalog(by_id_, conn_, std::string(kRowColumns) + " WHERE id = ?1"));
     }
     sqlite3_bind_int64(by_id_.get(), 1, id);
     return read_row(by_id_, out, found, "the collection catalog");
@@ -121,7 +132,7 @@ Status Catalog::read_by_id(int64_t id, CollectionMeta *out, bool *found) {
 
 Status Catalog::create(CollectionMeta *meta) {
     Stmt ins;
-    PVEC_FORWARD_IF_ERROR(ins.prepare(conn_,
+    PVEC_FORWARD_IF_ERROR(prepare_catalog(ins, conn_,
         "INSERT INTO pvec_collections(name, dim, metric, codec, chunk_capacity, code_bytes,"
         " pca_dim, raw_tier, train_threshold, flags, uid, version, sum)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, 0)"));
@@ -167,7 +178,8 @@ Status Catalog::create(CollectionMeta *meta) {
 
 Status Catalog::write_sum(const CollectionMeta &meta) {
     Stmt upd;
-    PVEC_FORWARD_IF_ERROR(upd.prepare(conn_, "UPDATE pvec_collections SET sum = ?2 WHERE id = ?1"));
+    PVEC_FORWARD_IF_ERROR(
+        prepare_catalog(upd, conn_, "UPDATE pvec_collections SET sum = ?2 WHERE id = ?1"));
     StmtUse use(upd);
     use.bind(1, meta.id);
     use.bind(2, int64_t{checksum::collection(meta)});
@@ -178,7 +190,7 @@ Status Catalog::write_sum(const CollectionMeta &meta) {
 
 Status Catalog::read_all_unsealed(std::vector<CollectionMeta> *out) {
     Stmt all;
-    PVEC_FORWARD_IF_ERROR(all.prepare(conn_, std::string(kRowColumns) + " ORDER BY id"));
+    PVEC_FORWARD_IF_ERROR(prepare_catalog(all, conn_, std::string(kRowColumns) + " ORDER BY id"));
     StmtUse use(all);
     int rc;
     while ((rc = use.step()) == SQLITE_ROW) {
@@ -191,7 +203,7 @@ Status Catalog::read_all_unsealed(std::vector<CollectionMeta> *out) {
 
 Status Catalog::find_damaged(std::vector<std::string> *damage, std::vector<CollectionMeta> *good) {
     Stmt all;
-    PVEC_FORWARD_IF_ERROR(all.prepare(conn_, std::string(kRowColumns) + " ORDER BY id"));
+    PVEC_FORWARD_IF_ERROR(prepare_catalog(all, conn_, std::string(kRowColumns) + " ORDER BY id"));
     StmtUse use(all);
     int rc;
     while ((rc = use.step()) == SQLITE_ROW) {
@@ -220,7 +232,7 @@ Status Catalog::drop(const CollectionMeta &meta) {
 
 Status Catalog::bump_version(CollectionMeta *meta) {
     if (!bump_.prepared()) {
-        PVEC_FORWARD_IF_ERROR(bump_.prepare(
+        PVEC_FORWARD_IF_ERROR(prepare_catalog(bump_,
             conn_, "UPDATE pvec_collections SET version = ?2, sum = ?4 WHERE id = ?1 AND uid = ?3"));
     }
     CollectionMeta next = *meta;
@@ -248,7 +260,7 @@ Status Catalog::set_model(CollectionMeta *meta, const model::Model *model) {
     if (model) {
         const std::vector<uint8_t> blob = model->serialize();
         Stmt ins;
-        PVEC_FORWARD_IF_ERROR(ins.prepare(conn_,
+        PVEC_FORWARD_IF_ERROR(prepare_catalog(ins, conn_,
             "INSERT INTO pvec_models(collection_id, version, blob, checksum) VALUES(?1, ?2, ?3, ?4)"));
         StmtUse use(ins);
         use.bind(1, meta->id);
@@ -264,7 +276,7 @@ Status Catalog::set_model(CollectionMeta *meta, const model::Model *model) {
     }
     Stmt del;
     PVEC_FORWARD_IF_ERROR(
-        del.prepare(conn_, "DELETE FROM pvec_models WHERE collection_id = ?1 AND id != ?2"));
+        prepare_catalog(del, conn_, "DELETE FROM pvec_models WHERE collection_id = ?1 AND id != ?2"));
     {
         StmtUse use(del);
         use.bind(1, meta->id);
@@ -275,7 +287,7 @@ Status Catalog::set_model(CollectionMeta *meta, const model::Model *model) {
         }
     }
     Stmt upd;
-    PVEC_FORWARD_IF_ERROR(upd.prepare(conn_,
+    PVEC_FORWARD_IF_ERROR(prepare_catalog(upd, conn_,
         "UPDATE pvec_collections SET codec = ?2, pca_dim = ?3, flags = ?4, code_bytes = ?5,"
         " model_id = ?6, version = ?7, sum = ?8 WHERE id = ?1"));
     CollectionMeta next = *meta;
@@ -311,7 +323,7 @@ Status Catalog::read_model(CollectionMeta *meta_io, std::shared_ptr<const model:
     }
     const std::string where = "collection '" + meta.name + "'";
     Stmt s;
-    PVEC_FORWARD_IF_ERROR(s.prepare(conn_,
+    PVEC_FORWARD_IF_ERROR(prepare_catalog(s, conn_,
         "SELECT version, blob, checksum FROM pvec_models WHERE id = ?1 AND collection_id = ?2"));
     StmtUse use(s);
     use.bind(1, meta.model_id);
@@ -342,7 +354,8 @@ Status Catalog::read_model(CollectionMeta *meta_io, std::shared_ptr<const model:
 
 Status Catalog::list_names(std::vector<std::string> *names) {
     Stmt s;
-    PVEC_FORWARD_IF_ERROR(s.prepare(conn_, "SELECT name FROM pvec_collections ORDER BY name"));
+    PVEC_FORWARD_IF_ERROR(
+        prepare_catalog(s, conn_, "SELECT name FROM pvec_collections ORDER BY name"));
     StmtUse use(s);
     int rc;
     while ((rc = use.step()) == SQLITE_ROW) {
@@ -372,7 +385,7 @@ Status create_or_upgrade_schema(sqlite3 *conn, bool may_write, bool *exists, int
     int64_t n = 0;
     bool row;
     PVEC_FORWARD_IF_ERROR(read_int(
-        conn, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'pvec_meta'", &n,
+        conn, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'pvec_meta'", &n,
         &row));
     *exists = n > 0;
     *format = 0;
@@ -398,7 +411,7 @@ Status create_or_upgrade_schema(sqlite3 *conn, bool may_write, bool *exists, int
         return Status::ok();
     }
     PVEC_FORWARD_IF_ERROR(read_int(conn,
-        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
         " ('pvec_collections', 'pvec_models')", &n, &row));
     PVEC_RETURN_IF(n != 2, PVEC_CORRUPT,
                    "pocketvec's catalog is damaged: pvec_collections or pvec_models is missing");

@@ -16,6 +16,20 @@ float scan_aux(const model::Model *model, const uint8_t *code, float norm) {
     return norm > 0 ? 1.0f / norm : 0.0f;
 }
 
+namespace {
+
+// Both chunk reads are rowid lookups or rowid-ordered scans: they write no temporary file, so
+// SQLITE_FULL from them is no full disk. SQLite 3.15 (SQLCipher 3.4.1) answers so when a damaged
+// page points past the largest page number; later versions say SQLITE_CORRUPT.
+Status read_failed(sqlite3 *conn, int rc, const std::string &what) {
+    Status st = sqlite_status(conn, rc, what);
+    PVEC_RETURN_IF((rc & 0xff) == SQLITE_FULL, PVEC_CORRUPT,
+                   st.message() + " (a damaged page points past the end of the file)");
+    return st;
+}
+
+}  // namespace
+
 ChunkFile::ChunkFile(sqlite3 *conn, const CollectionMeta &meta)
     : conn_(conn), uid_(meta.uid), chunks_(tables::chunks(meta.id)), versions_(tables::versions(meta.id)),
       where_("collection '" + meta.name + "'") {}
@@ -58,7 +72,7 @@ Status ChunkFile::versions(std::vector<int64_t> *out) {
         out->push_back(use.int64(1));
     }
     return rc == SQLITE_DONE ? Status::ok()
-                             : sqlite_status(conn_, rc, "reading the chunks of " + where_);
+                             : read_failed(conn_, rc, "reading the chunks of " + where_);
 }
 
 Status ChunkFile::load(std::size_t index, std::size_t code_bytes, const model::Model *model,
@@ -72,7 +86,7 @@ Status ChunkFile::load(std::size_t index, std::size_t code_bytes, const model::M
         return error(PVEC_CORRUPT, which + " is missing");
     }
     if (rc != SQLITE_ROW) {
-        return sqlite_status(conn_, rc, "reading the chunks of " + where_);
+        return read_failed(conn_, rc, "reading the chunks of " + where_);
     }
     const int64_t capacity = use.int64(0);
     PVEC_RETURN_IF(capacity < int64_t(kChunkGrowth) || capacity > int64_t(kChunkSlots) ||

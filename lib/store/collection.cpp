@@ -12,6 +12,7 @@
 #include "search/scan.h"
 #include "store/checksum.h"
 #include "store/database.h"
+#include "store/json_check.h"
 #include "store/meta_json.h"
 
 namespace pocketvec::store {
@@ -126,7 +127,9 @@ Status Collection::prepare() {
     PVEC_FORWARD_IF_ERROR(prep(delete_stmt_, "DELETE FROM " + items + " WHERE id = ?1"));
     PVEC_FORWARD_IF_ERROR(
         prep(get_stmt_, "SELECT chunk, slot, meta, sum FROM " + items + " WHERE id = ?1"));
-    PVEC_FORWARD_IF_ERROR(prep(json_valid_stmt_, "SELECT json_valid(?1)"));
+    if (db_.has_json1()) {
+        PVEC_FORWARD_IF_ERROR(prep(json_valid_stmt_, "SELECT json_valid(?1)"));
+    }
     if (snapshot()->meta.raw_tier != kRawNone) {
         const std::string raw = tables::raw(id_);
         PVEC_FORWARD_IF_ERROR(
@@ -240,6 +243,14 @@ Status Collection::check_vector(const float *v) const {
 }
 
 Status Collection::check_meta_json(const char *json) {
+    if (json != nullptr && !db_.has_json1()) {
+        // An SQLite without JSON1 (SQLCipher 3.4.1's): the built-in check of standard JSON.
+        const std::size_t len = strnlen(json, kMaxMetaBytes + 1);
+        PVEC_RETURN_IF(len > kMaxMetaBytes, PVEC_RANGE, "metadata is larger than 1 MiB");
+        PVEC_RETURN_IF(!is_valid_json(std::string_view(json, len)), PVEC_INVALID,
+                       "metadata is not valid JSON");
+        return Status::ok();
+    }
     return store::check_meta_json(db_.conn(), json_valid_stmt_, json_check_stmt_, json);
 }
 
@@ -723,6 +734,20 @@ Status Collection::stats(CollectionStats *out) {
             use.bind(4, std::string_view(v));
             if (use.step() == SQLITE_ROW) {
                 bytes = static_cast<uint64_t>(use.int64(0));
+            }
+        } else {
+            // No dbstat (an optional module: SQLCipher 3.4.1 has none): the chunk bytes above
+            // plus what the raw tier and the metadata hold, without the B-trees' own overhead.
+            std::string sql = "SELECT (SELECT coalesce(sum(length(meta)), 0) FROM " +
+                              tables::items(id_) + ")";
+            if (s->meta.raw_tier != kRawNone) {
+                sql += " + (SELECT coalesce(sum(length(vec)), 0) FROM " + tables::raw(id_) + ")";
+            }
+            if (st.prepare(db_.conn(), sql).is_ok()) {
+                StmtUse use(st);
+                if (use.step() == SQLITE_ROW) {
+                    bytes += static_cast<uint64_t>(use.int64(0));
+                }
             }
         }
         bytes_used_ = bytes;

@@ -56,13 +56,22 @@ Status check_name(const std::string &name) {
 
 Status Database::open(const std::string &path, const OpenOptions &opts,
                       std::unique_ptr<Database> *out) {
+#ifndef SQLITE_HAS_CODEC
+    // Refused before the file is opened, so nothing is created.
+    PVEC_RETURN_IF(opts.key != nullptr, PVEC_UNSUPPORTED,
+                   "opts->key: this build of pocketvec has no encryption (it links SQLite, not "
+                   "SQLCipher; build it with -DPVEC_SQLCIPHER=ON)");
+#endif
     std::unique_ptr<Database> db(new Database());
     int flags = opts.readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
     if (!opts.readonly && !opts.nocreate) {
         flags |= SQLITE_OPEN_CREATE;
     }
     // Calls are serialised by Database::mutex_, so SQLite's own mutex is not needed.
-    flags |= SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+    flags |= SQLITE_OPEN_NOMUTEX;
+#ifdef SQLITE_OPEN_EXRESCODE  // SQLite 3.37+; before, only sqlite3_extended_result_codes below
+    flags |= SQLITE_OPEN_EXRESCODE;
+#endif
     int rc = sqlite3_open_v2(path.c_str(), &db->conn_, flags, nullptr);
     if (rc != SQLITE_OK) {
         Status st = sqlite_status(db->conn_, rc, "opening '" + path + "'");
@@ -74,6 +83,33 @@ Status Database::open(const std::string &path, const OpenOptions &opts,
     db->readonly_ = opts.readonly;
     sqlite3_extended_result_codes(db->conn_, 1);
     sqlite3_busy_timeout(db->conn_, opts.busy_timeout_ms < 0 ? 0 : opts.busy_timeout_ms);
+#ifdef SQLITE_HAS_CODEC
+    if (opts.key != nullptr) {
+        // Before anything reads the file: SQLCipher derives the page key from these bytes and
+        // the salt in the file's first 16 bytes (a new file gets a random salt). The key never
+        // becomes SQL text, so it needs no escaping and no copy of ours outlives this call.
+        rc = sqlite3_key_v2(db->conn_, "main", opts.key, static_cast<int>(opts.key_bytes));
+        if (rc != SQLITE_OK) {
+            return sqlite_status(db->conn_, rc, "applying the key to '" + path + "'");
+        }
+        db->keyed_ = true;
+    }
+    // sqlite3_key_v2 only stores the key; the first read decrypts page 1 and checks its HMAC. A
+    // wrong key, a missing one (an encrypted file opened without, a plain file given one) and a
+    // damaged first page all fail here with SQLITE_NOTADB, before any pragma or write.
+    rc = sqlite3_exec(db->conn_, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
+    if ((rc & 0xff) == SQLITE_NOTADB) {
+        return error(PVEC_CORRUPT,
+                     "'" + path + "' is not a database, or " +
+                         (opts.key != nullptr
+                              ? "not one encrypted with this key (wrong key, or a file that is "
+                                "not encrypted)"
+                              : "an encrypted one (pass its key in opts->key)"));
+    }
+    if (rc != SQLITE_OK) {
+        return sqlite_status(db->conn_, rc, "reading '" + path + "'");
+    }
+#endif
     // Reads through a memory map: rescoring reads a few dozen raw vectors at random places in
     // the file, and through read() each costs several system calls (17 us per candidate measured
     // at 100,000 x 384; the map makes them memory reads). Writes still go through SQLite's
@@ -143,7 +179,7 @@ Status Database::read_data_version(int64_t *v) {
 Status Database::read_has_schema(bool *exists) {
     if (!schema_probe_stmt_.prepared()) {
         PVEC_FORWARD_IF_ERROR(schema_probe_stmt_.prepare(
-            conn_, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'pvec_meta'"));
+            conn_, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'pvec_meta'"));
     }
     StmtUse use(schema_probe_stmt_);
     int rc = use.step();
@@ -159,6 +195,14 @@ Status Database::init(bool may_create) {
     // The first read tells a database from any other file (SQLITE_NOTADB -> PVEC_CORRUPT).
     bool exists;
     PVEC_FORWARD_IF_ERROR(read_has_schema(&exists));
+    {
+        // After the first read, so that a failure here means "no such function" (or no memory:
+        // then the built-in check is used, which is as strict).
+        sqlite3_stmt *probe = nullptr;
+        has_json1_ = sqlite3_prepare_v2(conn_, "SELECT json_valid('1')", -1, &probe, nullptr) ==
+                     SQLITE_OK;
+        sqlite3_finalize(probe);
+    }
     if (!exists && may_create) {
         // A new, empty file gets 16 KiB pages and incremental auto-vacuum (both can only be
         // chosen before the first table, page size first): chunk blobs of 10-500 KiB span 4x
@@ -173,7 +217,12 @@ Status Database::init(bool may_create) {
             empty = use.step() == SQLITE_ROW && use.int64(0) == 0;
         }
         if (empty && sqlite3_get_autocommit(conn_)) {
-            PVEC_FORWARD_IF_ERROR(exec(conn_, "PRAGMA page_size = 16384"));
+            // Not in an SQLCipher-encrypted file: its pages are cipher_page_size (1024 in
+            // SQLCipher 3), and a different page_size makes the file unreadable on reopen
+            // (SQLCipher 3.4.1: SQLITE_CORRUPT, tests/encryption).
+            if (!keyed_) {
+                PVEC_FORWARD_IF_ERROR(exec(conn_, "PRAGMA page_size = 16384"));
+            }
             PVEC_FORWARD_IF_ERROR(exec(conn_, "PRAGMA auto_vacuum = INCREMENTAL"));
         }
     }
@@ -346,6 +395,12 @@ Status Database::ReadScope::end() {
         return Status::ok();
     }
     active_ = false;
+    // SQLite may have ended the transaction itself: some errors roll it back (SQLite 3.15, in
+    // SQLCipher 3.4.1, answers a read of a damaged page with SQLITE_FULL, which does). A read
+    // transaction has nothing to commit then.
+    if (sqlite3_get_autocommit(db_.conn_)) {
+        return Status::ok();
+    }
     return exec(db_.conn_, "COMMIT");
 }
 

@@ -48,6 +48,9 @@ struct OpenOptions {
     bool nocreate = false;
     bool wal = false;
     int busy_timeout_ms = 5000;  // < 0: do not wait
+    // SQLCipher's key (pvec_open_options.key): the caller's bytes, read during open only.
+    const void *key = nullptr;
+    uint32_t key_bytes = 0;
 };
 
 struct CollectionSpec {
@@ -72,6 +75,9 @@ public:
     std::mutex &mutex() { return mutex_; }
     sqlite3 *conn() const { return conn_; }
     bool readonly() const { return readonly_; }
+    // SQLite's json_valid() exists on the connection (JSON1: built in since 3.38, optional
+    // before); otherwise metadata is checked by is_valid_json (store/json_check.h).
+    bool has_json1() const { return has_json1_; }
     Catalog &catalog() { return catalog_; }
 
     Status begin();
@@ -168,6 +174,8 @@ private:
     bool txn_aborted_ = false;               // SQLite ended the explicit transaction by an error
     std::atomic<bool> abort_note_{false};    // ... during the current call
     bool has_schema_ = false;
+    bool has_json1_ = false;  // set once by init(), read-only afterwards
+    bool keyed_ = false;      // pvec_db_open applied an SQLCipher key (set before init())
     int64_t synced_version_ = -1;
     std::atomic<bool> force_sync_{false};  // a rollback hook ran: compare versions again
     Catalog catalog_;

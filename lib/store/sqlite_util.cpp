@@ -30,8 +30,14 @@ Status sqlite_status(sqlite3 *conn, int rc, std::string_view what) {
 
 Status Stmt::prepare(sqlite3 *conn, const std::string &sql) {
     finalize();
+#if SQLITE_VERSION_NUMBER >= 3020000
     int rc = sqlite3_prepare_v3(conn, sql.c_str(), static_cast<int>(sql.size()),
                                 SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
+#else
+    // SQLite before 3.20 (SQLCipher 3.4.1 is 3.15.2) has no prepare_v3; PERSISTENT is only a hint
+    // about where the statement's memory comes from, so prepare_v2 behaves the same.
+    int rc = sqlite3_prepare_v2(conn, sql.c_str(), static_cast<int>(sql.size()), &stmt_, nullptr);
+#endif
     if (rc != SQLITE_OK) {
         stmt_ = nullptr;
         return sqlite_status(conn, rc, "preparing SQL");

@@ -131,7 +131,8 @@ const sqlite3_io_methods g_methods = {
     x_file_size, x_lock,        x_unlock,      x_check_reserved, x_file_control,   x_sector_size,
     x_device_chars, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
 
-int v_open(sqlite3_vfs *, sqlite3_filename name, sqlite3_file *f, int flags, int *out_flags) {
+// `const char *`: sqlite3_filename, its typedef since SQLite 3.40, is missing from older headers.
+int v_open(sqlite3_vfs *, const char *name, sqlite3_file *f, int flags, int *out_flags) {
     File *file = reinterpret_cast<File *>(f);
     file->base.pMethods = nullptr;
     file->real = static_cast<sqlite3_file *>(sqlite3_malloc(g_real->szOsFile));

@@ -1,6 +1,7 @@
 // The option-struct promise of pocketvec.h: any struct_size from a struct's first version up to
 // this library's is accepted, a newer caller's larger struct too when its unknown tail is zero,
 // and output structs are written up to the caller's struct_size and no further.
+#include <cstddef>
 #include <cstring>
 
 #include "test_helpers.h"
@@ -137,4 +138,52 @@ TEST(AbiStructs, InfoIsWrittenUpToTheCallersStructSizeOnly) {
     }
     pvec_collection_close(c);
     PV_OK(pvec_db_close(db));
+}
+
+// pvec_open_options grew after 0.1.0 (key_bytes, key): a caller of the first version passes
+// struct_size 12, and whatever lies past those 12 bytes in its memory is never read.
+TEST(AbiStructs, OpenOptionsOfTheFirstVersionStillOpen) {
+    EXPECT_EQ(offsetof(pvec_open_options, key_bytes), 12u);
+    EXPECT_EQ(offsetof(pvec_open_options, key), 16u);
+    EXPECT_EQ(sizeof(pvec_open_options), 16u + sizeof(void *));  // no padding on 32 or 64 bits
+    pvec_open_options init;
+    std::memset(&init, 0xEE, sizeof init);
+    pvec_open_options_init(&init);
+    const pvec_open_options macro = PVEC_OPEN_OPTIONS_INIT;
+    const pvec_open_options *both[] = {&init, &macro};
+    for (const pvec_open_options *o : both) {
+        EXPECT_EQ(o->struct_size, sizeof(pvec_open_options));
+        EXPECT_EQ(o->flags, 0u);
+        EXPECT_EQ(o->busy_timeout_ms, 0);
+        EXPECT_EQ(o->key_bytes, 0u);
+        EXPECT_EQ(o->key, nullptr);
+    }
+
+    TempDb tmp;
+    struct {
+        pvec_open_options o;
+        unsigned char after[16];
+    } old;
+    std::memset(static_cast<void *>(&old), 0xA5, sizeof old);  // key_bytes and key: garbage
+    old.o.struct_size = 12;
+    old.o.flags = 0;
+    old.o.busy_timeout_ms = 0;
+    pvec_db *db = nullptr;
+    char *err = nullptr;
+    ASSERT_EQ(pvec_db_open(tmp.c_str(), &old.o, &db, &err), PVEC_OK) << (err ? err : "");
+    pvec_collection *c = create(db, "c", 4, PVEC_METRIC_L2);
+    const float v[4] = {1, 2, 3, 4};
+    PV_OK(pvec_add(c, 1, v, 4, nullptr, nullptr));
+    pvec_collection_close(c);
+    PV_OK(pvec_db_close(db));
+    old.o.flags = PVEC_OPEN_READONLY;
+    PV_OK(pvec_db_open(tmp.c_str(), &old.o, &db, nullptr));
+    c = open_coll(db, "c");
+    EXPECT_EQ(count(c), 1u);
+    pvec_collection_close(c);
+    PV_OK(pvec_db_close(db));
+    // Below the first version: refused.
+    old.o.struct_size = 8;
+    EXPECT_EQ(pvec_db_open(tmp.c_str(), &old.o, &db, nullptr), PVEC_MISUSE);
+    EXPECT_EQ(db, nullptr);
 }

@@ -290,7 +290,13 @@ TEST(BadFiles, DamagedChunksAreReported) {
     EXPECT_EQ(pvec_collection_open(db, "c", &c, nullptr), PVEC_CORRUPT);
     PV_OK(pvec_db_close(db));
     // So are tables of another shape.
-    tamper(tmp.path(), "ALTER TABLE pvec_c1_items RENAME COLUMN slot TO s");
+    // (The column is renamed by rebuilding the table: ALTER TABLE ... RENAME COLUMN needs SQLite
+    // 3.25, and the PVEC_SQLCIPHER build runs this suite on SQLCipher 3.4.1's SQLite 3.15.)
+    tamper(tmp.path(),
+           "CREATE TABLE t(id INTEGER PRIMARY KEY, chunk INTEGER NOT NULL, s INTEGER NOT NULL,"
+           " meta TEXT, sum INTEGER NOT NULL);"
+           "INSERT INTO t SELECT id, chunk, slot, meta, sum FROM pvec_c1_items;"
+           "DROP TABLE pvec_c1_items; ALTER TABLE t RENAME TO pvec_c1_items");
     db = open_db(tmp.path());
     EXPECT_EQ(pvec_collection_open(db, "c", &c, nullptr), PVEC_CORRUPT);
     PV_OK(pvec_db_close(db));
