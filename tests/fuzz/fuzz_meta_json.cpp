@@ -59,7 +59,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static Validator val;
     static Store st;
     const auto *chars = reinterpret_cast<const char *>(data);
-    std::string text(chars, strnlen(chars, size));
+    // An empty input may come as data == NULL (the replay of an empty file): never pass it on.
+    std::string text = size > 0 ? std::string(chars, strnlen(chars, size)) : std::string();
     if (size > 0 && data[size - 1] == 0xff && !text.empty()) {
         const std::string unit = text;
         while (text.size() <= store::kMaxMetaBytes) {
