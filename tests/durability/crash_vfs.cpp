@@ -225,6 +225,15 @@ bool install() {
     return sqlite3_vfs_register(&g_vfs, 1) == SQLITE_OK;
 }
 
+void arm_fault(Op op, int rc, uint64_t at) {
+    g_state.fault_op = op;
+    g_state.fault_rc = rc;
+    g_state.fault_at = at;
+    g_state.fault_count = 0;
+    g_state.fault_fired = false;
+    g_state.fault_armed = true;
+}
+
 void disarm() {
     g_state.crash_armed = false;
     g_state.ops = 0;

@@ -45,6 +45,8 @@ bool install();
 State &state();
 // Resets counters and flags (the durable images are kept).
 void disarm();
+// Fault mode: the `at`-th call (1-based) of `op` from now fails once with `rc`.
+void arm_fault(Op op, int rc, uint64_t at);
 // Writes the durable image of every tracked file back to disk and forgets all images.
 void restore();
 // Forgets all images (a file copied into place outside SQLite starts afresh at its next open).

@@ -141,9 +141,17 @@ void create_base(const std::string &path, int64_t items = kItems) {
     PV_OK(pvec_db_close(db));
 }
 
+// Puts a fresh copy of `base` at `work` (no journal), and makes the VFS forget the old images.
+void copy_base(const std::string &base, const std::string &work) {
+    crashvfs::forget();
+    std::filesystem::remove(work + "-journal");
+    std::filesystem::copy_file(base, work, std::filesystem::copy_options::overwrite_existing);
+}
+
 using Path = std::function<int(pvec_db *, pvec_collection *)>;
 
-int add_batch(pvec_collection *c, int64_t first, int64_t n, int salt, bool upsert) {
+int add_batch(pvec_collection *c, int64_t first, int64_t n, int salt, bool upsert,
+              char **err = nullptr) {
     std::vector<float> v;
     std::vector<int64_t> ids;
     for (int64_t id = first; id < first + n; ++id) {
@@ -151,8 +159,8 @@ int add_batch(pvec_collection *c, int64_t first, int64_t n, int salt, bool upser
         v.insert(v.end(), x.begin(), x.end());
         ids.push_back(id);
     }
-    return upsert ? pvec_upsert_batch(c, ids.size(), ids.data(), v.data(), kDim, nullptr, nullptr)
-                  : pvec_add_batch(c, ids.size(), ids.data(), v.data(), kDim, nullptr, nullptr);
+    return upsert ? pvec_upsert_batch(c, ids.size(), ids.data(), v.data(), kDim, nullptr, err)
+                  : pvec_add_batch(c, ids.size(), ids.data(), v.data(), kDim, nullptr, err);
 }
 
 const std::vector<std::pair<std::string, Path>> &paths() {
@@ -196,17 +204,7 @@ const std::vector<std::pair<std::string, Path>> &paths() {
              return rc;
          }},
         // Export (reads) then import of the same model: every item re-encoded, the version moved.
-        {"model_import",
-         [](pvec_db *, pvec_collection *c) {
-             void *blob = nullptr;
-             size_t size = 0;
-             int rc = pvec_model_export(c, &blob, &size, nullptr);
-             if (rc == PVEC_OK) {
-                 rc = pvec_model_import(c, blob, size, nullptr);
-             }
-             pvec_free(blob);
-             return rc;
-         }},
+        {"model_import", [](pvec_db *, pvec_collection *c) { return reimport_own_model(c); }},
     };
     return p;
 }
@@ -231,11 +229,7 @@ TEST_F(FaultLoop, EveryFailedFileOperationLeavesTheStateBeforeOrAfterTheCall) {
     const std::string base = (dir / "base.db").string();
     const std::string work = (dir / "work.db").string();
     create_base(base);
-    auto reset = [&] {
-        crashvfs::forget();
-        std::filesystem::remove(work + "-journal");
-        std::filesystem::copy_file(base, work, std::filesystem::copy_options::overwrite_existing);
-    };
+    auto reset = [&] { copy_base(base, work); };
     reset();
     const State before = capture(work);
     ASSERT_TRUE(before.present);
@@ -267,13 +261,7 @@ TEST_F(FaultLoop, EveryFailedFileOperationLeavesTheStateBeforeOrAfterTheCall) {
                 reset();
                 pvec_db *db = open_db(work);
                 pvec_collection *c = open_coll(db, "c");
-                crashvfs::State &st = crashvfs::state();
-                st.fault_op = op;
-                st.fault_rc = fault_rc;
-                st.fault_at = n;
-                st.fault_count = 0;
-                st.fault_fired = false;
-                st.fault_armed = true;
+                crashvfs::arm_fault(op, fault_rc, n);
                 const int rc = path(db, c);
                 const bool fired = crashvfs::state().fault_fired;
                 crashvfs::disarm();
@@ -323,11 +311,7 @@ TEST_F(FaultLoop, AFailedUpgradeLeavesTheFormat2File) {
     create_base(base, 200);  // the upgrade rewrites every row: a small file keeps the loop short
     const State want = capture(base);
     ASSERT_EQ(pvtest::downgrade_to_format2(base), 1);
-    auto reset = [&] {
-        crashvfs::forget();
-        std::filesystem::remove(work + "-journal");
-        std::filesystem::copy_file(base, work, std::filesystem::copy_options::overwrite_existing);
-    };
+    auto reset = [&] { copy_base(base, work); };
     uint64_t faults = 0, failed = 0, upgraded_then_failed = 0;
     const std::pair<crashvfs::Op, int> kinds[] = {
         {crashvfs::Op::Write, SQLITE_IOERR}, {crashvfs::Op::Write, SQLITE_FULL},
@@ -336,13 +320,7 @@ TEST_F(FaultLoop, AFailedUpgradeLeavesTheFormat2File) {
     for (const auto &[op, fault_rc] : kinds) {
         for (uint64_t n = 1;; ++n) {
             reset();
-            crashvfs::State &st = crashvfs::state();
-            st.fault_op = op;
-            st.fault_rc = fault_rc;
-            st.fault_at = n;
-            st.fault_count = 0;
-            st.fault_fired = false;
-            st.fault_armed = true;
+            crashvfs::arm_fault(op, fault_rc, n);
             pvec_db *db = nullptr;
             const int rc = pvec_db_open(work.c_str(), nullptr, &db, nullptr);
             const bool fired = crashvfs::state().fault_fired;
@@ -388,37 +366,20 @@ TEST_F(FaultLoop, ADiskFullInsideATransactionIsReportedAndCommitsNothingAfterIt)
     const std::string work = (dir / "work.db").string();
     create_base(base);
     const State before = capture(base);
-    auto reset = [&] {
-        crashvfs::forget();
-        std::filesystem::remove(work + "-journal");
-        std::filesystem::copy_file(base, work, std::filesystem::copy_options::overwrite_existing);
-    };
+    auto reset = [&] { copy_base(base, work); };
     constexpr int kBatches = 10, kPerBatch = 50, kSalt = 6;
     uint64_t points = 0, whole = 0, one_call = 0, at_commit = 0;
     for (uint64_t n = 1;; ++n) {
         reset();
         pvec_db *db = open_db(work);
         pvec_collection *c = open_coll(db, "c");
-        crashvfs::State &st = crashvfs::state();
-        st.fault_op = crashvfs::Op::Write;
-        st.fault_rc = SQLITE_FULL;
-        st.fault_at = n;
-        st.fault_count = 0;
-        st.fault_fired = false;
-        st.fault_armed = true;
+        crashvfs::arm_fault(crashvfs::Op::Write, SQLITE_FULL, n);
         PV_OK(pvec_db_begin(db, nullptr));
         std::vector<bool> kept(kBatches, false);
         bool aborted = false;
         for (int b = 0; b < kBatches; ++b) {
-            std::vector<float> v;
-            std::vector<int64_t> ids;
-            for (int64_t id = kItems + b * kPerBatch; id < kItems + (b + 1) * kPerBatch; ++id) {
-                const auto x = vec_for(id, kSalt);
-                v.insert(v.end(), x.begin(), x.end());
-                ids.push_back(id);
-            }
             char *err = nullptr;
-            const int rc = pvec_add_batch(c, ids.size(), ids.data(), v.data(), kDim, nullptr, &err);
+            const int rc = add_batch(c, kItems + b * kPerBatch, kPerBatch, kSalt, false, &err);
             const std::string msg = err ? err : "";
             pvec_free(err);
             if (aborted) {

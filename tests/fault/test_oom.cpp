@@ -204,16 +204,8 @@ TEST(OutOfMemory, WritesAndTrainingChangeNothingWhenAnAllocationFails) {
     fail_each_allocation(tmp.path(), db, c, [&] {
         return pvec_upsert(c, 7, &more[0], kDim, nullptr, nullptr);
     }, "upsert into a trained collection");
-    fail_each_allocation(tmp.path(), db, c, [&] {
-        void *blob = nullptr;
-        size_t size = 0;
-        int rc = pvec_model_export(c, &blob, &size, nullptr);
-        if (rc == PVEC_OK) {
-            rc = pvec_model_import(c, blob, size, nullptr);
-        }
-        pvec_free(blob);
-        return rc;
-    }, "model export and import");
+    fail_each_allocation(tmp.path(), db, c, [&] { return reimport_own_model(c); },
+                         "model export and import");
     // Inside an explicit transaction a failed call undoes only itself; when SQLite ends the
     // whole transaction on SQLITE_NOMEM instead, the call says so, later writes are refused
     // until pvec_db_rollback, and the state is the committed one (here the same as before).
@@ -251,17 +243,7 @@ TEST(OutOfMemory, WritesAndTrainingChangeNothingWhenAnAllocationFails) {
 // is either still format 2 or fully upgraded, answering as before either way.
 TEST(OutOfMemory, AFailedUpgradeLeavesAUsableFile) {
     PVTEST_SKIP_WITHOUT_DROP_COLUMN();
-    TempDb base;
-    const std::string work_path = base.path() + ".work";
-    struct Work {
-        std::string p;
-        const std::string &path() const { return p; }
-        const char *c_str() const { return p.c_str(); }
-        ~Work() {
-            std::remove(p.c_str());
-            std::remove((p + "-journal").c_str());
-        }
-    } work{work_path};
+    TempDb base, work("_work");
     {
         pvec_db *db = open_db(base.path());
         pvec_collection_options o = PVEC_COLLECTION_OPTIONS_INIT;

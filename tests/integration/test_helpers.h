@@ -19,10 +19,11 @@
 
 namespace pvtest {
 
-// A fresh file path per test, removed (with its journal) before and after.
+// A fresh file path per test (and per tag, for a test that needs several), removed (with its
+// journal) before and after.
 class TempDb {
 public:
-    TempDb() {
+    explicit TempDb(const std::string &tag = "") {
         const auto *info = ::testing::UnitTest::GetInstance()->current_test_info();
         std::string name = std::string(info->test_suite_name()) + "_" + info->name();
         for (char &ch : name) {
@@ -30,7 +31,7 @@ public:
                 ch = '_';
             }
         }
-        path_ = ::testing::TempDir() + "pvec_" + name + "_" + std::to_string(getpid()) + ".db";
+        path_ = ::testing::TempDir() + "pvec_" + name + "_" + std::to_string(getpid()) + tag + ".db";
         remove_files();
     }
     ~TempDb() { remove_files(); }
@@ -46,6 +47,19 @@ private:
     }
     std::string path_;
 };
+
+// Exports the collection's model and imports it again: every item re-encoded with the same model,
+// the model version moved (a model import that changes no answer).
+inline int reimport_own_model(pvec_collection *c) {
+    void *blob = nullptr;
+    size_t size = 0;
+    int rc = pvec_model_export(c, &blob, &size, nullptr);
+    if (rc == PVEC_OK) {
+        rc = pvec_model_import(c, blob, size, nullptr);
+    }
+    pvec_free(blob);
+    return rc;
+}
 
 // Fails the test with the message when rc is not PVEC_OK.
 #define PV_OK(call)                                                                                \
