@@ -38,6 +38,8 @@ constexpr const char *kHelp =
     "  recall@K    |found top-K and true top-K| / K averaged over the queries, truncated to 3\n"
     "              decimals (1.000 means no true neighbour was missed)\n"
     "  p50/p95 ms  latency of one pvec_search call\n"
+    "  rescored    raw vectors read for rescoring per query: median / maximum (pvec_search's\n"
+    "              rescored count; 0 without rescoring)\n"
     "  train s     pvec_collection_train (0 for f32, which is exact and not trained)\n"
     "  insert/s    vectors added per second (batches of 10,000, one transaction each)\n"
     "A configuration that fails prints an error row; the others still run, and the exit code is\n"
@@ -51,7 +53,11 @@ constexpr const char *kHelp =
     "              them exactly from the raw vectors\n"
     "  rNf32, rNf16  the same with the raw vectors kept as plain float32 or as binary16 (half\n"
     "              the bytes; rescored scores then carry binary16's rounding)\n"
-    "e.g. int8, pca50+int8+r4, int8+r4f16, binary+r10.\n"
+    "  exact       keep the raw vectors (zstd float32) and search exactly from the codes\n"
+    "              (PVEC_RESCORE_EXACT): the exact top K, rescoring only the candidates whose\n"
+    "              bound reaches the K-th exact score; exactf32 / exactf16 choose the raw tier\n"
+    "              as rN does (with f16 the answer is exact over the binary16-rounded vectors)\n"
+    "e.g. int8, pca50+int8+r4, int8+r4f16, binary+r10, int8+exact.\n"
     "\n"
     "  --data DIR          DIR/base.fvecs, query.fvecs, groundtruth_k100.ivecs and README.md with\n"
     "                      a line '* Metric: **cosine**' (or inner product, L2); ids are base rows\n"
@@ -86,6 +92,7 @@ struct EvalSpec {
     uint32_t pca_percent = 0; // 0 = no PCA
     uint32_t oversample = 0;  // 0 = no raw tier and no rescoring
     uint32_t raw_tier = PVEC_RAW_NONE;  // with rN: PVEC_RAW_ZSTD_F32, or as its suffix says
+    bool exact = false;       // PVEC_RESCORE_EXACT (with a raw tier, as for rN)
 };
 
 // The raw tier an rN part names by its suffix: none (zstd float32), "f32" or "f16".
@@ -168,11 +175,20 @@ EvalSpec parse_spec(const std::string &text) {
             }
             spec.oversample = static_cast<uint32_t>(
                 parse_unsigned(part.substr(1, digits_end - 1), where + ": rN", 1, kMaxOversample));
+        } else if (part.rfind("exact", 0) == 0 &&
+                   raw_tier_of_suffix(std::string_view(part).substr(5), &spec.raw_tier)) {
+            if (spec.exact) {
+                throw UsageError(where + ": exact given twice");
+            }
+            spec.exact = true;
         } else {
             throw UsageError(where + ": unknown part '" + part +
                              "' (expected one codec of f32 f16 bf16 e4m3 e5m2 int8 int4 binary, "
-                             "optionally with pcaNN and rN, rNf32 or rNf16)");
+                             "optionally with pcaNN and rN, rNf32 or rNf16, or exact)");
         }
+    }
+    if (spec.exact && spec.oversample != 0) {
+        throw UsageError(where + ": exact and rN exclude each other (exact needs no oversampling)");
     }
     if (spec.codec.empty()) {
         throw UsageError(where + ": no codec (f32 f16 bf16 e4m3 e5m2 int8 int4 binary)");
@@ -240,6 +256,8 @@ struct EvalResult {
     Recall recall;
     double p50_ms = 0;
     double p95_ms = 0;
+    double rescored_median = 0;  // raw vectors read per query for rescoring
+    uint64_t rescored_max = 0;
 };
 
 // The data every configuration runs on.
@@ -280,7 +298,7 @@ void build(const std::string &path, const EvalSpec &spec, const EvalData &data,
     opts.metric = data.metric;
     opts.codec = spec.codec.c_str();
     opts.pca_dim = result.pca_dim;
-    opts.raw_tier = spec.oversample != 0 ? spec.raw_tier : PVEC_RAW_NONE;
+    opts.raw_tier = spec.oversample != 0 || spec.exact ? spec.raw_tier : PVEC_RAW_NONE;
     // Training is timed on its own, so it must not happen inside an add.
     opts.train_threshold = PVEC_TRAIN_NEVER;
     opts.flags = spec.pca_percent != 0 ? PVEC_COLLECTION_PCA_ROTATE : 0u;
@@ -342,7 +360,11 @@ void search_all(const std::string &path, const EvalSpec &spec, const EvalData &d
 
     pvec_search_options opts = PVEC_SEARCH_OPTIONS_INIT;
     opts.threads = data.cfg.threads;
-    if (spec.oversample != 0) {
+    uint64_t rescored = 0;
+    opts.rescored = &rescored;
+    if (spec.exact) {
+        opts.rescore = PVEC_RESCORE_EXACT;
+    } else if (spec.oversample != 0) {
         opts.oversample = spec.oversample;
         opts.rescore = PVEC_RESCORE_RAW;
     } else {
@@ -353,7 +375,7 @@ void search_all(const std::string &path, const EvalSpec &spec, const EvalData &d
     const size_t nq = data.queries.rows;
     const size_t expected = std::min(k, data.base.rows);
     const std::string label = spec.name + ": searching";
-    std::vector<double> latency_ms(nq);
+    std::vector<double> latency_ms(nq), rescored_per_query(nq);
     std::vector<int64_t> found(nq * k, -1);
     std::vector<float> scores(k);
     for (size_t q = 0; q < nq; ++q) {
@@ -374,6 +396,8 @@ void search_all(const std::string &path, const EvalSpec &spec, const EvalData &d
                 strprintf("query %zu returned %zu results, expected %zu", q, n_found, expected));
         }
         latency_ms[q] = std::chrono::duration<double, std::milli>(elapsed).count();
+        rescored_per_query[q] = static_cast<double>(rescored);
+        result.rescored_max = std::max(result.rescored_max, rescored);
         progress.update(label, q + 1, nq);
     }
     coll.reset();
@@ -382,6 +406,7 @@ void search_all(const std::string &path, const EvalSpec &spec, const EvalData &d
     result.recall = recall_at_k(found, nq, k, data.truth);
     result.p50_ms = percentile(latency_ms, 0.50);
     result.p95_ms = percentile(latency_ms, 0.95);
+    result.rescored_median = percentile(rescored_per_query, 0.50);
 }
 
 EvalResult run_spec(const EvalSpec &spec, const EvalData &data, Progress &progress) {
@@ -441,6 +466,7 @@ void print_json(const EvalSpec &spec, const EvalData &data, const EvalResult &r,
     json.key("pca_dim").uinteger(r.pca_dim);
     json.key("code_dim").uinteger(r.info.code_dim);
     json.key("oversample").uinteger(spec.oversample);
+    json.key("exact").boolean(spec.exact);
     json.key("raw_tier").string(raw_tier_name(r.info.raw_tier));
     json.key("trained").boolean(r.info.trained != 0);
     json.key("code_bytes").uinteger(r.info.code_bytes);
@@ -451,6 +477,8 @@ void print_json(const EvalSpec &spec, const EvalData &data, const EvalResult &r,
     json.key("ground_truth").string(ground_truth);
     json.key("p50_ms").fixed(r.p50_ms, 3);
     json.key("p95_ms").fixed(r.p95_ms, 3);
+    json.key("rescored_median").fixed(r.rescored_median, 1);
+    json.key("rescored_max").uinteger(r.rescored_max);
     json.key("train_s").fixed(r.train_s, 3);
     json.key("insert_per_s").fixed(r.insert_per_s, 0);
     json.end_object();
@@ -477,17 +505,20 @@ public:
 
     void header() const {
         const std::string recall = strprintf("recall@%zu", k_);
-        std::printf("%-*s  %7s  %8s  %10s  %9s  %8s  %8s  %8s  %10s\n", config_width_, "config",
-                    "code B", "compress", "file B/vec", recall.c_str(), "p50 ms", "p95 ms",
-                    "train s", "insert/s");
+        std::printf("%-*s  %7s  %8s  %10s  %9s  %8s  %8s  %11s  %8s  %10s\n", config_width_,
+                    "config", "code B", "compress", "file B/vec", recall.c_str(), "p50 ms",
+                    "p95 ms", "rescored", "train s", "insert/s");
     }
 
     void row(const EvalSpec &spec, const EvalResult &r) const {
         const std::string compression = strprintf("%.1fx", compression_of(r));
-        std::printf("%-*s  %7u  %8s  %10.1f  %9s  %8.3f  %8.3f  %8.2f  %10s\n", config_width_,
-                    spec.name.c_str(), r.info.code_bytes, compression.c_str(),
+        const std::string rescored = strprintf("%.0f / %llu", r.rescored_median,
+                                               static_cast<unsigned long long>(r.rescored_max));
+        std::printf("%-*s  %7u  %8s  %10.1f  %9s  %8.3f  %8.3f  %11s  %8.2f  %10s\n",
+                    config_width_, spec.name.c_str(), r.info.code_bytes, compression.c_str(),
                     r.file_bytes_per_vector, r.recall.text().c_str(), r.p50_ms, r.p95_ms,
-                    r.train_s, with_commas(static_cast<uint64_t>(r.insert_per_s)).c_str());
+                    rescored.c_str(), r.train_s,
+                    with_commas(static_cast<uint64_t>(r.insert_per_s)).c_str());
     }
 
     void error_row(const EvalSpec &spec, const std::string &message) const {

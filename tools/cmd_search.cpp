@@ -1,5 +1,5 @@
 // pocketvec search DB NAME (--vector JSON | --fvecs FILE --row N | --queries FILE) [-k K]
-//                  [--oversample N] [--rescore auto|none|raw] [--json]
+//                  [--oversample N] [--rescore auto|none|raw|exact] [--json]
 #include "cli.h"
 #include "commands.h"
 #include "json_parse.h"
@@ -15,7 +15,7 @@ namespace {
 constexpr const char *kHelp =
     "usage: pocketvec search DB NAME (--vector \"[0.1, 0.2, ...]\" | --fvecs FILE --row N |\n"
     "                        --queries FILE [--format fvecs|npy|jsonl]) [-k K]\n"
-    "                        [--oversample N] [--rescore auto|none|raw] [--json]\n"
+    "                        [--oversample N] [--rescore auto|none|raw|exact] [--json]\n"
     "\n"
     "Finds the K items of collection NAME nearest to a query vector and prints rank, id, score\n"
     "(smaller is nearer: 1 - cosine, -dot, or the Euclidean distance) and metadata.\n"
@@ -30,7 +30,8 @@ constexpr const char *kHelp =
     "  --oversample N  trained collections: keep K x N candidates from the codes and rescore\n"
     "                  them (default 1: no rescoring)\n"
     "  --rescore M     auto (rescore from the raw tier when oversampling and the collection has\n"
-    "                  one), none, or raw (require the raw tier)\n"
+    "                  one), none, raw (require the raw tier), or exact (the exact answer from\n"
+    "                  the codes and the raw tier, whatever --oversample; PVEC_RESCORE_EXACT)\n"
     "  --json          print a JSON array of {\"id\", \"score\", \"meta\"}\n";
 
 constexpr uint64_t kDefaultK = 10;
@@ -77,8 +78,10 @@ pvec_search_options search_options(const Args &args) {
         o.rescore = PVEC_RESCORE_NONE;
     } else if (rescore == "raw") {
         o.rescore = PVEC_RESCORE_RAW;
+    } else if (rescore == "exact") {
+        o.rescore = PVEC_RESCORE_EXACT;
     } else {
-        throw UsageError("--rescore must be auto, none or raw, not '" + rescore + "'");
+        throw UsageError("--rescore must be auto, none, raw or exact, not '" + rescore + "'");
     }
     return o;
 }

@@ -417,13 +417,29 @@ typedef struct pvec_search_options {
                              calling thread alone. Results are identical for every value. */
     uint32_t oversample;  /* r: the code scan keeps k x r candidates for rescoring; 0 or 1 = none */
     uint32_t rescore;     /* PVEC_RESCORE_*: where candidates are rescored from */
+    uint32_t reserved;    /* must be 0 (since 0.2; keeps the next field 8-byte aligned) */
+    uint64_t *rescored;   /* optional out (NULL: not wanted): set on PVEC_OK to the number of raw
+                             vectors the call read for rescoring, summed over a batch's queries
+                             (0 when nothing was rescored). Since 0.2; older callers' smaller
+                             struct_size leaves it NULL. */
 } pvec_search_options;
 
 #define PVEC_RESCORE_AUTO 0u /* the raw tier when the collection has one and r > 1, else none */
 #define PVEC_RESCORE_NONE 1u /* keep the code scores (r is then ignored) */
 #define PVEC_RESCORE_RAW 2u  /* the raw tier, exact scores; PVEC_UNSUPPORTED without one */
+/* Exact results from codes (since 0.2): exactly the k items with the best scores computed from the
+ * raw tier (the f32 brute-force answer; with PVEC_RAW_F16, the answer over the binary16-rounded
+ * vectors), ties by the smaller id, whatever r. Every code slot stores a bound on how far its code
+ * is from the raw vector (format 4); the scan's scores then bound every item's exact score, and
+ * candidates are rescored in order of their bounds until none left can beat the k-th exact score
+ * (`rescored` tells how many: typically 1-4 x k for int8, f16, bf16; int4 and e5m2 bounds are
+ * looser and read many more; see docs/search.md). Collections without a model are searched
+ * exactly anyway (rescored = 0). PVEC_UNSUPPORTED for a trained collection without a raw tier,
+ * for binary codes (their scan scores are a rank), and for collections trained before format 4
+ * (train them again). */
+#define PVEC_RESCORE_EXACT 3u
 
-#define PVEC_SEARCH_OPTIONS_INIT {sizeof(pvec_search_options), 0u, 0u, 0u, 0u}
+#define PVEC_SEARCH_OPTIONS_INIT {sizeof(pvec_search_options), 0u, 0u, 0u, 0u, 0u, NULL}
 PVEC_API void pvec_search_options_init(pvec_search_options *opts);
 
 /* Finds the k items nearest to `query` (dim finite floats) by the collection's metric. Writes
@@ -439,7 +455,7 @@ PVEC_API void pvec_search_options_init(pvec_search_options *opts);
  * found. The results are the same at every kernel level. `opts` is optional.
  * Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND (dropped), PVEC_DIM, PVEC_INVALID (NaN/Inf in the
  * query, unknown rescore), PVEC_RANGE (k = 0), PVEC_UNSUPPORTED (PVEC_RESCORE_RAW without a raw
- * tier), PVEC_CORRUPT (a damaged raw vector), PVEC_IO, PVEC_NOMEM. Any thread, concurrently
+ * tier; PVEC_RESCORE_EXACT where it is not available), PVEC_CORRUPT (a damaged raw vector), PVEC_IO, PVEC_NOMEM. Any thread, concurrently
  * with other searches and with a write on the same pvec_db (see "Threads"); rescoring from the
  * raw tier reads the file under the pvec_db's mutex. Since 0.1. */
 PVEC_API int pvec_search(pvec_collection *coll, const float *query, size_t dim, size_t k,

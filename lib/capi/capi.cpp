@@ -33,7 +33,9 @@ static_assert(std::is_standard_layout<pvec_open_options>::value, "ABI struct");
 static_assert(offsetof(pvec_open_options, key_bytes) == 12, "pvec_open_options layout changed");
 static_assert(offsetof(pvec_open_options, key) == 16, "pvec_open_options layout changed");
 static_assert(sizeof(pvec_open_options) == 16 + sizeof(void *), "pvec_open_options: no padding");
-static_assert(sizeof(pvec_search_options) == 20, "pvec_search_options layout changed");
+static_assert(offsetof(pvec_search_options, reserved) == 20, "pvec_search_options layout changed");
+static_assert(offsetof(pvec_search_options, rescored) == 24, "pvec_search_options layout changed");
+static_assert(sizeof(pvec_search_options) == 24 + sizeof(void *), "pvec_search_options: no padding");
 static_assert(offsetof(pvec_train_options, seed) == 24, "pvec_train_options layout changed");
 static_assert(offsetof(pvec_collection_options, codec) == 16, "pvec_collection_options layout");
 static_assert(offsetof(pvec_collection_info, codec) == 48, "pvec_collection_info layout");
@@ -82,6 +84,12 @@ constexpr std::size_t first_size() { return sizeof(T); }
 template <>
 constexpr std::size_t first_size<pvec_open_options>() {
     return offsetof(pvec_open_options, key_bytes);
+}
+
+// 0.1.0's pvec_search_options ended after rescore (reserved and rescored came in 0.2).
+template <>
+constexpr std::size_t first_size<pvec_search_options>() {
+    return offsetof(pvec_search_options, reserved);
 }
 
 template <class T>
@@ -548,7 +556,8 @@ int pvec_search(pvec_collection *handle, const float *query, size_t dim, size_t 
         pvec_search_options o;
         PVEC_FORWARD_IF_ERROR(
             read_options(opts, pvec_search_options PVEC_SEARCH_OPTIONS_INIT, &o, "opts"));
-        PVEC_RETURN_IF(o.flags != 0, PVEC_MISUSE, "opts->flags must be 0");
+        PVEC_RETURN_IF(o.flags != 0 || o.reserved != 0, PVEC_MISUSE,
+                       "opts->flags and opts->reserved must be 0");
         // No database lock here: the search pins a snapshot and takes the lock only to sync.
         PVEC_CHECK_ARG(handle != nullptr, "collection handle is NULL");
         store::Collection &coll = *handle->coll;
@@ -560,6 +569,7 @@ int pvec_search(pvec_collection *handle, const float *query, size_t dim, size_t 
         spec.threads = o.threads;
         spec.oversample = o.oversample;
         spec.rescore = o.rescore;
+        spec.rescored = o.rescored;
         std::vector<pocketvec::search::Hit> hits;
         PVEC_FORWARD_IF_ERROR(coll.search(query, spec, &hits));
         for (std::size_t i = 0; i < hits.size(); ++i) {
@@ -592,7 +602,8 @@ int pvec_search_batch(pvec_collection *handle, const float *queries, size_t n_qu
         pvec_search_options o;
         PVEC_FORWARD_IF_ERROR(
             read_options(opts, pvec_search_options PVEC_SEARCH_OPTIONS_INIT, &o, "opts"));
-        PVEC_RETURN_IF(o.flags != 0, PVEC_MISUSE, "opts->flags must be 0");
+        PVEC_RETURN_IF(o.flags != 0 || o.reserved != 0, PVEC_MISUSE,
+                       "opts->flags and opts->reserved must be 0");
         store::Collection &coll = *handle->coll;
         PVEC_RETURN_IF(dim != coll.dim(), PVEC_DIM,
                        "queries have " + std::to_string(dim) + " components, the collection " +
@@ -605,6 +616,7 @@ int pvec_search_batch(pvec_collection *handle, const float *queries, size_t n_qu
         spec.threads = o.threads;
         spec.oversample = o.oversample;
         spec.rescore = o.rescore;
+        spec.rescored = o.rescored;
         std::vector<std::vector<pocketvec::search::Hit>> hits;
         PVEC_FORWARD_IF_ERROR(coll.search_batch(queries, n_queries, spec, &hits));
         for (std::size_t q = 0; q < n_queries; ++q) {

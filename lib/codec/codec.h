@@ -146,6 +146,16 @@ void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out);
 void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out,
                const kernels::KernelTable &table);
 
+// For int8 and int4 queries: bounds over every possible code c of the query's integer rounding,
+// |dot_block(pq, c) - (base + w . c)| <= rounding (exact arithmetic), and of the magnitude of the
+// integer part, |w . c| <= magnitude. 0 and 0 for the other codecs (their block weights are the
+// float query itself).
+struct QueryRounding {
+    double rounding = 0;
+    double magnitude = 0;
+};
+QueryRounding query_rounding(const PreparedQuery &pq);
+
 // |decode(code)|^2, for L2 as |q|^2 - 2 q.x + |x|^2 and for cosine norms; computed once per vector
 // at insert and kept as a per-vector correction.
 float decoded_norm2(const CodecParams &p, const uint8_t *code);

@@ -362,4 +362,27 @@ float decoded_norm2(const CodecParams &p, const uint8_t *code) {
     return static_cast<float>(s);
 }
 
+QueryRounding query_rounding(const PreparedQuery &pq) {
+    QueryRounding r;
+    if (pq.id != CodecId::int8 && pq.id != CodecId::int4) {
+        return r;
+    }
+    // block_w[j] goes with qint[order(j)], as quantize_weights placed it.
+    const bool int8 = pq.id == CodecId::int8;
+    const double code_max = int8 ? 255.0 : 15.0;
+    const std::size_t per_group = int8 ? 4 : 8;
+    const std::size_t groups = pq.qint.size() / per_group;
+    for (std::size_t g = 0; g < groups; ++g) {
+        for (std::size_t j = 0; j < per_group; ++j) {
+            const std::size_t at = int8 ? 4 * g + j : 8 * g + (j % 2 == 0 ? j / 2 : 4 + j / 2);
+            const double w = pq.block_w[per_group * g + j];
+            r.rounding += std::fabs(w - double(pq.qscale) * pq.qint[at]);
+            r.magnitude += std::fabs(w);
+        }
+    }
+    r.rounding *= code_max;
+    r.magnitude *= code_max;
+    return r;
+}
+
 }  // namespace pocketvec::codec

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace pocketvec::model {
 namespace {
@@ -127,6 +128,54 @@ void reconstruct(const Model &m, const uint8_t *code, float *x) {
             x[i] += row[i] * y[r];
         }
     }
+}
+
+float code_error(const Model &m, const float *x, const uint8_t *code) {
+    std::vector<double> xu(x, x + m.dim);
+    if (m.metric == Metric::cosine) {
+        double n2 = 0;
+        for (double v : xu) {
+            n2 += v * v;
+        }
+        const double inv = n2 > 0 ? 1.0 / std::sqrt(n2) : 0.0;
+        for (double &v : xu) {
+            v *= inv;
+        }
+    }
+    std::vector<float> y(m.code_dim());
+    codec::decode(m.codec, code, y.data());
+    // approx = mean + C^T y, in double; decode's own rounding (a few float ulps of each term of
+    // offset + step * c, or of scale * fp8) is bounded by `slack` below.
+    std::vector<double> approx(m.dim, 0.0);
+    if (m.pca) {
+        const pca::Pca &p = *m.pca;
+        for (uint32_t i = 0; i < m.dim; ++i) {
+            approx[i] = p.mean[i];
+        }
+        for (uint32_t r = 0; r < p.out_dim; ++r) {
+            const float *row = &p.components[std::size_t(r) * m.dim];
+            for (uint32_t i = 0; i < m.dim; ++i) {
+                approx[i] += double(row[i]) * y[r];
+            }
+        }
+    } else {
+        for (uint32_t i = 0; i < m.dim; ++i) {
+            approx[i] = y[i];
+        }
+    }
+    double d2 = 0, terms2 = 0;
+    for (uint32_t i = 0; i < m.dim; ++i) {
+        d2 += (xu[i] - approx[i]) * (xu[i] - approx[i]);
+    }
+    for (float v : y) {
+        terms2 += double(v) * v;
+    }
+    for (float o : m.codec.offset) {
+        terms2 += double(o) * o;
+    }
+    const double slack = 0x1p-20 * (1.0 + std::sqrt(terms2));
+    const auto e = static_cast<float>(std::sqrt(d2) + slack);
+    return std::nextafter(e, std::numeric_limits<float>::infinity());
 }
 
 Query prepare_query(const Model &m, const float *q) {

@@ -50,6 +50,14 @@ void encode(const Model &m, const float *x, uint8_t *code);
 // result has unit length (the caller scales it by the original norm).
 void reconstruct(const Model &m, const uint8_t *code, float *x);
 
+// An upper bound on |x_u - approx(code)|, where x_u is `x` (dim floats: the vector exact scores are
+// computed from) made unit length under cosine, and approx(code) = reconstruct(m, code) in exact
+// arithmetic: the vector whose inner product with a query the code scan estimates. So for any
+// query q, |q.x_u - q.approx(code)| <= |q| * code_error (Cauchy-Schwarz), the heart of exact search
+// from codes (PVEC_RESCORE_EXACT). Computed in double, with slack for decode's float rounding,
+// rounded up to float.
+float code_error(const Model &m, const float *x, const uint8_t *code);
+
 // A query ready to be scored against codes: dot_rows(prepared, ...) gives the code-space inner
 // product; score() turns it into the collection's approximate score.
 struct Query {

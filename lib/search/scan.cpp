@@ -182,9 +182,6 @@ void code_scores(const model::Query &q, const float *ip, const float *norm2, flo
 
 }  // namespace
 
-namespace {
-
-// The exact user-facing score of x for query q (|q|^2 = qn), in double.
 double exact_score(Metric metric, const float *q, double qn, const float *x, std::size_t dim) {
     double dot = 0, l2 = 0, xn = 0;
     for (std::size_t g = 0; g < dim; ++g) {
@@ -199,8 +196,6 @@ double exact_score(Metric metric, const float *q, double qn, const float *x, std
     default: return std::sqrt(l2);
     }
 }
-
-}  // namespace
 
 Status rescore_exact(Metric metric, const float *q, std::size_t dim, std::size_t k,
                      const std::vector<Hit> &candidates,

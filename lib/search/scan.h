@@ -54,6 +54,10 @@ std::vector<std::vector<Hit>> scan_codes_batch(const std::vector<model::Query> &
                                                const std::vector<CodeBlockView> &blocks,
                                                std::size_t keep, std::size_t threads);
 
+// The exact user-facing score of x (dim floats) for query q, |q|^2 = qn, in double: cosine
+// 1 - cos (1 when either vector is zero), dot -q.x, l2 the Euclidean distance.
+double exact_score(Metric metric, const float *q, double qn, const float *x, std::size_t dim);
+
 // Exact rescoring: fetch(hit, x) writes each candidate's original vector (dim floats) into x;
 // every candidate is scored in double and the best k are returned, ties by the smaller id, with
 // their exact user-facing scores. A failed fetch stops and returns its status.

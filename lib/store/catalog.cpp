@@ -47,7 +47,8 @@ Status validate_definition(const CollectionMeta &m) {
     PVEC_RETURN_IF(m.dim < 1 || m.dim > 65536 || m.chunk_capacity != 256 ||
                        !codec::codec_from_name(m.codec, &codec_id) || m.pca_dim >= m.dim ||
                        m.raw_tier > kRawLast || m.code_bytes < 1 ||
-                       m.code_bytes > m.dim * 4 || (m.flags & ~kFlagPcaRotate) != 0 || m.uid == 0 ||
+                       m.code_bytes > m.dim * 4 || (m.flags & ~kKnownFlags) != 0 ||
+                       ((m.flags & kFlagSlotErrors) != 0 && (m.model_id == 0 || m.raw_tier == kRawNone)) || m.uid == 0 ||
                        m.version < 0 || m.model_id < 0 ||
                        (m.model_id == 0 && m.code_bytes != m.dim * 4),
                    PVEC_CORRUPT, "collection '" + m.name + "' has an invalid definition");
@@ -405,7 +406,7 @@ Status create_or_upgrade_schema(sqlite3 *conn, bool may_write, bool *exists, int
             "CREATE TABLE pvec_models("
             " id INTEGER PRIMARY KEY, collection_id INTEGER NOT NULL, version INTEGER NOT NULL,"
             " blob BLOB NOT NULL, checksum INTEGER NOT NULL);"
-            "INSERT INTO pvec_meta(key, value) VALUES('format_version', 3);"));
+            "INSERT INTO pvec_meta(key, value) VALUES('format_version', 4);"));
         *exists = true;
         *format = kFormatVersion;
         return Status::ok();
@@ -432,7 +433,10 @@ Status create_or_upgrade_schema(sqlite3 *conn, bool may_write, bool *exists, int
         if (v == 1) {
             PVEC_FORWARD_IF_ERROR(upgrade_from_1(conn));
         }
-        PVEC_FORWARD_IF_ERROR(upgrade_from_2(conn));
+        if (v <= 2) {
+            PVEC_FORWARD_IF_ERROR(upgrade_from_2(conn));
+        }
+        PVEC_FORWARD_IF_ERROR(upgrade_from_3(conn));
         v = kFormatVersion;
     }
     *format = v;

@@ -16,9 +16,10 @@
 
 namespace pocketvec::store {
 
-// Format 3 (docs/format.md): every record carries a checksum (store/checksum.h); format 2 added
-// collection uids and versions and chunk versions. Older formats are upgraded by store/upgrade.h.
-constexpr uint32_t kFormatVersion = 3;
+// Format 4 (docs/format.md): chunks of collections flagged kFlagSlotErrors carry a per-slot code
+// error; format 3 added a checksum on every record (store/checksum.h); format 2 collection uids
+// and versions and chunk versions. Older formats are upgraded by store/upgrade.h.
+constexpr uint32_t kFormatVersion = 4;
 
 constexpr uint32_t kRawNone = 0;
 constexpr uint32_t kRawZstdF32 = 1;  // zstd frame of the float32 vector
@@ -27,6 +28,11 @@ constexpr uint32_t kRawF16 = 3;      // the vector as IEEE binary16 (round to ne
 constexpr uint32_t kRawLast = kRawF16;
 constexpr uint32_t kTrainNever = 0xFFFFFFFFu;
 constexpr uint32_t kFlagPcaRotate = 0x1u;
+// The collection's chunks carry errs (store/chunk_format.h): set when a collection with a raw tier
+// is trained (or imports a model) by format 4 code, cleared when it loses its model. Collections
+// trained before format 4 lack it until they are trained again.
+constexpr uint32_t kFlagSlotErrors = 0x2u;
+constexpr uint32_t kKnownFlags = kFlagPcaRotate | kFlagSlotErrors;
 
 // One row of pvec_collections.
 struct CollectionMeta {

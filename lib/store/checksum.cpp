@@ -35,12 +35,15 @@ uint32_t sum(int64_t uid, Kind kind, int64_t key, const void *header, std::size_
 }  // namespace
 
 uint32_t slot(int64_t uid, std::size_t chunk, std::size_t slot, int64_t id, float norm,
-              const uint8_t *code, std::size_t code_bytes) {
-    unsigned char header[12];
+              const float *err, const uint8_t *code, std::size_t code_bytes) {
+    unsigned char header[16];
     std::memcpy(header, &id, 8);
     std::memcpy(header + 8, &norm, 4);
-    return sum(uid, kSlot, static_cast<int64_t>(chunk * 256 + slot), header, sizeof header, code,
-               code_bytes);
+    if (err != nullptr) {
+        std::memcpy(header + 12, err, 4);
+    }
+    return sum(uid, kSlot, static_cast<int64_t>(chunk * 256 + slot), header,
+               err != nullptr ? 16 : 12, code, code_bytes);
 }
 
 uint32_t raw(int64_t uid, int64_t id, const uint8_t *bytes, std::size_t n) {

@@ -18,9 +18,10 @@ struct CollectionMeta;
 
 namespace checksum {
 
-// Chunk `chunk`, slot `slot`: id (int64) and norm (float32) as stored, then the code bytes.
+// Chunk `chunk`, slot `slot`: id (int64), norm (float32) and, in chunks that carry one, the slot's
+// err (float32; `err` null when the chunk has none) as stored, then the code bytes.
 uint32_t slot(int64_t uid, std::size_t chunk, std::size_t slot, int64_t id, float norm,
-              const uint8_t *code, std::size_t code_bytes);
+              const float *err, const uint8_t *code, std::size_t code_bytes);
 // The stored bytes of item `id`'s raw vector (without the 4-byte sum that follows them).
 uint32_t raw(int64_t uid, int64_t id, const uint8_t *bytes, std::size_t n);
 // An items row: id, chunk, slot, whether it has metadata, and the metadata's bytes.

@@ -1,5 +1,6 @@
 #include "store/chunk_file.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "codec/codec.h"
@@ -75,8 +76,9 @@ Status ChunkFile::versions(std::vector<int64_t> *out) {
                              : read_failed(conn_, rc, "reading the chunks of " + where_);
 }
 
-Status ChunkFile::load(std::size_t index, std::size_t code_bytes, const model::Model *model,
+Status ChunkFile::load(std::size_t index, const CollectionMeta &meta, const model::Model *model,
                        std::shared_ptr<ResidentChunk> *out) {
+    const std::size_t code_bytes = meta.code_bytes;
     PVEC_FORWARD_IF_ERROR(prepare());
     const std::string which = where_ + ": chunk " + std::to_string(index);
     StmtUse use(load_);
@@ -92,7 +94,7 @@ Status ChunkFile::load(std::size_t index, std::size_t code_bytes, const model::M
     PVEC_RETURN_IF(capacity < int64_t(kChunkGrowth) || capacity > int64_t(kChunkSlots) ||
                        capacity % kChunkGrowth != 0,
                    PVEC_CORRUPT, which + " has an invalid capacity");
-    const ChunkLayout lay{static_cast<std::size_t>(capacity), code_bytes};
+    const ChunkLayout lay = chunk_layout(meta, static_cast<std::size_t>(capacity));
     PVEC_RETURN_IF(use.bytes(1) != lay.total_bytes(), PVEC_CORRUPT,
                    which + " has " + std::to_string(use.bytes(1)) + " bytes, expected " +
                        std::to_string(lay.total_bytes()));
@@ -108,6 +110,11 @@ Status ChunkFile::load(std::size_t index, std::size_t code_bytes, const model::M
         chunk->set_live(slot, true);
         std::memcpy(&chunk->ids[slot], data + lay.id_offset(slot), 8);
         std::memcpy(&chunk->norms[slot], data + lay.norm_offset(slot), 4);
+        if (lay.with_err) {
+            float e;
+            std::memcpy(&e, data + lay.err_offset(slot), 4);
+            chunk->set_err(slot, e);
+        }
         const uint8_t *code = data + lay.code_offset(slot);
         chunk->write_code(slot, code);
         chunk->aux[slot] = scan_aux(model, code, chunk->norms[slot]);
@@ -116,14 +123,14 @@ Status ChunkFile::load(std::size_t index, std::size_t code_bytes, const model::M
     return Status::ok();
 }
 
-Status ChunkFile::insert(std::size_t index, std::size_t capacity, std::size_t code_bytes,
+Status ChunkFile::insert(std::size_t index, std::size_t capacity, const CollectionMeta &meta,
                          int64_t version) {
     PVEC_FORWARD_IF_ERROR(prepare());
     {
         StmtUse use(insert_);
         use.bind(1, static_cast<int64_t>(index));
         use.bind(2, static_cast<int64_t>(capacity));
-        use.bind_zeroblob(3, ChunkLayout{capacity, code_bytes}.total_bytes());
+        use.bind_zeroblob(3, chunk_layout(meta, capacity).total_bytes());
         int rc = use.step();
         if (rc != SQLITE_DONE) {
             return sqlite_status(conn_, rc, "adding a chunk to " + where_);
@@ -136,10 +143,10 @@ Status ChunkFile::insert(std::size_t index, std::size_t capacity, std::size_t co
     return rc == SQLITE_DONE ? Status::ok() : sqlite_status(conn_, rc, "adding a chunk to " + where_);
 }
 
-Status ChunkFile::rewrite(std::size_t index, const ResidentChunk &chunk, std::size_t code_bytes) {
+Status ChunkFile::rewrite(std::size_t index, const ResidentChunk &chunk, const CollectionMeta &meta) {
     PVEC_FORWARD_IF_ERROR(prepare());
     std::vector<uint8_t> data;
-    build_blob(chunk, ChunkLayout{chunk.capacity, code_bytes}, uid_, index, &data);
+    build_blob(chunk, chunk_layout(meta, chunk.capacity), uid_, index, &data);
     blob_.close();  // the UPDATE expires any blob handle on this row
     StmtUse use(rewrite_);
     use.bind(1, static_cast<int64_t>(index));
@@ -165,13 +172,18 @@ Status ChunkFile::set_version(std::size_t index, int64_t version) {
 }
 
 Status ChunkFile::write_slot(std::size_t index, const ChunkLayout &lay, std::size_t slot,
-                             int64_t id, float norm, const uint8_t *code, uint8_t live_byte) {
+                             int64_t id, float norm, float err, const uint8_t *code,
+                             uint8_t live_byte) {
     PVEC_FORWARD_IF_ERROR(blob_.open(conn_, chunks_, "data", static_cast<int64_t>(index), true));
     PVEC_RETURN_IF(blob_.size() != lay.total_bytes(), PVEC_CORRUPT,
                    where_ + ": chunk " + std::to_string(index) + " changed size");
-    const uint32_t sum = checksum::slot(uid_, index, slot, id, norm, code, lay.code_bytes);
+    const uint32_t sum = checksum::slot(uid_, index, slot, id, norm, lay.with_err ? &err : nullptr,
+                                        code, lay.code_bytes);
     PVEC_FORWARD_IF_ERROR(blob_.write(code, lay.code_bytes, lay.code_offset(slot)));
     PVEC_FORWARD_IF_ERROR(blob_.write(&sum, 4, lay.sum_offset(slot)));
+    if (lay.with_err) {
+        PVEC_FORWARD_IF_ERROR(blob_.write(&err, 4, lay.err_offset(slot)));
+    }
     PVEC_FORWARD_IF_ERROR(blob_.write(&norm, 4, lay.norm_offset(slot)));
     PVEC_FORWARD_IF_ERROR(blob_.write(&id, 8, lay.id_offset(slot)));
     return blob_.write(&live_byte, 1, lay.live_offset() + slot / 8);
@@ -187,6 +199,9 @@ Status ChunkFile::clear_slot(std::size_t index, const ChunkLayout &lay, std::siz
     PVEC_FORWARD_IF_ERROR(blob_.write(zeros.data(), 8, lay.id_offset(slot)));
     PVEC_FORWARD_IF_ERROR(blob_.write(zeros.data(), 4, lay.norm_offset(slot)));
     PVEC_FORWARD_IF_ERROR(blob_.write(zeros.data(), 4, lay.sum_offset(slot)));
+    if (lay.with_err) {
+        PVEC_FORWARD_IF_ERROR(blob_.write(zeros.data(), 4, lay.err_offset(slot)));
+    }
     return blob_.write(zeros.data(), lay.code_bytes, lay.code_offset(slot));
 }
 
@@ -202,8 +217,13 @@ void ChunkFile::build_blob(const ResidentChunk &chunk, const ChunkLayout &lay, i
         std::memcpy(data + lay.id_offset(s), &chunk.ids[s], 8);
         std::memcpy(data + lay.norm_offset(s), &chunk.norms[s], 4);
         chunk.read_code(s, data + lay.code_offset(s));
-        const uint32_t sum = checksum::slot(uid, index, s, chunk.ids[s], chunk.norms[s],
-                                            data + lay.code_offset(s), lay.code_bytes);
+        if (lay.with_err) {
+            std::memcpy(data + lay.err_offset(s), &chunk.errs[s], 4);
+        }
+        const uint32_t sum =
+            checksum::slot(uid, index, s, chunk.ids[s], chunk.norms[s],
+                           lay.with_err ? &chunk.errs[s] : nullptr, data + lay.code_offset(s),
+                           lay.code_bytes);
         std::memcpy(data + lay.sum_offset(s), &sum, 4);
     }
 }
@@ -221,6 +241,7 @@ std::string ChunkFile::find_damage(const uint8_t *data, const ChunkLayout &lay, 
     for (std::size_t slot = 0; slot < lay.capacity; ++slot) {
         const uint8_t *id = data + lay.id_offset(slot), *norm = data + lay.norm_offset(slot),
                       *sum = data + lay.sum_offset(slot), *code = data + lay.code_offset(slot);
+        const uint8_t *err = lay.with_err ? data + lay.err_offset(slot) : nullptr;
         bool ok;
         if ((data[lay.live_offset() + slot / 8] >> (slot % 8)) & 1u) {
             int64_t id_v;
@@ -229,9 +250,17 @@ std::string ChunkFile::find_damage(const uint8_t *data, const ChunkLayout &lay, 
             std::memcpy(&id_v, id, 8);
             std::memcpy(&norm_v, norm, 4);
             std::memcpy(&sum_v, sum, 4);
-            ok = sum_v == checksum::slot(uid, index, slot, id_v, norm_v, code, lay.code_bytes);
+            float err_v = 0;
+            if (err != nullptr) {
+                std::memcpy(&err_v, err, 4);
+            }
+            ok = sum_v == checksum::slot(uid, index, slot, id_v, norm_v,
+                                         err != nullptr ? &err_v : nullptr, code, lay.code_bytes);
+            // A code error is a distance: finite and not negative, or the bound it gives is void.
+            ok = ok && (err == nullptr || (std::isfinite(err_v) && err_v >= 0));
         } else {
-            ok = zero(id, 8) && zero(norm, 4) && zero(sum, 4) && zero(code, lay.code_bytes);
+            ok = zero(id, 8) && zero(norm, 4) && zero(sum, 4) && zero(code, lay.code_bytes) &&
+                 (err == nullptr || zero(err, 4));
         }
         if (!ok) {
             return "chunk " + std::to_string(index) + " slot " + std::to_string(slot) +

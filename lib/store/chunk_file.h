@@ -21,6 +21,11 @@
 
 namespace pocketvec::store {
 
+// The layout of a chunk of `capacity` slots of collection `meta` (its code size and flags).
+inline ChunkLayout chunk_layout(const CollectionMeta &meta, std::size_t capacity) {
+    return ChunkLayout{capacity, meta.code_bytes, (meta.flags & kFlagSlotErrors) != 0};
+}
+
 class ChunkFile {
 public:
     ChunkFile(sqlite3 *conn, const CollectionMeta &meta);
@@ -32,21 +37,23 @@ public:
     // The version of every chunk, in chunk order; chunk ids must be 0..n-1 and each must have a
     // version row.
     Status versions(std::vector<int64_t> *out);
-    // Chunk `index` as a resident chunk whose codes are `code_bytes` wide, scan corrections
-    // computed under `model` (null: exact float32). Every live slot's checksum and every free
-    // slot's zero bytes are verified: damage is PVEC_CORRUPT naming the chunk and slot.
-    Status load(std::size_t index, std::size_t code_bytes, const model::Model *model,
+    // Chunk `index` as a resident chunk in the layout of `meta` (its code size and flags), scan
+    // corrections computed under `model` (null: exact float32). Every live slot's checksum and
+    // every free slot's zero bytes are verified: damage is PVEC_CORRUPT naming the chunk and slot.
+    Status load(std::size_t index, const CollectionMeta &meta, const model::Model *model,
                 std::shared_ptr<ResidentChunk> *out);
 
-    Status insert(std::size_t index, std::size_t capacity, std::size_t code_bytes, int64_t version);
-    // Replaces chunk `index` by `chunk` in the layout of `code_bytes` (growth, re-encoding).
-    Status rewrite(std::size_t index, const ResidentChunk &chunk, std::size_t code_bytes);
+    Status insert(std::size_t index, std::size_t capacity, const CollectionMeta &meta,
+                  int64_t version);
+    // Replaces chunk `index` by `chunk` in the layout of `meta` (growth, re-encoding).
+    Status rewrite(std::size_t index, const ResidentChunk &chunk, const CollectionMeta &meta);
     Status set_version(std::size_t index, int64_t version);
-    // One slot's id, norm, code, checksum and the bitmap byte holding it, written in place.
+    // One slot's id, norm, err (when the layout has errs), code, checksum and the bitmap byte
+    // holding it, written in place.
     Status write_slot(std::size_t index, const ChunkLayout &lay, std::size_t slot, int64_t id,
-                      float norm, const uint8_t *code, uint8_t live_byte);
-    // Marks the slot free and zeroes its id, norm, checksum and code: a deleted vector does not
-    // linger.
+                      float norm, float err, const uint8_t *code, uint8_t live_byte);
+    // Marks the slot free and zeroes its id, norm, err, checksum and code: a deleted vector does
+    // not linger.
     Status clear_slot(std::size_t index, const ChunkLayout &lay, std::size_t slot, uint8_t live_byte);
     // Must run before the transaction commits or rolls back (an open blob is an active statement).
     void close_blob() { blob_.close(); }

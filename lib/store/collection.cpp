@@ -1,5 +1,7 @@
 #include "store/collection.h"
 
+#include "search/exact.h"
+
 #include <zstd.h>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include "codec/codec.h"
 #include "codec/minifloat.h"
 #include "pocketvec/pocketvec.h"
+#include "search/exact.h"
 #include "search/scan.h"
 #include "store/checksum.h"
 #include "store/database.h"
@@ -33,6 +36,20 @@ struct BlobCloser {
     ChunkFile &file;
     ~BlobCloser() { file.close_blob(); }
 };
+
+// The errs entry of `vec` coded as `code` under `m` (kFlagSlotErrors): measured against the
+// vector rescoring reads back from the raw tier (rounded to binary16 for PVEC_RAW_F16), so an
+// exact search returns exactly the best items by the scores the raw tier gives.
+float slot_error(uint32_t raw_tier, const model::Model &m, const float *vec, const uint8_t *code) {
+    if (raw_tier != kRawF16) {
+        return model::code_error(m, vec, code);
+    }
+    std::vector<float> seen(m.dim);
+    for (uint32_t i = 0; i < m.dim; ++i) {
+        seen[i] = codec::f16_to_f32(codec::f32_to_f16(vec[i]));
+    }
+    return model::code_error(m, seen.data(), code);
+}
 
 std::shared_ptr<const Snapshot> empty_snapshot(const CollectionMeta &meta) {
     auto s = std::make_shared<Snapshot>();
@@ -183,7 +200,7 @@ Status Collection::refresh() {
             next->chunks.push_back(cur->chunks[i]);
         } else {
             std::shared_ptr<ResidentChunk> c;
-            PVEC_FORWARD_IF_ERROR(chunk_file_.load(i, row.code_bytes, model.get(), &c));
+            PVEC_FORWARD_IF_ERROR(chunk_file_.load(i, row, model.get(), &c));
             next->chunks.push_back(std::move(c));
         }
         next->count += next->chunks.back()->live_count;
@@ -315,10 +332,10 @@ Status Collection::allocate_slot(Draft &d, SlotRef *loc) {
         // Grow the last chunk: a rewrite of its row.
         ResidentChunk &c = d.edit(n - 1);
         c.capacity = std::min(kChunkSlots, c.capacity + want);
-        PVEC_FORWARD_IF_ERROR(chunk_file_.rewrite(n - 1, c, d.meta.code_bytes));
+        PVEC_FORWARD_IF_ERROR(chunk_file_.rewrite(n - 1, c, d.meta));
         d.update_free(n - 1);
     } else {
-        PVEC_FORWARD_IF_ERROR(chunk_file_.insert(n, want, d.meta.code_bytes, d.meta.version));
+        PVEC_FORWARD_IF_ERROR(chunk_file_.insert(n, want, d.meta, d.meta.version));
         d.append(want);
     }
     PVEC_RETURN_IF(!d.lowest_free(loc), PVEC_ERROR, "no free slot after growing");
@@ -328,7 +345,7 @@ Status Collection::allocate_slot(Draft &d, SlotRef *loc) {
 // Writes id, norm and code of one slot to the file (in place) and to the draft.
 Status Collection::write_slot(Draft &d, const SlotRef &loc, int64_t id, const float *vec) {
     ResidentChunk &chunk = d.edit(loc.chunk);
-    const ChunkLayout lay{chunk.capacity, d.meta.code_bytes};
+    const ChunkLayout lay = chunk_layout(d.meta, chunk.capacity);
     const float norm = l2_norm(vec, dim_);
     std::vector<uint8_t> code(lay.code_bytes);
     if (d.model) {
@@ -336,14 +353,16 @@ Status Collection::write_slot(Draft &d, const SlotRef &loc, int64_t id, const fl
     } else {
         std::memcpy(code.data(), vec, dim_ * sizeof(float));
     }
+    const float err = lay.with_err ? slot_error(d.meta.raw_tier, *d.model, vec, code.data()) : 0.0f;
     const bool was_live = chunk.is_live(loc.slot);
     chunk.set_live(loc.slot, true);
-    PVEC_FORWARD_IF_ERROR(chunk_file_.write_slot(loc.chunk, lay, loc.slot, id, norm, code.data(),
-                                                 chunk.live_byte(loc.slot)));
+    PVEC_FORWARD_IF_ERROR(chunk_file_.write_slot(loc.chunk, lay, loc.slot, id, norm, err,
+                                                 code.data(), chunk.live_byte(loc.slot)));
     PVEC_FORWARD_IF_ERROR(write_raw(id, vec));
     chunk.write_code(loc.slot, code.data());
     chunk.norms[loc.slot] = norm;
     chunk.aux[loc.slot] = scan_aux(d.model.get(), code.data(), norm);
+    chunk.set_err(loc.slot, err);
     chunk.ids[loc.slot] = id;
     if (!was_live) {
         d.count += 1;
@@ -638,11 +657,12 @@ Status Collection::remove(int64_t id) {
     {
         BlobCloser closer{chunk_file_};
         ResidentChunk &chunk = d.edit(loc.chunk);
-        const ChunkLayout lay{chunk.capacity, d.meta.code_bytes};
+        const ChunkLayout lay = chunk_layout(d.meta, chunk.capacity);
         chunk.set_live(loc.slot, false);
         chunk.clear_code(loc.slot);
         chunk.norms[loc.slot] = 0;
         chunk.aux[loc.slot] = 0;
+        chunk.errs[loc.slot] = 0;  // err_max stays: still a bound over the live slots
         chunk.ids[loc.slot] = 0;
         d.count -= 1;
         d.update_free(loc.chunk);
@@ -719,7 +739,7 @@ Status Collection::stats(CollectionStats *out) {
         // Pages really used, measured once per collection version (dbstat reads every page).
         uint64_t bytes = 0;
         for (const auto &c : s->chunks) {
-            bytes += ChunkLayout{c->capacity, s->meta.code_bytes}.total_bytes();
+            bytes += chunk_layout(s->meta, c->capacity).total_bytes();
         }
         Stmt st;
         if (st.prepare(db_.conn(),
@@ -794,8 +814,15 @@ Status Collection::search_batch(const float *queries, std::size_t n, const Searc
         PVEC_FORWARD_IF_ERROR(check_vector(queries + q * dim_));
     }
     PVEC_RETURN_IF(spec.k == 0, PVEC_RANGE, "k must be at least 1");
-    PVEC_RETURN_IF(spec.rescore > PVEC_RESCORE_RAW, PVEC_INVALID, "unknown rescore source");
+    PVEC_RETURN_IF(spec.rescore > PVEC_RESCORE_EXACT, PVEC_INVALID, "unknown rescore source");
     hits->assign(n, {});
+    uint64_t rescored = 0;
+    auto report = [&]() {
+        if (spec.rescored != nullptr) {
+            *spec.rescored = rescored;
+        }
+        return Status::ok();
+    };
     SnapshotPtr s;
     {
         // Bring the state up to the file unless another call of this pvec_db is running (a
@@ -813,6 +840,26 @@ Status Collection::search_batch(const float *queries, std::size_t n, const Searc
     PVEC_RETURN_IF(spec.rescore == PVEC_RESCORE_RAW && s->meta.raw_tier == kRawNone,
                    PVEC_UNSUPPORTED,
                    "rescoring from raw vectors needs a collection created with a raw tier");
+    const bool exact = spec.rescore == PVEC_RESCORE_EXACT;
+    // Exact search of a trained collection needs raw vectors, scan scores that estimate an inner
+    // product, and the code errors that bound them.
+    auto exact_supported = [&](const Snapshot &snap) -> Status {
+        if (!exact || !snap.model) {
+            return Status::ok();
+        }
+        PVEC_RETURN_IF(snap.meta.raw_tier == kRawNone, PVEC_UNSUPPORTED,
+                       "exact search needs a collection created with a raw tier");
+        PVEC_RETURN_IF(!search::codes_bound_scores(*snap.model), PVEC_UNSUPPORTED,
+                       std::string("exact search is not available for ") +
+                           codec::codec_name(snap.model->codec.id) +
+                           " codes (their scan scores are a rank, not an estimate); use "
+                           "PVEC_RESCORE_RAW with an oversampling factor");
+        PVEC_RETURN_IF((snap.meta.flags & kFlagSlotErrors) == 0, PVEC_UNSUPPORTED,
+                       "exact search needs the per-vector code errors that training stores since "
+                       "format 4; this collection was trained before: train it again");
+        return Status::ok();
+    };
+    PVEC_FORWARD_IF_ERROR(exact_supported(*s));
     // Every query of a batch answers from the one pinned snapshot.
     auto exact_scan = [&](const Snapshot &snap) {
         std::vector<search::BlockView> blocks;
@@ -829,12 +876,18 @@ Status Collection::search_batch(const float *queries, std::size_t n, const Searc
     };
     if (!s->model) {
         exact_scan(*s);
-        return Status::ok();
+        return report();
     }
     const uint32_t r = std::max<uint32_t>(1, spec.oversample);
     const bool rescore =
-        spec.rescore == PVEC_RESCORE_RAW ||
+        exact || spec.rescore == PVEC_RESCORE_RAW ||
         (spec.rescore == PVEC_RESCORE_AUTO && r > 1 && s->meta.raw_tier != kRawNone);
+    // Exact mode's first scan: enough candidates that the k-th exact score is usually settled by
+    // them (a wider scan costs no raw reads: only candidates whose bound reaches it are read).
+    auto exact_keep = [&](const Snapshot &snap) {
+        const std::size_t kk = std::min<std::size_t>(spec.k, snap.count);
+        return std::min<std::size_t>(snap.count, std::max<std::size_t>(64, 8 * kk));
+    };
     auto scan = [&](const Snapshot &snap, std::vector<std::vector<search::Hit>> *found) {
         std::vector<search::CodeBlockView> blocks;
         blocks.reserve(snap.chunks.size());
@@ -843,7 +896,9 @@ Status Collection::search_batch(const float *queries, std::size_t n, const Searc
                                                    c->live.data(), c->aux.data()});
         }
         const std::size_t kk = std::min<std::size_t>(spec.k, snap.count);
-        const std::size_t keep = rescore ? std::min<std::size_t>(snap.count, kk * std::size_t(r)) : kk;
+        const std::size_t keep =
+            exact ? exact_keep(snap)
+                  : rescore ? std::min<std::size_t>(snap.count, kk * std::size_t(r)) : kk;
         std::vector<model::Query> mq;
         mq.reserve(n);
         for (std::size_t q = 0; q < n; ++q) {
@@ -864,7 +919,7 @@ Status Collection::search_batch(const float *queries, std::size_t n, const Searc
             }
             (*hits)[q] = std::move(found[q]);
         }
-        return Status::ok();
+        return report();
     }
     // Exact scores from the raw tier, read in one transaction that holds the state the scan saw:
     // if the state moved on meanwhile, the scan is repeated on the new one under the lock.
@@ -877,17 +932,97 @@ Status Collection::search_batch(const float *queries, std::size_t n, const Searc
         s = now;
         if (!s->model) {
             exact_scan(*s);  // the collection lost its model meanwhile
-            return read.end();
+            PVEC_FORWARD_IF_ERROR(read.end());
+            return report();
         }
+        PVEC_FORWARD_IF_ERROR(exact_supported(*s));
         scan(*s, &found);
     }
     PVEC_FORWARD_IF_ERROR(prepare());
     for (std::size_t q = 0; q < n; ++q) {
-        PVEC_FORWARD_IF_ERROR(rescore_raw(*s, queries + q * dim_,
-                                          std::min<std::size_t>(spec.k, s->count), found[q],
-                                          &(*hits)[q]));
+        const std::size_t k = std::min<std::size_t>(spec.k, s->count);
+        if (exact) {
+            PVEC_FORWARD_IF_ERROR(search_exact(*s, queries + q * dim_, k, exact_keep(*s),
+                                               spec.threads, std::move(found[q]), &(*hits)[q],
+                                               &rescored));
+        } else {
+            rescored += found[q].size();
+            PVEC_FORWARD_IF_ERROR(
+                rescore_raw(*s, queries + q * dim_, k, found[q], &(*hits)[q]));
+        }
     }
-    return read.end();
+    PVEC_FORWARD_IF_ERROR(read.end());
+    return report();
+}
+
+Status Collection::search_exact(const Snapshot &s, const float *query, std::size_t k,
+                                std::size_t keep, std::size_t threads,
+                                std::vector<search::Hit> found, std::vector<search::Hit> *out,
+                                uint64_t *rescored) {
+    const model::Model &m = *s.model;
+    const model::Query mq = model::prepare_query(m, query);
+    const search::ScoreBounds bounds = search::score_bounds(m, mq, query);
+    // A raw vector rounded to binary16 may be a little longer than the original: norms are of
+    // the original.
+    const double norm_slack = s.meta.raw_tier == kRawF16 ? 1.0 + 0x1p-10 : 1.0 + 0x1p-20;
+    auto xnorm = [&](const ResidentChunk &c, std::size_t slot) {
+        return s.meta.metric == Metric::cosine ? 1.0 : double(c.norms[slot]) * norm_slack;
+    };
+    // Bounds over every live slot, for the items a scan did not keep.
+    double err_max = 0, xnorm_max = s.meta.metric == Metric::cosine ? 1.0 : 0.0, norm2_max = 0;
+    for (const auto &c : s.chunks) {
+        err_max = std::max(err_max, double(c->err_max));
+        if (s.meta.metric != Metric::cosine) {
+            for (std::size_t slot = 0; slot < c->capacity; ++slot) {
+                xnorm_max = std::max(xnorm_max, xnorm(*c, slot));
+                norm2_max = std::max(norm2_max, double(c->aux[slot]));
+            }
+        }
+    }
+    auto fetch = [&](const std::vector<search::Hit> &hits, float *x) {
+        std::vector<std::pair<int64_t, float *>> wanted(hits.size());
+        for (std::size_t i = 0; i < hits.size(); ++i) {
+            wanted[i] = {hits[i].id, x + i * dim_};
+        }
+        std::sort(wanted.begin(), wanted.end(),
+                  [](const auto &a, const auto &b) { return a.first < b.first; });
+        return read_raw_many(wanted);
+    };
+    search::ExactScores done;
+    for (;;) {
+        std::vector<search::Bounded> cands;
+        cands.reserve(found.size());
+        for (const search::Hit &h : found) {
+            const ResidentChunk &c = *s.chunks[h.pos / kChunkSlots];
+            const std::size_t slot = h.pos % kChunkSlots;
+            double lo, hi;
+            search::score_interval(bounds, h.score, c.errs[slot], xnorm(c, slot), c.aux[slot], &lo,
+                                   &hi);
+            cands.push_back(search::Bounded{h, lo});
+        }
+        double kth;
+        PVEC_FORWARD_IF_ERROR(
+            search::rescore_until_exact(s.meta.metric, query, dim_, k, cands, fetch, &done, out, &kth));
+        if (found.size() >= s.count || found.empty()) {
+            break;  // every item was a candidate
+        }
+        // An item the scan did not keep scored no better than the last kept one.
+        double lo, hi;
+        search::score_interval(bounds, found.back().score, err_max, xnorm_max, norm2_max, &lo, &hi);
+        if (lo > kth) {
+            break;
+        }
+        keep = std::min<std::size_t>(s.count, keep * 4);
+        std::vector<search::CodeBlockView> blocks;
+        blocks.reserve(s.chunks.size());
+        for (const auto &c : s.chunks) {
+            blocks.push_back(search::CodeBlockView{c->block(), c->stride(), c->ids.data(),
+                                                   c->live.data(), c->aux.data()});
+        }
+        found = search::scan_codes(mq, blocks, keep, threads);
+    }
+    *rescored += done.size();
+    return Status::ok();
 }
 
 Status Collection::train(const TrainSpec &spec) {
@@ -1008,8 +1143,11 @@ Status Collection::encode_all(const Snapshot &s, Draft &d,
     // New chunks under the new model, built from the best source of each original vector.
     d.meta.codec = codec_name;
     d.meta.pca_dim = pca_dim;
-    d.meta.flags = flags;
+    // Chunks carry code errors whenever there are codes to bound and raw vectors to rescore from.
+    d.meta.flags = (flags & ~kFlagSlotErrors) |
+                   (model && d.meta.raw_tier != kRawNone ? kFlagSlotErrors : 0u);
     d.meta.code_bytes = static_cast<uint32_t>(model ? model->code_bytes() : dim_ * 4);
+    const bool with_err = (d.meta.flags & kFlagSlotErrors) != 0;
     std::vector<std::shared_ptr<ResidentChunk>> chunks;
     std::vector<float> v(dim_);
     std::vector<uint8_t> code(d.meta.code_bytes);
@@ -1032,8 +1170,11 @@ Status Collection::encode_all(const Snapshot &s, Draft &d,
             chunk->norms[slot] = old.norms[slot];
             chunk->write_code(slot, code.data());
             chunk->aux[slot] = scan_aux(model.get(), code.data(), old.norms[slot]);
+            if (with_err) {
+                chunk->set_err(slot, slot_error(d.meta.raw_tier, *model, v.data(), code.data()));
+            }
         }
-        PVEC_FORWARD_IF_ERROR(chunk_file_.rewrite(ci, *chunk, d.meta.code_bytes));
+        PVEC_FORWARD_IF_ERROR(chunk_file_.rewrite(ci, *chunk, d.meta));
         chunks.push_back(std::move(chunk));
     }
     d.replace_all(std::move(chunks));

@@ -56,6 +56,8 @@ struct SearchSpec {
     std::size_t threads = 0;
     uint32_t oversample = 0;
     uint32_t rescore = 0;  // PVEC_RESCORE_*
+    // Out, optional: raw vectors read for rescoring, summed over a batch's queries (on success).
+    uint64_t *rescored = nullptr;
 };
 
 struct TrainSpec {
@@ -157,6 +159,11 @@ private:
                     uint32_t pca_dim, uint32_t flags);
     Status maybe_auto_train();
     // Rescoring: the exact best k of `candidates` from the raw tier, as of snapshot `s`.
+    // PVEC_RESCORE_EXACT: the exact best k for one query whose first scan kept `found` (best
+    // first, `keep` of them); widens the scan while an unkept item could still beat the k-th.
+    Status search_exact(const Snapshot &s, const float *query, std::size_t k, std::size_t keep,
+                        std::size_t threads, std::vector<search::Hit> found,
+                        std::vector<search::Hit> *out, uint64_t *rescored);
     Status rescore_raw(const Snapshot &s, const float *query, std::size_t k,
                        const std::vector<search::Hit> &candidates, std::vector<search::Hit> *out);
 

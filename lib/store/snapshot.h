@@ -48,8 +48,8 @@ public:
     }
     // A copy for a write to change (copy-on-write); throws std::bad_alloc.
     ResidentChunk(const ResidentChunk &o)
-        : ids(o.ids), live(o.live), norms(o.norms), aux(o.aux), live_count(o.live_count),
-          capacity(o.capacity), stride_(o.stride_) {
+        : ids(o.ids), live(o.live), norms(o.norms), aux(o.aux), errs(o.errs), err_max(o.err_max),
+          live_count(o.live_count), capacity(o.capacity), stride_(o.stride_) {
         codes_.reset(allocate(stride_));
         std::memcpy(codes_.get(), o.codes_.get(), bytes());
     }
@@ -93,6 +93,13 @@ public:
     // What the scan needs per slot: 1 / norm for exact f32 codes (cosine), the decoded code's
     // squared norm for compressed codes under l2 (0 under cosine and dot).
     Column<float> aux{};
+    // Collections flagged kFlagSlotErrors: the slot's code error (store/chunk_format.h), else 0.
+    Column<float> errs{};
+    float err_max = 0;  // at least every live slot's err (a removed slot may leave it larger)
+    void set_err(std::size_t slot, float e) {
+        errs[slot] = e;
+        err_max = std::max(err_max, e);
+    }
     std::size_t live_count = 0;
     // Slots this chunk has in the file (a multiple of kChunkGrowth up to kChunkSlots); the resident
     // block always has kChunkSlots, the ones past capacity stay free and zero.

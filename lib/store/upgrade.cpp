@@ -97,7 +97,7 @@ Status seal_chunks(sqlite3 *conn, const CollectionMeta &m) {
                 std::memcpy(&id, in + lay.id_offset(slot), 8);
                 std::memcpy(&norm, in + lay.norm_offset(slot), 4);
                 const uint32_t sum =
-                    checksum::slot(m.uid, static_cast<std::size_t>(index), slot, id, norm,
+                    checksum::slot(m.uid, static_cast<std::size_t>(index), slot, id, norm, nullptr,
                                    out.data() + lay.code_offset(slot), lay.code_bytes);
                 std::memcpy(out.data() + lay.sum_offset(slot), &sum, 4);
             }
@@ -214,6 +214,10 @@ Status upgrade_from_2(sqlite3 *conn) {
         PVEC_FORWARD_IF_ERROR(catalog.write_sum(m));
     }
     return exec(conn, "UPDATE pvec_meta SET value = 3 WHERE key = 'format_version'");
+}
+
+Status upgrade_from_3(sqlite3 *conn) {
+    return exec(conn, "UPDATE pvec_meta SET value = 4 WHERE key = 'format_version'");
 }
 
 }  // namespace pocketvec::store

@@ -14,5 +14,8 @@ Status upgrade_from_1(sqlite3 *conn);
 // The chunk blobs gain their sums section. A format 2 model row whose FNV checksum fails, or a
 // chunk blob of the wrong size, fails the upgrade with PVEC_CORRUPT (nothing is sealed unchecked).
 Status upgrade_from_2(sqlite3 *conn);
+// Format 3 -> 4: only the version. Format 4 adds per-slot code errors to the chunks of collections
+// trained from then on (kFlagSlotErrors); existing collections keep their layout and flags.
+Status upgrade_from_3(sqlite3 *conn);
 
 }  // namespace pocketvec::store

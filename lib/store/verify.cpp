@@ -43,7 +43,7 @@ Status Collection::verify(const CollectionMeta &meta, DamageReport *report) {
     }
     std::vector<std::shared_ptr<ResidentChunk>> chunks(versions.size());
     for (std::size_t i = 0; i < versions.size(); ++i) {
-        PVEC_FORWARD_IF_ERROR(note(chunk_file_.load(i, row.code_bytes, model.get(), &chunks[i])));
+        PVEC_FORWARD_IF_ERROR(note(chunk_file_.load(i, row, model.get(), &chunks[i])));
     }
 
     // Items against slots: each row's checksum, its slot live and holding its id, no slot twice.

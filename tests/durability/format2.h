@@ -1,4 +1,4 @@
-// Turns a format 3 database into the format 2 file pocketvec 0.1 wrote (no sums: no sum columns,
+// Turns a format 4 database into the format 2 file pocketvec 0.1 wrote (no sums: no sum columns,
 // no sums section in chunk blobs, no trailer on raw vectors, FNV-1a 64 model row checksums), so
 // that tests can exercise the upgrade on first read-write open. Returns the models re-sealed.
 #pragma once
@@ -26,25 +26,29 @@ inline int downgrade_to_format2(const std::string &path) {
     sqlite3 *conn = nullptr;
     EXPECT_EQ(sqlite3_open(path.c_str(), &conn), SQLITE_OK);
     std::vector<std::string> ids;
-    std::vector<bool> has_raw;
+    std::vector<bool> has_raw, has_errs;
     sqlite3_stmt *s = nullptr;
     sqlite3_prepare_v2(conn,
                        "SELECT id, EXISTS(SELECT 1 FROM sqlite_master WHERE name = "
-                       "'pvec_c' || id || '_raw') FROM pvec_collections",
+                       "'pvec_c' || id || '_raw'), flags & 2 FROM pvec_collections",
                        -1, &s, nullptr);
     while (sqlite3_step(s) == SQLITE_ROW) {
         ids.emplace_back(std::to_string(sqlite3_column_int64(s, 0)));
         has_raw.push_back(sqlite3_column_int(s, 1) != 0);
+        has_errs.push_back(sqlite3_column_int(s, 2) != 0);
     }
     sqlite3_finalize(s);
+    // Format 2 had no code errors (flag 2, format 4): such collections become ones trained before.
     std::string sql = "BEGIN; ALTER TABLE pvec_collections DROP COLUMN sum;"
+                      "UPDATE pvec_collections SET flags = flags & ~2;"
                       "UPDATE pvec_meta SET value = 2 WHERE key = 'format_version';";
     for (std::size_t i = 0; i < ids.size(); ++i) {
         const std::string &n = ids[i];
         sql += "ALTER TABLE pvec_c" + n + "_items DROP COLUMN sum;";
-        // Chunk blob: bitmap C/8, ids 8C, norms 4C, [sums 4C], codes.
+        // Chunk blob: bitmap C/8, ids 8C, norms 4C, [sums 4C], [errs 4C], codes.
         sql += "UPDATE pvec_c" + n + "_chunks SET data = substr(data, 1, capacity / 8 + 12 * capacity)"
-               " || substr(data, capacity / 8 + 16 * capacity + 1);";
+               " || substr(data, capacity / 8 + " + (has_errs[i] ? "20" : "16") +
+               " * capacity + 1);";
         if (has_raw[i]) {
             sql += "UPDATE pvec_c" + n + "_raw SET vec = substr(vec, 1, length(vec) - 4);";
         }

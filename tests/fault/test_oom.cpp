@@ -289,7 +289,7 @@ TEST(OutOfMemory, AFailedUpgradeLeavesAUsableFile) {
         ASSERT_TRUE(rc == PVEC_NOMEM || rc == PVEC_IO || rc == PVEC_ERROR)
             << "allocation " << n << ": " << pvec_errstr(rc);
         const int version = format_version_of(work.path());
-        ASSERT_TRUE(version == 2 || version == 3) << "allocation " << n;
+        ASSERT_TRUE(version == 2 || version == 4) << "allocation " << n;
         {  // usable, and answering as before
             db = open_db(work.path());
             pvec_collection *c = open_coll(db, "c");

@@ -38,6 +38,8 @@ expect_rc 2 "$tool" get "$db" c
 expect_rc 0 "$tool" train "$db" c
 expect_rc 0 "$tool" search "$db" c --vector "[0, 0, 0.9, 0]" -k 1 --oversample 3 --rescore raw --json
 grep -q '"id": 3' "$work/out" || fail "search did not find item 3: $(cat "$work/out")"
+expect_rc 0 "$tool" search "$db" c --vector "[0, 0, 0.9, 0]" -k 2 --rescore exact --json
+grep -q '"id": 3' "$work/out" || fail "exact search did not find item 3: $(cat "$work/out")"
 expect_rc 2 "$tool" search "$db" c --vector "[0, 0, 1, 0]" --rescore sometimes
 expect_rc 2 "$tool" search "$db" c --vector "[0, 0, 1, 0]" --queries "$work/a.jsonl"
 expect_rc 0 "$tool" search "$db" c --queries "$work/a.jsonl" -k 1 --oversample 3
@@ -59,11 +61,13 @@ cp "$db" "$work/damaged.db"
 /usr/bin/python3 - "$work/damaged.db" <<'PY' || fail "could not damage the copy"
 import sqlite3, sys
 con = sqlite3.connect(sys.argv[1])
-cid, = con.execute("SELECT id FROM pvec_collections WHERE name = 'c'").fetchone()
+cid, flags = con.execute("SELECT id, flags FROM pvec_collections WHERE name = 'c'").fetchone()
 t = "pvec_c%d_chunks" % cid
 rowid, cap, data = con.execute("SELECT id, capacity, data FROM %s ORDER BY id LIMIT 1" % t).fetchone()
 data = bytearray(data)
-code0 = cap // 8 + 16 * cap          # bitmap, ids, norms, sums: then slot 0's code
+code0 = cap // 8 + 16 * cap          # bitmap, ids, norms, sums, [errs]: then slot 0's code
+if flags & 2:
+    code0 += 4 * cap
 data[code0 + 1] ^= 0x10
 con.execute("UPDATE %s SET data = ? WHERE id = ?" % t, (bytes(data), rowid))
 con.commit()

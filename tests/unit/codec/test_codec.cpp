@@ -656,6 +656,62 @@ TEST(Codec, DotBlockMatchesScalarOverTheBlockLayout) {
     }
 }
 
+// query_rounding bounds the integer query's error for every code (exact search from codes relies
+// on it): each weight is off by at most qscale / 2, so the bound is at most c_max * dim * qscale /
+// 2, and every code, extreme ones included, stays within it of the float reference.
+TEST(Codec, QueryRoundingBoundsEveryCode) {
+    struct Free {
+        void operator()(void *p) const { std::free(p); }
+    };
+    for (CodecId id : {CodecId::int8, CodecId::int4}) {
+        for (std::size_t dim : kOddDims) {
+            SCOPED_TRACE(std::string(codec_name(id)) + " dim " + std::to_string(dim));
+            const double cmax = id == CodecId::int8 ? 255.0 : 15.0;
+            std::vector<float> x = skewed_sample(300, dim, 900 + dim);
+            CodecParams p;
+            ASSERT_TRUE(train(id, x.data(), 290, dim, &p).is_ok());
+            const PreparedQuery pq = prepare_query(p, &x[295 * dim]);
+            const QueryRounding r = query_rounding(pq);
+            EXPECT_GT(r.rounding, 0.0);
+            EXPECT_LE(r.rounding, cmax * double(dim) * pq.qscale / 2 * (1 + 1e-6));
+            const std::size_t bytes = code_bytes(id, dim);
+            std::vector<uint8_t> rows(256 * bytes);
+            std::mt19937 rng(static_cast<uint32_t>(dim));
+            for (std::size_t v = 0; v < 256; ++v) {
+                for (std::size_t b = 0; b < bytes; ++b) {
+                    // Slot 0 all zero, slot 1 all maximal, then random codes.
+                    rows[v * bytes + b] = v == 0 ? 0 : v == 1 ? 0xff : static_cast<uint8_t>(rng());
+                }
+                if (id == CodecId::int4 && dim % 2 == 1) {
+                    rows[v * bytes + bytes - 1] &= 0x0f;  // the odd tail's high nibble stays 0
+                }
+            }
+            const std::size_t bb = pocketvec::kernels::block_bytes(bytes);
+            std::unique_ptr<uint8_t, Free> block(static_cast<uint8_t *>(std::aligned_alloc(64, bb)));
+            std::memset(block.get(), 0, bb);
+            for (std::size_t v = 0; v < 256; ++v) {
+                pocketvec::kernels::block_store(block.get(), bytes, v, &rows[v * bytes]);
+            }
+            std::vector<float> ref(256);
+            dot_rows_scalar(pq, rows.data(), 256, ref.data());
+            for (const pocketvec::kernels::KernelTable *table : pocketvec::kernels::runnable_tables()) {
+                alignas(64) float got[256];
+                dot_block(pq, block.get(), got, *table);
+                for (std::size_t v = 0; v < 256; ++v) {
+                    ASSERT_LE(std::fabs(double(got[v]) - ref[v]),
+                              r.rounding + 1e-5 * (std::fabs(pq.base) + r.magnitude) + 1e-30)
+                        << table->name << " slot " << v;
+                }
+            }
+        }
+    }
+    // Float codecs score the float query itself: nothing to bound.
+    std::vector<float> x = skewed_sample(40, 8, 3);
+    CodecParams p;
+    ASSERT_TRUE(train(CodecId::e4m3, x.data(), 40, 8, &p).is_ok());
+    EXPECT_EQ(query_rounding(prepare_query(p, x.data())).rounding, 0.0);
+}
+
 // --- parameter blobs ------------------------------------------------------------------------------
 
 bool same_params(const CodecParams &a, const CodecParams &b) {
