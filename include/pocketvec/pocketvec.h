@@ -191,8 +191,8 @@ PVEC_API void pvec_open_options_init(pvec_open_options *opts);
  * SQLite opens the file and checked by reading the schema before anything else reads or writes
  * it, so an open refused for its key (wrong, missing, unsupported) changes no file and, without
  * SQLCipher, creates none; a missing or empty file becomes a new encrypted database.
- * A new file gets 16 KiB pages (raw vectors pack into them with little waste; an encrypted file
- * keeps SQLCipher's 1024-byte pages); an existing file keeps its page size.
+ * A new file gets 4 KiB pages (an encrypted file keeps SQLCipher's 1024-byte pages); an existing
+ * file keeps its page size.
  * The connection reads the file through a memory map of up to 256 MiB
  * (SQLite's mmap_size; its pages count in the process's resident set but belong to the OS page
  * cache); writes go through SQLite's journal as without it. pvec_db_attach leaves the

@@ -11,6 +11,7 @@ std::string items(int64_t id) { return "pvec_c" + std::to_string(id) + "_items";
 std::string chunks(int64_t id) { return "pvec_c" + std::to_string(id) + "_chunks"; }
 std::string versions(int64_t id) { return "pvec_c" + std::to_string(id) + "_versions"; }
 std::string raw(int64_t id) { return "pvec_c" + std::to_string(id) + "_raw"; }
+std::string raw_chunks(int64_t id) { return "pvec_c" + std::to_string(id) + "_rawchunks"; }
 }  // namespace tables
 
 namespace {
@@ -48,7 +49,9 @@ Status validate_definition(const CollectionMeta &m) {
                        !codec::codec_from_name(m.codec, &codec_id) || m.pca_dim >= m.dim ||
                        m.raw_tier > kRawLast || m.code_bytes < 1 ||
                        m.code_bytes > m.dim * 4 || (m.flags & ~kKnownFlags) != 0 ||
-                       ((m.flags & kFlagSlotErrors) != 0 && (m.model_id == 0 || m.raw_tier == kRawNone)) || m.uid == 0 ||
+                       ((m.flags & kFlagSlotErrors) != 0 && (m.model_id == 0 || m.raw_tier == kRawNone)) ||
+                       ((m.flags & kFlagRawChunks) != 0 && m.raw_tier != kRawF32 && m.raw_tier != kRawF16) ||
+                       m.uid == 0 ||
                        m.version < 0 || m.model_id < 0 ||
                        (m.model_id == 0 && m.code_bytes != m.dim * 4),
                    PVEC_CORRUPT, "collection '" + m.name + "' has an invalid definition");
@@ -171,7 +174,10 @@ Status Catalog::create(CollectionMeta *meta) {
         "(id INTEGER PRIMARY KEY, capacity INTEGER NOT NULL, data BLOB NOT NULL);"
         "CREATE TABLE " + tables::versions(meta->id) +
         "(id INTEGER PRIMARY KEY, version INTEGER NOT NULL);";
-    if (meta->raw_tier != kRawNone) {
+    if ((meta->flags & kFlagRawChunks) != 0) {
+        sql += "CREATE TABLE " + tables::raw_chunks(meta->id) +
+               "(id INTEGER PRIMARY KEY, data BLOB NOT NULL);";
+    } else if (meta->raw_tier != kRawNone) {
         sql += "CREATE TABLE " + tables::raw(meta->id) + "(id INTEGER PRIMARY KEY, vec BLOB NOT NULL);";
     }
     return exec(conn_, sql.c_str());
@@ -224,6 +230,7 @@ Status Catalog::drop(const CollectionMeta &meta) {
                             "; DROP TABLE IF EXISTS " + tables::chunks(meta.id) +
                             "; DROP TABLE IF EXISTS " + tables::versions(meta.id) +
                             "; DROP TABLE IF EXISTS " + tables::raw(meta.id) +
+                            "; DROP TABLE IF EXISTS " + tables::raw_chunks(meta.id) +
                             "; DELETE FROM pvec_models WHERE collection_id = " +
                             std::to_string(meta.id) +
                             "; DELETE FROM pvec_collections WHERE id = " + std::to_string(meta.id) +

@@ -32,7 +32,11 @@ constexpr uint32_t kFlagPcaRotate = 0x1u;
 // is trained (or imports a model) by format 4 code, cleared when it loses its model. Collections
 // trained before format 4 lack it until they are trained again.
 constexpr uint32_t kFlagSlotErrors = 0x2u;
-constexpr uint32_t kKnownFlags = kFlagPcaRotate | kFlagSlotErrors;
+// Raw vectors are stored per chunk (store/raw_chunks.h) in pvec_c<id>_rawchunks instead of one row
+// per vector in pvec_c<id>_raw: set at creation by format 4 code for the fixed-size raw tiers
+// (PVEC_RAW_F32, PVEC_RAW_F16), never changed after.
+constexpr uint32_t kFlagRawChunks = 0x4u;
+constexpr uint32_t kKnownFlags = kFlagPcaRotate | kFlagSlotErrors | kFlagRawChunks;
 
 // One row of pvec_collections.
 struct CollectionMeta {
@@ -65,6 +69,7 @@ std::string items(int64_t id);     // pvec_c<id>_items
 std::string chunks(int64_t id);    // pvec_c<id>_chunks
 std::string versions(int64_t id);  // pvec_c<id>_versions
 std::string raw(int64_t id);       // pvec_c<id>_raw
+std::string raw_chunks(int64_t id);  // pvec_c<id>_rawchunks
 }  // namespace tables
 
 class Catalog {

@@ -34,7 +34,11 @@ float l2_norm(const float *v, std::size_t n) {
 // blob counts as an active statement and would make COMMIT fail.
 struct BlobCloser {
     ChunkFile &file;
-    ~BlobCloser() { file.close_blob(); }
+    RawChunks &raw;
+    ~BlobCloser() {
+        file.close_blob();
+        raw.close();
+    }
 };
 
 // The errs entry of `vec` coded as `code` under `m` (kFlagSlotErrors): measured against the
@@ -63,7 +67,8 @@ std::shared_ptr<const Snapshot> empty_snapshot(const CollectionMeta &meta) {
 
 Collection::Collection(Database &db, const CollectionMeta &meta)
     : db_(db), id_(meta.id), uid_(meta.uid), dim_(meta.dim), current_(empty_snapshot(meta)),
-      chunk_file_(db.conn(), meta) {}
+      chunk_file_(db.conn(), meta), raw_per_chunk_((meta.flags & kFlagRawChunks) != 0),
+      raw_chunks_(db.conn(), meta) {}
 
 Collection::~Collection() {
     ZSTD_freeCCtx(zc_);
@@ -147,7 +152,9 @@ Status Collection::prepare() {
     if (db_.has_json1()) {
         PVEC_FORWARD_IF_ERROR(prep(json_valid_stmt_, "SELECT json_valid(?1)"));
     }
-    if (snapshot()->meta.raw_tier != kRawNone) {
+    if (raw_per_chunk_) {
+        PVEC_FORWARD_IF_ERROR(raw_chunks_.prepare());
+    } else if (snapshot()->meta.raw_tier != kRawNone) {
         const std::string raw = tables::raw(id_);
         PVEC_FORWARD_IF_ERROR(
             prep(raw_put_stmt_, "INSERT OR REPLACE INTO " + raw + "(id, vec) VALUES(?1, ?2)"));
@@ -331,11 +338,18 @@ Status Collection::allocate_slot(Draft &d, SlotRef *loc) {
     if (n > 0 && d.chunk(n - 1).capacity < kChunkSlots) {
         // Grow the last chunk: a rewrite of its row.
         ResidentChunk &c = d.edit(n - 1);
+        const std::size_t old_capacity = c.capacity;
         c.capacity = std::min(kChunkSlots, c.capacity + want);
         PVEC_FORWARD_IF_ERROR(chunk_file_.rewrite(n - 1, c, d.meta));
+        if (raw_per_chunk_) {
+            PVEC_FORWARD_IF_ERROR(raw_chunks_.grow(n - 1, old_capacity, c.capacity));
+        }
         d.update_free(n - 1);
     } else {
         PVEC_FORWARD_IF_ERROR(chunk_file_.insert(n, want, d.meta, d.meta.version));
+        if (raw_per_chunk_) {
+            PVEC_FORWARD_IF_ERROR(raw_chunks_.insert(n, want));
+        }
         d.append(want);
     }
     PVEC_RETURN_IF(!d.lowest_free(loc), PVEC_ERROR, "no free slot after growing");
@@ -358,7 +372,7 @@ Status Collection::write_slot(Draft &d, const SlotRef &loc, int64_t id, const fl
     chunk.set_live(loc.slot, true);
     PVEC_FORWARD_IF_ERROR(chunk_file_.write_slot(loc.chunk, lay, loc.slot, id, norm, err,
                                                  code.data(), chunk.live_byte(loc.slot)));
-    PVEC_FORWARD_IF_ERROR(write_raw(id, vec));
+    PVEC_FORWARD_IF_ERROR(write_raw(loc, id, vec));
     chunk.write_code(loc.slot, code.data());
     chunk.norms[loc.slot] = norm;
     chunk.aux[loc.slot] = scan_aux(d.model.get(), code.data(), norm);
@@ -371,7 +385,7 @@ Status Collection::write_slot(Draft &d, const SlotRef &loc, int64_t id, const fl
     return Status::ok();
 }
 
-Status Collection::write_raw(int64_t id, const float *vec) {
+Status Collection::write_raw(const SlotRef &loc, int64_t id, const float *vec) {
     const uint32_t tier = snapshot()->meta.raw_tier;
     if (tier == kRawNone) {
         return Status::ok();
@@ -407,6 +421,9 @@ Status Collection::write_raw(int64_t id, const float *vec) {
     raw_buf_.resize(size + 4);
     const uint32_t sum = checksum::raw(uid_, id, raw_buf_.data(), size);
     std::memcpy(raw_buf_.data() + size, &sum, 4);
+    if (raw_per_chunk_) {
+        return raw_chunks_.write(loc.chunk, loc.slot, raw_buf_.data());
+    }
     StmtUse use(raw_put_stmt_);
     use.bind(1, id);
     use.bind_blob(2, raw_buf_.data(), size + 4);
@@ -415,7 +432,15 @@ Status Collection::write_raw(int64_t id, const float *vec) {
                              : sqlite_status(db_.conn(), rc, "writing raw vector " + std::to_string(id));
 }
 
-Status Collection::read_raw(int64_t id, float *vec) {
+Status Collection::read_raw(const Snapshot &s, const SlotRef &loc, int64_t id, float *vec) {
+    if (raw_per_chunk_) {
+        raw_buf_.resize(raw_chunks_.slot_bytes());
+        Status st = raw_chunks_.read(loc.chunk, loc.slot, s.chunks[loc.chunk]->capacity,
+                                     raw_buf_.data());
+        raw_chunks_.close();
+        PVEC_FORWARD_IF_ERROR(st);
+        return decode_raw(s.meta.raw_tier, id, raw_buf_.data(), raw_buf_.size(), vec);
+    }
     StmtUse use(raw_get_stmt_);
     use.bind(1, id);
     int rc = use.step();
@@ -425,7 +450,7 @@ Status Collection::read_raw(int64_t id, float *vec) {
     if (rc != SQLITE_ROW) {
         return sqlite_status(db_.conn(), rc, "reading raw vector " + std::to_string(id));
     }
-    return decode_raw(snapshot()->meta.raw_tier, id, static_cast<const uint8_t *>(use.blob(0)),
+    return decode_raw(s.meta.raw_tier, id, static_cast<const uint8_t *>(use.blob(0)),
                       use.bytes(0), vec);
 }
 
@@ -464,14 +489,37 @@ Status Collection::decode_raw(uint32_t tier, int64_t id, const uint8_t *blob, st
     return Status::ok();
 }
 
-Status Collection::read_raw_many(const std::vector<std::pair<int64_t, float *>> &wanted) {
+Status Collection::read_raw_many(const Snapshot &s, std::vector<RawWanted> wanted) {
     // One incremental-BLOB handle moved from row to row (sqlite3_blob_reopen seeks the B-tree
     // without running a statement): about half the cost per vector of the prepared lookup. The
     // handle is closed before returning, so no read cursor outlives the call.
     if (wanted.empty()) {
         return Status::ok();
     }
-    const uint32_t tier = snapshot()->meta.raw_tier;
+    const uint32_t tier = s.meta.raw_tier;
+    if (raw_per_chunk_) {
+        // In chunk and slot order: one handle per chunk row, moved along its slots.
+        std::sort(wanted.begin(), wanted.end(), [](const RawWanted &a, const RawWanted &b) {
+            return a.loc.chunk < b.loc.chunk ||
+                   (a.loc.chunk == b.loc.chunk && a.loc.slot < b.loc.slot);
+        });
+        raw_buf_.resize(raw_chunks_.slot_bytes());
+        Status st;
+        for (const RawWanted &w : wanted) {
+            st = raw_chunks_.read(w.loc.chunk, w.loc.slot, s.chunks[w.loc.chunk]->capacity,
+                                  raw_buf_.data());
+            if (st.is_ok()) {
+                st = decode_raw(tier, w.id, raw_buf_.data(), raw_buf_.size(), w.out);
+            }
+            if (!st.is_ok()) {
+                break;
+            }
+        }
+        raw_chunks_.close();
+        return st;
+    }
+    std::sort(wanted.begin(), wanted.end(),
+              [](const RawWanted &a, const RawWanted &b) { return a.id < b.id; });
     const std::string table = tables::raw(id_);
     sqlite3_blob *blob = nullptr;
     struct Closer {
@@ -482,7 +530,9 @@ Status Collection::read_raw_many(const std::vector<std::pair<int64_t, float *>> 
             }
         }
     } closer{blob};
-    for (const auto &[id, out] : wanted) {
+    for (const RawWanted &w : wanted) {
+        const int64_t id = w.id;
+        float *out = w.out;
         const int rc = blob == nullptr
                            ? sqlite3_blob_open(db_.conn(), "main", table.c_str(), "vec", id, 0,
                                                &blob)
@@ -497,7 +547,7 @@ Status Collection::read_raw_many(const std::vector<std::pair<int64_t, float *>> 
                 sqlite3_blob_close(blob);
                 blob = nullptr;
             }
-            return read_raw(id, out);
+            return read_raw(s, w.loc, id, out);
         }
         const int bytes = sqlite3_blob_bytes(blob);
         raw_buf_.resize(static_cast<std::size_t>(bytes));
@@ -518,7 +568,7 @@ Status Collection::source_vector(const Snapshot &s, const SlotRef &loc, float *v
     }
     PVEC_RETURN_IF(s.meta.raw_tier == kRawNone, PVEC_UNSUPPORTED,
                    "the original vectors are gone (compressed codes and no raw tier)");
-    return read_raw(chunk.ids[loc.slot], vec);
+    return read_raw(s, loc, chunk.ids[loc.slot], vec);
 }
 
 Status Collection::write_one(Draft &d, int64_t id, const float *vec, const char *meta,
@@ -557,6 +607,7 @@ Status Collection::write_one(Draft &d, int64_t id, const float *vec, const char 
 
 Status Collection::finish(Draft &d) {
     chunk_file_.close_blob();
+    raw_chunks_.close();
     PVEC_FORWARD_IF_ERROR(db_.catalog().bump_version(&d.meta));
     for (std::size_t i : d.touched()) {
         PVEC_FORWARD_IF_ERROR(chunk_file_.set_version(i, d.meta.version));
@@ -589,7 +640,7 @@ Status Collection::write(const ItemBatch &batch, bool upsert) {
     const SnapshotPtr base = snapshot();
     Draft d(*base);
     {
-        BlobCloser closer{chunk_file_};
+        BlobCloser closer{chunk_file_, raw_chunks_};
         for (std::size_t i = 0; i < batch.n; ++i) {
             d.pending_items = batch.n - i;
             PVEC_FORWARD_IF_ERROR(write_one(d, batch.ids[i], batch.vecs + i * dim_,
@@ -645,7 +696,7 @@ Status Collection::remove(int64_t id) {
             return sqlite_status(db_.conn(), rc, "deleting item " + std::to_string(id));
         }
     }
-    if (base->meta.raw_tier != kRawNone) {
+    if (base->meta.raw_tier != kRawNone && !raw_per_chunk_) {
         StmtUse use(raw_delete_stmt_);
         use.bind(1, id);
         int rc = use.step();
@@ -655,7 +706,7 @@ Status Collection::remove(int64_t id) {
     }
     Draft d(*base);
     {
-        BlobCloser closer{chunk_file_};
+        BlobCloser closer{chunk_file_, raw_chunks_};
         ResidentChunk &chunk = d.edit(loc.chunk);
         const ChunkLayout lay = chunk_layout(d.meta, chunk.capacity);
         chunk.set_live(loc.slot, false);
@@ -668,6 +719,9 @@ Status Collection::remove(int64_t id) {
         d.update_free(loc.chunk);
         PVEC_FORWARD_IF_ERROR(
             chunk_file_.clear_slot(loc.chunk, lay, loc.slot, chunk.live_byte(loc.slot)));
+        if (raw_per_chunk_) {
+            PVEC_FORWARD_IF_ERROR(raw_chunks_.clear(loc.chunk, loc.slot));
+        }
         PVEC_FORWARD_IF_ERROR(finish(d));
     }
     // Everything that allocates happens before the commit: after it, publishing cannot fail.
@@ -747,7 +801,8 @@ Status Collection::stats(CollectionStats *out) {
                 .is_ok()) {
             StmtUse use(st);
             const std::string a = tables::items(id_), b = tables::chunks(id_),
-                              r = tables::raw(id_), v = tables::versions(id_);
+                              r = raw_per_chunk_ ? tables::raw_chunks(id_) : tables::raw(id_),
+                              v = tables::versions(id_);
             use.bind(1, std::string_view(a));
             use.bind(2, std::string_view(b));
             use.bind(3, std::string_view(r));
@@ -760,7 +815,9 @@ Status Collection::stats(CollectionStats *out) {
             // plus what the raw tier and the metadata hold, without the B-trees' own overhead.
             std::string sql = "SELECT (SELECT coalesce(sum(length(meta)), 0) FROM " +
                               tables::items(id_) + ")";
-            if (s->meta.raw_tier != kRawNone) {
+            if (raw_per_chunk_) {
+                sql += " + (SELECT coalesce(sum(length(data)), 0) FROM " + tables::raw_chunks(id_) + ")";
+            } else if (s->meta.raw_tier != kRawNone) {
                 sql += " + (SELECT coalesce(sum(length(vec)), 0) FROM " + tables::raw(id_) + ")";
             }
             if (st.prepare(db_.conn(), sql).is_ok()) {
@@ -783,13 +840,12 @@ Status Collection::rescore_raw(const Snapshot &s, const float *query, std::size_
     // Fetched in id order (the raw table's B-tree order) straight into raw[i] of candidate i,
     // scored in the candidates' order.
     std::vector<float> raw(candidates.size() * std::size_t{dim_});
-    std::vector<std::pair<int64_t, float *>> wanted(candidates.size());
+    std::vector<RawWanted> wanted(candidates.size());
     for (std::size_t i = 0; i < candidates.size(); ++i) {
-        wanted[i] = {candidates[i].id, raw.data() + i * dim_};
+        const search::Hit &h = candidates[i];
+        wanted[i] = {h.id, SlotRef{h.pos / kChunkSlots, h.pos % kChunkSlots}, raw.data() + i * dim_};
     }
-    std::sort(wanted.begin(), wanted.end(),
-              [](const auto &a, const auto &b) { return a.first < b.first; });
-    PVEC_FORWARD_IF_ERROR(read_raw_many(wanted));
+    PVEC_FORWARD_IF_ERROR(read_raw_many(s, std::move(wanted)));
     std::size_t next = 0;
     return search::rescore_exact(
         s.meta.metric, query, dim_, k, candidates,
@@ -980,13 +1036,12 @@ Status Collection::search_exact(const Snapshot &s, const float *query, std::size
         }
     }
     auto fetch = [&](const std::vector<search::Hit> &hits, float *x) {
-        std::vector<std::pair<int64_t, float *>> wanted(hits.size());
+        std::vector<RawWanted> wanted(hits.size());
         for (std::size_t i = 0; i < hits.size(); ++i) {
-            wanted[i] = {hits[i].id, x + i * dim_};
+            const search::Hit &h = hits[i];
+            wanted[i] = {h.id, SlotRef{h.pos / kChunkSlots, h.pos % kChunkSlots}, x + i * dim_};
         }
-        std::sort(wanted.begin(), wanted.end(),
-                  [](const auto &a, const auto &b) { return a.first < b.first; });
-        return read_raw_many(wanted);
+        return read_raw_many(s, std::move(wanted));
     };
     search::ExactScores done;
     for (;;) {
@@ -1144,7 +1199,7 @@ Status Collection::encode_all(const Snapshot &s, Draft &d,
     d.meta.codec = codec_name;
     d.meta.pca_dim = pca_dim;
     // Chunks carry code errors whenever there are codes to bound and raw vectors to rescore from.
-    d.meta.flags = (flags & ~kFlagSlotErrors) |
+    d.meta.flags = (flags & ~(kFlagSlotErrors | kFlagRawChunks)) | (d.meta.flags & kFlagRawChunks) |
                    (model && d.meta.raw_tier != kRawNone ? kFlagSlotErrors : 0u);
     d.meta.code_bytes = static_cast<uint32_t>(model ? model->code_bytes() : dim_ * 4);
     const bool with_err = (d.meta.flags & kFlagSlotErrors) != 0;

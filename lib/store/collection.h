@@ -26,6 +26,7 @@
 #include "search/topk.h"
 #include "store/catalog.h"
 #include "store/chunk_file.h"
+#include "store/raw_chunks.h"
 #include "store/database.h"
 #include "store/snapshot.h"
 #include "store/sqlite_util.h"
@@ -140,11 +141,20 @@ private:
     Status write_one(Draft &d, int64_t id, const float *vec, const char *meta, bool upsert);
     // Sets the file versions of the draft's touched chunks (after bumping the collection's).
     Status finish(Draft &d);
-    Status write_raw(int64_t id, const float *vec);
-    Status read_raw(int64_t id, float *vec);
-    // The raw vector of each (id, destination) into its destination (dim floats); ids in B-tree
-    // order read fastest.
-    Status read_raw_many(const std::vector<std::pair<int64_t, float *>> &wanted);
+    bool raw_per_chunk() const { return raw_per_chunk_; }
+    // Stores item `id`'s raw vector, which lives at `loc`.
+    Status write_raw(const SlotRef &loc, int64_t id, const float *vec);
+    // Item `id`'s raw vector (it lives at `loc` of snapshot `s`).
+    Status read_raw(const Snapshot &s, const SlotRef &loc, int64_t id, float *vec);
+    // One raw vector to read: the item, where it lives, where its dim floats go.
+    struct RawWanted {
+        int64_t id;
+        SlotRef loc;
+        float *out;
+    };
+    // Every wanted raw vector, read in storage order (item ids for one row per vector, chunk and
+    // slot per chunk); leaves no blob handle open.
+    Status read_raw_many(const Snapshot &s, std::vector<RawWanted> wanted);
     Status decode_raw(uint32_t tier, int64_t id, const uint8_t *blob, std::size_t bytes,
                       float *vec);
     // The best available original vector of a live slot: raw tier, else exact codes.
@@ -178,6 +188,8 @@ private:
     bool loaded_ = false;
 
     ChunkFile chunk_file_;
+    const bool raw_per_chunk_;  // kFlagRawChunks: raw vectors in raw_chunks_, else one row each
+    RawChunks raw_chunks_;
     Stmt find_stmt_, insert_stmt_, update_meta_stmt_, delete_stmt_, get_stmt_, json_valid_stmt_, json_check_stmt_,
         raw_put_stmt_, raw_get_stmt_, raw_delete_stmt_;
     ZSTD_CCtx *zc_ = nullptr;

@@ -204,11 +204,12 @@ Status Database::init(bool may_create) {
         sqlite3_finalize(probe);
     }
     if (!exists && may_create) {
-        // A new, empty file gets 16 KiB pages and incremental auto-vacuum (both can only be
-        // chosen before the first table, page size first): chunk blobs of 10-500 KiB span 4x
-        // fewer overflow pages, and raw vectors of 1-4 KiB pack into pages with little waste
-        // (at 4 KiB one 2 KiB row took a whole page: int8+r4f32 files were 2.2x f32, now 1.4x);
-        // re-encoding at training frees most of a collection's pages.
+        // A new, empty file gets 4 KiB pages and incremental auto-vacuum (both can only be
+        // chosen before the first table, page size first). 4 KiB, not larger: fixed-size raw
+        // vectors are stored per chunk (store/raw_chunks.h), so no table holds rows of 1-4 KiB
+        // that pack into pages only partly, and every table's last page and every blob's last
+        // overflow page waste less (16 KiB pages made small stores' fixed cost 4x and f32 files
+        // of 100-d vectors 9% larger). Re-encoding at training frees most of a collection's pages.
         Stmt pages;
         PVEC_FORWARD_IF_ERROR(pages.prepare(conn_, "PRAGMA page_count"));
         bool empty;
@@ -221,7 +222,7 @@ Status Database::init(bool may_create) {
             // SQLCipher 3), and a different page_size makes the file unreadable on reopen
             // (SQLCipher 3.4.1: SQLITE_CORRUPT, tests/encryption).
             if (!keyed_) {
-                PVEC_FORWARD_IF_ERROR(exec(conn_, "PRAGMA page_size = 16384"));
+                PVEC_FORWARD_IF_ERROR(exec(conn_, "PRAGMA page_size = 4096"));
             }
             PVEC_FORWARD_IF_ERROR(exec(conn_, "PRAGMA auto_vacuum = INCREMENTAL"));
         }
@@ -597,6 +598,9 @@ Status Database::create_collection(const std::string &name, const CollectionSpec
     meta.raw_tier = spec.raw_tier;
     meta.train_threshold = spec.train_threshold;
     meta.flags = spec.flags;
+    if (spec.raw_tier == kRawF32 || spec.raw_tier == kRawF16) {
+        meta.flags |= kFlagRawChunks;  // fixed-size raw vectors: stored per chunk
+    }
     PVEC_FORWARD_IF_ERROR(catalog_.create(&meta));
     auto coll = std::make_shared<Collection>(*this, meta);
     PVEC_FORWARD_IF_ERROR(coll->refresh());

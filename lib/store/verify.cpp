@@ -1,5 +1,6 @@
 // Collection::verify and Database::check: the full scan behind pvec_db_check. Everything is read
 // in the caller's one read transaction; nothing is written and no resident state changes.
+#include <algorithm>
 #include <set>
 #include <unordered_set>
 
@@ -99,8 +100,53 @@ Status Collection::verify(const CollectionMeta &meta, DamageReport *report) {
         }
     }
 
-    // Raw vectors: each one's checksum and decoding, one per item and no other.
-    if (row.raw_tier != kRawNone) {
+    // Raw vectors stored per chunk: one row per chunk of its size; each live slot's checksum and
+    // decoding, each free slot zero.
+    if ((row.flags & kFlagRawChunks) != 0) {
+        Stmt all;
+        PVEC_FORWARD_IF_ERROR(
+            note(all.prepare(db_.conn(), "SELECT id, data FROM " + tables::raw_chunks(id_))));
+        const std::size_t stride = raw_chunks_.slot_bytes();
+        std::vector<float> vec(dim_);
+        std::vector<bool> has_row(chunks.size(), false);
+        StmtUse use(all);
+        int rc;
+        while ((rc = use.step()) == SQLITE_ROW) {
+            const int64_t c = use.int64(0);
+            const std::string raw = where + ": the raw vectors of chunk " + std::to_string(c);
+            if (c < 0 || static_cast<std::size_t>(c) >= chunks.size()) {
+                report->add(raw + " belong to no chunk");
+                continue;
+            }
+            has_row[c] = true;
+            const ResidentChunk *chunk = chunks[c].get();
+            if (chunk == nullptr) {
+                continue;  // the chunk's damage is reported already
+            }
+            const auto *data = static_cast<const uint8_t *>(use.blob(1));
+            if (static_cast<std::size_t>(use.bytes(1)) != chunk->capacity * stride) {
+                report->add(raw + " have the wrong size");
+                continue;
+            }
+            for (std::size_t slot = 0; slot < chunk->capacity; ++slot) {
+                const uint8_t *p = data + slot * stride;
+                if (chunk->is_live(slot)) {
+                    st = decode_raw(row.raw_tier, chunk->ids[slot], p, stride, vec.data());
+                    PVEC_FORWARD_IF_ERROR(note(st.is_ok() ? st : error(st.code(), where + ": " + st.message())));
+                } else if (std::any_of(p, p + stride, [](uint8_t b) { return b != 0; })) {
+                    report->add(raw + ": free slot " + std::to_string(slot) + " is not zero");
+                }
+            }
+        }
+        if (rc != SQLITE_DONE) {
+            return sqlite_status(db_.conn(), rc, "reading the raw vectors of " + where);
+        }
+        for (std::size_t c = 0; c < chunks.size(); ++c) {
+            if (!has_row[c]) {
+                report->add(where + ": the raw vectors of chunk " + std::to_string(c) + " are missing");
+            }
+        }
+    } else if (row.raw_tier != kRawNone) {
         Stmt all;
         PVEC_FORWARD_IF_ERROR(
             note(all.prepare(db_.conn(), "SELECT id, vec FROM " + tables::raw(id_))));

@@ -30,9 +30,13 @@ inline int downgrade_to_format2(const std::string &path) {
     sqlite3_stmt *s = nullptr;
     sqlite3_prepare_v2(conn,
                        "SELECT id, EXISTS(SELECT 1 FROM sqlite_master WHERE name = "
-                       "'pvec_c' || id || '_raw'), flags & 2 FROM pvec_collections",
+                       "'pvec_c' || id || '_raw'), flags & 2, flags & 4 FROM pvec_collections",
                        -1, &s, nullptr);
     while (sqlite3_step(s) == SQLITE_ROW) {
+        // Raw vectors per chunk (flag 4) came with format 4: format 2 cannot hold them.
+        EXPECT_EQ(sqlite3_column_int(s, 3), 0) << "downgrade_to_format2: collection "
+                                               << sqlite3_column_int64(s, 0)
+                                               << " stores raw vectors per chunk";
         ids.emplace_back(std::to_string(sqlite3_column_int64(s, 0)));
         has_raw.push_back(sqlite3_column_int(s, 1) != 0);
         has_errs.push_back(sqlite3_column_int(s, 2) != 0);

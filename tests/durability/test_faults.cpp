@@ -107,8 +107,10 @@ State capture(const std::string &path) {
 
 // The base: a trained int8 collection with a float32 raw tier holding `items` items, in a file
 // of the application's: it made the file with 4 KiB pages and a table of its own before
-// pocketvec added its tables (which keeps the page size; pocketvec's own new files get 16 KiB).
-void create_base(const std::string &path, int64_t items = kItems) {
+// pocketvec added its tables (which keeps the page size; pocketvec's own new files get 4 KiB too).
+// The raw tier is plain float32 (stored per chunk) unless a test needs what format 2 could hold.
+void create_base(const std::string &path, int64_t items = kItems,
+                 uint32_t raw_tier = PVEC_RAW_F32) {
     {
         sqlite3 *conn = nullptr;
         ASSERT_EQ(sqlite3_open(path.c_str(), &conn), SQLITE_OK);
@@ -124,7 +126,7 @@ void create_base(const std::string &path, int64_t items = kItems) {
     o.dim = kDim;
     o.metric = PVEC_METRIC_L2;
     o.codec = "int8";
-    o.raw_tier = PVEC_RAW_F32;
+    o.raw_tier = raw_tier;
     o.train_threshold = PVEC_TRAIN_NEVER;
     pvec_collection *c = nullptr;
     PV_OK(pvec_collection_create(db, "c", &o, &c, nullptr));
@@ -308,7 +310,9 @@ TEST_F(FaultLoop, AFailedUpgradeLeavesTheFormat2File) {
     std::filesystem::create_directories(dir);
     const std::string base = (dir / "base.db").string();
     const std::string work = (dir / "work.db").string();
-    create_base(base, 200);  // the upgrade rewrites every row: a small file keeps the loop short
+    // The upgrade rewrites every row: a small file keeps the loop short. Format 2 kept raw
+    // vectors only as zstd rows.
+    create_base(base, 200, PVEC_RAW_ZSTD_F32);
     const State want = capture(base);
     ASSERT_EQ(pvtest::downgrade_to_format2(base), 1);
     auto reset = [&] { copy_base(base, work); };

@@ -370,10 +370,10 @@ TEST(Compression, FileHoldsLittleMoreThanTheCodes) {
     const double after = file_bytes();
     // The f32 chunks freed by training went back to the file system (incremental auto-vacuum):
     // the file shrank by at least 80% of the code bytes training saved (4 dim - dim per vector;
-    // whole 16 KiB pages),
+    // whole 4 KiB pages),
     // and what is left is the codes with little more than their per-slot fields.
     EXPECT_GE(before - after, 0.8 * 3.0 * kDim * kCount) << before << " -> " << after << " bytes";
-    EXPECT_LE(after / kCount, 1.25 * kDim + 48 + 16.0 * 16384.0 / kCount) << after << " bytes";
+    EXPECT_LE(after / kCount, 1.25 * kDim + 48 + 16.0 * 4096.0 / kCount) << after << " bytes";
 }
 
 TEST(Compression, DamagedModelIsReported) {

@@ -322,7 +322,7 @@ TEST(ExactCodesApi, ACollectionTrainedBeforeFormat4NeedsTrainingAgain) {
     const auto v = clustered(800, 8);
     {
         pvec_db *db = open_db(tmp.path());
-        pvec_collection *c = trained(db, ExactCase{"int8", PVEC_METRIC_COSINE, 0, PVEC_RAW_F32}, v);
+        pvec_collection *c = trained(db, ExactCase{"int8", PVEC_METRIC_COSINE, 0, PVEC_RAW_ZSTD_F32}, v);
         pvec_collection_close(c);
         PV_OK(pvec_db_close(db));
     }

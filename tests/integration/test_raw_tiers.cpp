@@ -1,6 +1,10 @@
 // Every raw tier keeps what it promises: exact rescoring and pvec_get from float32 (zstd or
 // plain) or from binary16, across a reopen, at the file size each tier should cost.
+#include <sqlite3.h>
+
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "../../lib/codec/minifloat.h"
 #include "test_helpers.h"
@@ -124,4 +128,139 @@ TEST(RawTiersSize, F16KeepsFewerBytesThanF32) {
                 bytes[PVEC_RAW_ZSTD_F32] / 1000.0, bytes[PVEC_RAW_F32] / 1000.0,
                 bytes[PVEC_RAW_F16] / 1000.0);
     EXPECT_LT(bytes[PVEC_RAW_F16], bytes[PVEC_RAW_F32] * 0.7);
+}
+
+namespace {
+
+// Raw sums and sizes, read with plain SQL as any program could.
+struct RawChunkRows {
+    std::vector<std::vector<uint8_t>> data;  // by chunk
+    bool has_row_table = false;
+};
+
+RawChunkRows read_raw_chunks(const std::string &path) {
+    RawChunkRows out;
+    sqlite3 *conn = nullptr;
+    EXPECT_EQ(sqlite3_open(path.c_str(), &conn), SQLITE_OK);
+    sqlite3_stmt *s = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(conn, "SELECT data FROM pvec_c1_rawchunks ORDER BY id", -1, &s,
+                                 nullptr),
+              SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const auto *p = static_cast<const uint8_t *>(sqlite3_column_blob(s, 0));
+        out.data.emplace_back(p, p + sqlite3_column_bytes(s, 0));
+    }
+    sqlite3_finalize(s);
+    sqlite3_prepare_v2(conn, "SELECT count(*) FROM sqlite_master WHERE name = 'pvec_c1_raw'", -1,
+                       &s, nullptr);
+    out.has_row_table = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) != 0;
+    sqlite3_finalize(s);
+    sqlite3_close(conn);
+    return out;
+}
+
+void exec_sql(const std::string &path, const std::string &sql, const std::vector<uint8_t> &blob) {
+    sqlite3 *conn = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &conn), SQLITE_OK);
+    sqlite3_stmt *s = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(conn, sql.c_str(), -1, &s, nullptr), SQLITE_OK);
+    sqlite3_bind_blob(s, 1, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_finalize(s);
+    sqlite3_close(conn);
+}
+
+}  // namespace
+
+// Fixed-size raw tiers keep their vectors per chunk: one row per chunk, slots in the chunk's
+// order, growing with it, zeroed on delete; damage in it is reported, never answered from.
+TEST(RawChunksStore, SlotsFollowTheChunksAndDamageIsReported) {
+    TempDb tmp;
+    constexpr uint32_t kD = 8;
+    const std::size_t stride = 2 * kD + 4;  // binary16 values, then the sum
+    pvec_db *db = open_db(tmp.path());
+    pvec_collection_options o = PVEC_COLLECTION_OPTIONS_INIT;
+    o.dim = kD;
+    o.codec = "int8";
+    o.raw_tier = PVEC_RAW_F16;
+    o.train_threshold = PVEC_TRAIN_NEVER;
+    pvec_collection *c = nullptr;
+    PV_OK(pvec_collection_create(db, "c", &o, &c, nullptr));
+    // One at a time: the chunk grows 32 slots at a time, then a second chunk starts.
+    const auto v = gaussian_vectors(300, kD, 17);
+    PV_OK(pvec_db_begin(db, nullptr));
+    for (int64_t i = 0; i < 300; ++i) {
+        PV_OK(pvec_add(c, 100 + i, &v[i * kD], kD, nullptr, nullptr));
+    }
+    PV_OK(pvec_db_commit(db, nullptr));
+    PV_OK(pvec_collection_train(c, nullptr, nullptr));
+    PV_OK(pvec_delete(c, 105, nullptr));
+    pvec_collection_close(c);
+    PV_OK(pvec_db_close(db));
+    RawChunkRows rows = read_raw_chunks(tmp.path());
+    EXPECT_FALSE(rows.has_row_table);
+    ASSERT_EQ(rows.data.size(), 2u);
+    EXPECT_EQ(rows.data[0].size(), 256 * stride);
+    EXPECT_EQ(rows.data[1].size() % (32 * stride), 0u);
+    EXPECT_GE(rows.data[1].size(), 44 * stride);
+    // Slot 5 held item 105: deleted, all zero; slot 6 holds item 106's binary16 values.
+    EXPECT_TRUE(std::all_of(rows.data[0].begin() + 5 * stride, rows.data[0].begin() + 6 * stride,
+                            [](uint8_t b) { return b == 0; }));
+    for (uint32_t d = 0; d < kD; ++d) {
+        uint16_t h;
+        std::memcpy(&h, &rows.data[0][6 * stride + 2 * d], 2);
+        EXPECT_EQ(h, pocketvec::codec::f32_to_f16(v[6 * kD + d]));
+    }
+    // The answers before any damage.
+    db = open_db(tmp.path());
+    c = open_coll(db, "c");
+    std::vector<float> got(kD);
+    PV_OK(pvec_get(c, 106, got.data(), kD, nullptr, nullptr));
+    char *report = nullptr;
+    PV_OK(pvec_db_check(db, &report, nullptr));
+    pvec_free(report);
+    pvec_collection_close(c);
+    PV_OK(pvec_db_close(db));
+
+    // One flipped bit in item 106's raw vector: pvec_get and exact search refuse, the check
+    // names it.
+    std::vector<uint8_t> damaged = rows.data[0];
+    damaged[6 * stride + 3] ^= 0x04;
+    exec_sql(tmp.path(), "UPDATE pvec_c1_rawchunks SET data = ?1 WHERE id = 0", damaged);
+    db = open_db(tmp.path());
+    c = open_coll(db, "c");
+    char *err = nullptr;
+    EXPECT_EQ(pvec_get(c, 106, got.data(), kD, nullptr, &err), PVEC_CORRUPT);
+    EXPECT_NE(std::string(err).find("raw vector 106"), std::string::npos) << err;
+    pvec_free(err);
+    pvec_search_options so = PVEC_SEARCH_OPTIONS_INIT;
+    so.rescore = PVEC_RESCORE_EXACT;
+    int64_t ids[300];
+    std::size_t n = 0;
+    EXPECT_EQ(pvec_search(c, &v[6 * kD], kD, 300, &so, ids, nullptr, &n, nullptr), PVEC_CORRUPT);
+    report = nullptr;
+    EXPECT_EQ(pvec_db_check(db, &report, nullptr), PVEC_CORRUPT);
+    ASSERT_NE(report, nullptr);
+    EXPECT_NE(std::string(report).find("raw vector 106"), std::string::npos) << report;
+    pvec_free(report);
+    pvec_collection_close(c);
+    PV_OK(pvec_db_close(db));
+
+    // A free slot that is not zero, and a row of the wrong size, are damage too.
+    damaged = rows.data[0];
+    damaged[5 * stride] = 1;
+    exec_sql(tmp.path(), "UPDATE pvec_c1_rawchunks SET data = ?1 WHERE id = 0", damaged);
+    std::vector<uint8_t> short_row(rows.data[1].begin(), rows.data[1].end() - stride);
+    exec_sql(tmp.path(), "UPDATE pvec_c1_rawchunks SET data = ?1 WHERE id = 1", short_row);
+    db = open_db(tmp.path());
+    report = nullptr;
+    EXPECT_EQ(pvec_db_check(db, &report, nullptr), PVEC_CORRUPT);
+    ASSERT_NE(report, nullptr);
+    EXPECT_NE(std::string(report).find("free slot 5 is not zero"), std::string::npos) << report;
+    EXPECT_NE(std::string(report).find("chunk 1 have the wrong size"), std::string::npos) << report;
+    pvec_free(report);
+    c = open_coll(db, "c");
+    EXPECT_EQ(pvec_get(c, 100 + 260, got.data(), kD, nullptr, nullptr), PVEC_CORRUPT);
+    pvec_collection_close(c);
+    PV_OK(pvec_db_close(db));
 }

@@ -1,0 +1,83 @@
+#include "store/raw_chunks.h"
+
+#include <vector>
+
+namespace pocketvec::store {
+
+RawChunks::RawChunks(sqlite3 *conn, const CollectionMeta &meta)
+    : conn_(conn), table_(tables::raw_chunks(meta.id)),
+      where_("collection '" + meta.name + "'"),
+      slot_bytes_(std::size_t{meta.dim} * (meta.raw_tier == kRawF16 ? 2 : 4) + 4) {}
+
+Status RawChunks::prepare() {
+    if (insert_.prepared()) {
+        return Status::ok();
+    }
+    auto prep = [&](Stmt &s, const std::string &sql) -> Status {
+        Status st = s.prepare(conn_, sql);
+        PVEC_RETURN_IF(st.code() == PVEC_ERROR, PVEC_CORRUPT,
+                       where_ + " has damaged tables: " + st.message());
+        return st;
+    };
+    PVEC_FORWARD_IF_ERROR(prep(insert_, "INSERT INTO " + table_ + "(id, data) VALUES(?1, ?2)"));
+    PVEC_FORWARD_IF_ERROR(
+        prep(grow_, "UPDATE " + table_ + " SET data = data || zeroblob(?2) WHERE id = ?1"));
+    return Status::ok();
+}
+
+Status RawChunks::insert(std::size_t chunk, std::size_t capacity) {
+    PVEC_FORWARD_IF_ERROR(prepare());
+    StmtUse use(insert_);
+    use.bind(1, static_cast<int64_t>(chunk));
+    use.bind_zeroblob(2, capacity * slot_bytes_);
+    int rc = use.step();
+    return rc == SQLITE_DONE ? Status::ok()
+                             : sqlite_status(conn_, rc, "adding raw vectors to " + where_);
+}
+
+Status RawChunks::grow(std::size_t chunk, std::size_t old_capacity, std::size_t capacity) {
+    PVEC_FORWARD_IF_ERROR(prepare());
+    close();  // the UPDATE expires blob handles on this row
+    StmtUse use(grow_);
+    use.bind(1, static_cast<int64_t>(chunk));
+    use.bind(2, static_cast<int64_t>((capacity - old_capacity) * slot_bytes_));
+    int rc = use.step();
+    if (rc != SQLITE_DONE) {
+        return sqlite_status(conn_, rc, "growing the raw vectors of " + where_);
+    }
+    PVEC_RETURN_IF(sqlite3_changes(conn_) != 1, PVEC_CORRUPT,
+                   where_ + ": the raw vectors of chunk " + std::to_string(chunk) + " are missing");
+    return Status::ok();
+}
+
+Status RawChunks::open_row(Blob &blob, std::size_t chunk, bool write) {
+    Status st = blob.open(conn_, table_, "data", static_cast<int64_t>(chunk), write);
+    // No row for an existing chunk is damage; SQLite says SQLITE_ERROR ("no such rowid").
+    PVEC_RETURN_IF(st.code() == PVEC_ERROR, PVEC_CORRUPT,
+                   where_ + ": the raw vectors of chunk " + std::to_string(chunk) +
+                       " are missing");
+    return st;
+}
+
+Status RawChunks::write(std::size_t chunk, std::size_t slot, const uint8_t *bytes) {
+    PVEC_FORWARD_IF_ERROR(open_row(writer_, chunk, true));
+    PVEC_RETURN_IF((slot + 1) * slot_bytes_ > writer_.size(), PVEC_CORRUPT,
+                   where_ + ": the raw vectors of chunk " + std::to_string(chunk) +
+                       " have the wrong size");
+    return writer_.write(bytes, slot_bytes_, slot * slot_bytes_);
+}
+
+Status RawChunks::clear(std::size_t chunk, std::size_t slot) {
+    const std::vector<uint8_t> zeros(slot_bytes_, 0);
+    return write(chunk, slot, zeros.data());
+}
+
+Status RawChunks::read(std::size_t chunk, std::size_t slot, std::size_t capacity, uint8_t *out) {
+    PVEC_FORWARD_IF_ERROR(open_row(reader_, chunk, false));
+    PVEC_RETURN_IF(reader_.size() != capacity * slot_bytes_, PVEC_CORRUPT,
+                   where_ + ": the raw vectors of chunk " + std::to_string(chunk) +
+                       " have the wrong size");
+    return reader_.read(out, slot_bytes_, slot * slot_bytes_);
+}
+
+}  // namespace pocketvec::store
