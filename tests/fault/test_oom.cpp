@@ -178,6 +178,7 @@ TEST(OutOfMemory, WritesAndTrainingChangeNothingWhenAnAllocationFails) {
         pvec_collection_options co = PVEC_COLLECTION_OPTIONS_INIT;
         co.dim = 40;
         co.codec = "binary";
+        co.raw_tier = PVEC_RAW_F16;  // raw vectors per chunk: their writes fail in turn below
         pvec_collection *d = nullptr;
         const int rc = pvec_collection_create(db, "d", &co, &d, nullptr);
         pvec_collection_close(d);
