@@ -72,7 +72,7 @@ rows.sort(key=lambda r: r["p50_ms"])
 print(json.dumps(rows[len(rows) // 2]) if rows else "{}")'
 }
 
-pvec_configs=(f32 f16 bf16 e4m3 e5m2 int8 int4 binary int8+r4 binary+r10)
+pvec_configs=(f32 f16 bf16 e4m3 e5m2 int8 int4 binary int8+r4 int8+exact binary+r10)
 node_peers=(usearch-f32 usearch-i8 sqlite-vec-f32 sqlite-vec-int8 sqlite-vec-bit
             sqlite-vector-f32 sqlite-vector-int8 sqlite-vector-1bit)
 faiss_peers=(faiss-f32 faiss-sq8 faiss-binary)

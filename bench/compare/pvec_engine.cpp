@@ -7,8 +7,9 @@
 //   pvec_compare_engine batch CONFIG DATA_DIR FILE BATCH K       (one query alone vs BATCH in a
 //   row) pvec_compare_engine membw BYTES                              (one core's read GB/s)
 //
-// CONFIG is CODEC[+rN] (f32 f16 bf16 e4m3 e5m2 int8 int4 binary; rN: keep the raw vectors as
-// float32 and rescore k x N candidates from them).
+// CONFIG is CODEC[+rN|+exact] (f32 f16 bf16 e4m3 e5m2 int8 int4 binary; rN: keep the raw vectors
+// as float32 and rescore k x N candidates from them; exact: the same raw vectors, searched with
+// PVEC_RESCORE_EXACT).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -79,13 +80,17 @@ uint32_t metric_of(const std::string &dir) {
 struct Config {
     std::string codec;
     uint32_t oversample = 0;
+    bool exact = false;
+    bool raw() const { return oversample > 1 || exact; }
 };
 
 Config parse_config(const std::string &s) {
     Config c;
     const std::size_t plus = s.find('+');
     c.codec = s.substr(0, plus);
-    if (plus != std::string::npos) {
+    if (plus != std::string::npos && s.substr(plus + 1) == "exact") {
+        c.exact = true;
+    } else if (plus != std::string::npos) {
         if (s[plus + 1] != 'r') {
             throw std::runtime_error("bad config " + s);
         }
@@ -129,7 +134,7 @@ int build(const std::string &cfg_text, const std::string &dir, const std::string
     o.dim = static_cast<uint32_t>(base.dim);
     o.metric = metric_of(dir);
     o.codec = cfg.codec.c_str();
-    o.raw_tier = cfg.oversample > 1 ? PVEC_RAW_F32 : PVEC_RAW_NONE;
+    o.raw_tier = cfg.raw() ? PVEC_RAW_F32 : PVEC_RAW_NONE;
     pvec_collection *c = nullptr;
     check(pvec_collection_create(db, "v", &o, &c, &err), err, "create");
     // Insert in batches of 10,000, one transaction each; a trained codec trains itself when the
@@ -192,7 +197,9 @@ pvec_search_options search_options(const Config &cfg, uint32_t threads) {
     pvec_search_options so = PVEC_SEARCH_OPTIONS_INIT;
     so.threads = threads;
     so.oversample = cfg.oversample;
-    so.rescore = cfg.oversample > 1 ? PVEC_RESCORE_RAW : PVEC_RESCORE_NONE;
+    so.rescore = cfg.exact              ? PVEC_RESCORE_EXACT
+                 : cfg.oversample > 1 ? PVEC_RESCORE_RAW
+                                      : PVEC_RESCORE_NONE;
     return so;
 }
 

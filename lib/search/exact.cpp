@@ -96,6 +96,27 @@ void score_interval(const ScoreBounds &b, double s, double err, double xnorm, do
     *hi = std::sqrt(std::max(0.0, d2 + eps)) + err;
 }
 
+RankByBound rank_by_bound(const ScoreBounds &b) {
+    RankByBound r;
+    r.l2 = b.metric == Metric::l2;
+    r.weight = static_cast<float>(b.qnorm);
+    r.qperp2 = static_cast<float>(b.qperp2);
+    return r;
+}
+
+double lower_from_key(const ScoreBounds &b, double key, double err, double xnorm, double norm2) {
+    const double x = xnorm + b.mean_norm + err;
+    const double phi = b.gamma * (b.magnitude + b.qcode * b.pca_factor * x);
+    // The key's own float rounding: a few ulps of its terms, within gamma of them.
+    const double key_rounding = b.gamma * (std::fabs(key) + 2.0 * b.qnorm * err + 1.0);
+    if (b.metric != Metric::l2) {
+        return key - b.delta - phi - key_rounding;  // key = s - |q| err
+    }
+    // key = sqrt(s + qperp2) - err, and sqrt(a) - sqrt(a - eps) <= sqrt(eps).
+    const double eps = 2.0 * (b.delta + phi) + b.gamma * (b.qcode * b.qcode + norm2);
+    return key - std::sqrt(eps) - key_rounding;
+}
+
 Status rescore_until_exact(Metric metric, const float *q, std::size_t dim, std::size_t k,
                            std::vector<Bounded> cands,
                            const std::function<Status(const std::vector<Hit> &, float *)> &fetch,

@@ -21,6 +21,7 @@
 #include "common/metric.h"
 #include "common/status.h"
 #include "model/model.h"
+#include "search/scan.h"
 #include "search/topk.h"
 
 namespace pocketvec::search {
@@ -48,6 +49,15 @@ ScoreBounds score_bounds(const model::Model &m, const model::Query &mq, const fl
 // raw-vector norm at most `xnorm` (dot and l2) and decoded squared norm `norm2` (l2).
 void score_interval(const ScoreBounds &b, double s, double err, double xnorm, double norm2,
                     double *lo, double *hi);
+
+// The scan key of exact mode (RankByBound, search/scan.h) for these bounds.
+RankByBound rank_by_bound(const ScoreBounds &b);
+
+// The lower end of the interval of a slot whose RankByBound key is `key` (as the scan computed it
+// in float), with code error `err`, raw-vector norm at most `xnorm` and decoded squared norm
+// `norm2`. Never larger for a larger err, xnorm or norm2, so the largest of a collection give a
+// lower bound for every slot whose key is at least `key`.
+double lower_from_key(const ScoreBounds &b, double key, double err, double xnorm, double norm2);
 
 // One candidate of the scan with the lower end of its interval.
 struct Bounded {

@@ -180,6 +180,19 @@ void code_scores(const model::Query &q, const float *ip, const float *norm2, flo
     }
 }
 
+// RankByBound's key in place of the scores of one block.
+void bound_keys(const RankByBound &r, const float *errs, float *s) {
+    if (r.l2) {
+        for (std::size_t v = 0; v < kBlockVectors; ++v) {
+            s[v] = std::sqrt(std::max(0.0f, s[v] + r.qperp2)) - errs[v];
+        }
+        return;
+    }
+    for (std::size_t v = 0; v < kBlockVectors; ++v) {
+        s[v] -= r.weight * errs[v];
+    }
+}
+
 }  // namespace
 
 double exact_score(Metric metric, const float *q, double qn, const float *x, std::size_t dim) {
@@ -340,13 +353,18 @@ std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &bl
 }
 
 std::vector<Hit> scan_codes(const model::Query &query, const std::vector<CodeBlockView> &blocks,
-                            std::size_t keep, std::size_t threads) {
+                            std::size_t keep, std::size_t threads, const RankByBound *bound) {
+    if (bound != nullptr) {
+        const std::vector<RankByBound> bounds{*bound};
+        return std::move(scan_codes_batch({query}, blocks, keep, threads, &bounds)[0]);
+    }
     return std::move(scan_codes_batch({query}, blocks, keep, threads)[0]);
 }
 
 std::vector<std::vector<Hit>> scan_codes_batch(const std::vector<model::Query> &queries,
                                                const std::vector<CodeBlockView> &blocks,
-                                               std::size_t keep, std::size_t threads) {
+                                               std::size_t keep, std::size_t threads,
+                                               const std::vector<RankByBound> *bounds) {
     const std::size_t nq = queries.size();
     if (keep == 0 || nq == 0) {
         return std::vector<std::vector<Hit>>(nq);
@@ -366,6 +384,9 @@ std::vector<std::vector<Hit>> scan_codes_batch(const std::vector<model::Query> &
                                   for (std::size_t qi = 0; qi < nq; ++qi) {
                                       codec::dot_block(queries[qi].prepared, b.codes, ip, kt);
                                       code_scores(queries[qi], ip, b.norm2, scores);
+                                      if (bounds != nullptr) {
+                                          bound_keys((*bounds)[qi], b.errs, scores);
+                                      }
                                       offer_scored(kt, scores, b.live, b.ids, bi, tops[qi]);
                                   }
                               });

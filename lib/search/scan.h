@@ -28,6 +28,16 @@ struct CodeBlockView {
     const int64_t *ids;
     const uint64_t *live;
     const float *norm2;  // slot -> squared norm of the decoded code (l2 scores)
+    const float *errs = nullptr;  // slot -> code error (exact mode, RankByBound), else unused
+};
+
+// Exact mode (search/exact.h) ranks slots by a lower bound of their exact score instead of the
+// estimate: cosine and dot by s - weight * err (weight = |q|), l2 by sqrt(s + qperp2) - err (a
+// distance). The errors' other terms are the same for every slot, up to a bounded float slack.
+struct RankByBound {
+    float weight = 0;
+    float qperp2 = 0;
+    bool l2 = false;
 };
 
 struct Query {
@@ -45,14 +55,17 @@ std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &bl
 
 // Approximate scan of codes: the best `keep` hits by model::score, best first, each with its
 // position (block * kBlockVectors + slot). L2 scores are returned squared.
+// With `bound`, the hits are ranked and scored by RankByBound's key instead (blocks need errs).
 std::vector<Hit> scan_codes(const model::Query &query, const std::vector<CodeBlockView> &blocks,
-                            std::size_t keep, std::size_t threads);
+                            std::size_t keep, std::size_t threads,
+                            const RankByBound *bound = nullptr);
 
 // The same for several queries in one pass over the blocks: each block is scored for every query
 // while it is in cache. out[i] equals scan_codes(queries[i], blocks, keep, threads).
 std::vector<std::vector<Hit>> scan_codes_batch(const std::vector<model::Query> &queries,
                                                const std::vector<CodeBlockView> &blocks,
-                                               std::size_t keep, std::size_t threads);
+                                               std::size_t keep, std::size_t threads,
+                                               const std::vector<RankByBound> *bounds = nullptr);
 
 // The exact user-facing score of x (dim floats) for query q, |q|^2 = qn, in double: cosine
 // 1 - cos (1 when either vector is zero), dot -q.x, l2 the Euclidean distance.

@@ -949,18 +949,23 @@ Status Collection::search_batch(const float *queries, std::size_t n, const Searc
         blocks.reserve(snap.chunks.size());
         for (const auto &c : snap.chunks) {
             blocks.push_back(search::CodeBlockView{c->block(), c->stride(), c->ids.data(),
-                                                   c->live.data(), c->aux.data()});
+                                                   c->live.data(), c->aux.data(), c->errs.data()});
         }
         const std::size_t kk = std::min<std::size_t>(spec.k, snap.count);
         const std::size_t keep =
             exact ? exact_keep(snap)
                   : rescore ? std::min<std::size_t>(snap.count, kk * std::size_t(r)) : kk;
         std::vector<model::Query> mq;
+        std::vector<search::RankByBound> bounds;
         mq.reserve(n);
         for (std::size_t q = 0; q < n; ++q) {
             mq.push_back(model::prepare_query(*snap.model, queries + q * dim_));
+            if (exact) {
+                bounds.push_back(search::rank_by_bound(
+                    search::score_bounds(*snap.model, mq.back(), queries + q * dim_)));
+            }
         }
-        *found = search::scan_codes_batch(mq, blocks, keep, spec.threads);
+        *found = search::scan_codes_batch(mq, blocks, keep, spec.threads, exact ? &bounds : nullptr);
         return !mq.empty() && mq[0].hamming;
     };
     std::vector<std::vector<search::Hit>> found;
@@ -1050,10 +1055,8 @@ Status Collection::search_exact(const Snapshot &s, const float *query, std::size
         for (const search::Hit &h : found) {
             const ResidentChunk &c = *s.chunks[h.pos / kChunkSlots];
             const std::size_t slot = h.pos % kChunkSlots;
-            double lo, hi;
-            search::score_interval(bounds, h.score, c.errs[slot], xnorm(c, slot), c.aux[slot], &lo,
-                                   &hi);
-            cands.push_back(search::Bounded{h, lo});
+            cands.push_back(search::Bounded{
+                h, search::lower_from_key(bounds, h.score, c.errs[slot], xnorm(c, slot), c.aux[slot])});
         }
         double kth;
         PVEC_FORWARD_IF_ERROR(
@@ -1061,10 +1064,8 @@ Status Collection::search_exact(const Snapshot &s, const float *query, std::size
         if (found.size() >= s.count || found.empty()) {
             break;  // every item was a candidate
         }
-        // An item the scan did not keep scored no better than the last kept one.
-        double lo, hi;
-        search::score_interval(bounds, found.back().score, err_max, xnorm_max, norm2_max, &lo, &hi);
-        if (lo > kth) {
+        // An item the scan did not keep has a key no smaller than the last kept one's.
+        if (search::lower_from_key(bounds, found.back().score, err_max, xnorm_max, norm2_max) > kth) {
             break;
         }
         keep = std::min<std::size_t>(s.count, keep * 4);
@@ -1072,9 +1073,10 @@ Status Collection::search_exact(const Snapshot &s, const float *query, std::size
         blocks.reserve(s.chunks.size());
         for (const auto &c : s.chunks) {
             blocks.push_back(search::CodeBlockView{c->block(), c->stride(), c->ids.data(),
-                                                   c->live.data(), c->aux.data()});
+                                                   c->live.data(), c->aux.data(), c->errs.data()});
         }
-        found = search::scan_codes(mq, blocks, keep, threads);
+        const search::RankByBound rank = search::rank_by_bound(bounds);
+        found = search::scan_codes(mq, blocks, keep, threads, &rank);
     }
     *rescored += done.size();
     return Status::ok();
