@@ -44,14 +44,14 @@ constexpr const char *kHelp =
     "then 1.\n"
     "\n"
     "Configurations are parts joined by '+':\n"
-    "  CODEC       exactly one of f32 f16 bf16 e4m3 e5m2 int8 int4 binary\n"
+    "  CODEC       exactly one of f32 f16 bf16 e4m3 e5m2 int8 int4 binary rabitq rabitq2\n"
     "  pcaNN       PCA keeping NN% of the dimensions (round(dim x NN / 100), 1 <= NN <= 99),\n"
     "              followed by a random orthogonal rotation\n"
     "  rN          keep the raw vectors (zstd float32), scan K x N candidates by code and rescore\n"
     "              them exactly from the raw vectors\n"
     "  rNf32, rNf16  the same with the raw vectors kept as plain float32 or as binary16 (half\n"
     "              the bytes; rescored scores then carry binary16's rounding)\n"
-    "e.g. int8, pca50+int8+r4, int8+r4f16, binary+r10.\n"
+    "e.g. int8, pca50+int8+r4, int8+r4f16, binary+r10, rabitq+r10, rabitq2+r4.\n"
     "\n"
     "  --data DIR          DIR/base.fvecs, query.fvecs, groundtruth_k100.ivecs and README.md with\n"
     "                      a line '* Metric: **cosine**' (or inner product, L2); ids are base rows\n"
@@ -72,7 +72,8 @@ constexpr const char *kHelp =
 constexpr const char *kDefaultConfigs =
     "f32,f16,bf16,e4m3,e5m2,int8,int4,binary,pca50+int8,pca50+e4m3,int8+r4,int4+r4,"
     "pca50+int8+r4,binary+r10";
-constexpr const char *kCodecs[] = {"f32", "f16", "bf16", "e4m3", "e5m2", "int8", "int4", "binary"};
+constexpr const char *kCodecs[] = {"f32",  "f16",  "bf16",   "e4m3",   "e5m2",
+                                   "int8", "int4", "binary", "rabitq", "rabitq2"};
 constexpr const char *kCollection = "eval";
 constexpr size_t kInsertBatch = 10000;
 constexpr uint64_t kDefaultQueries = 300;
@@ -170,12 +171,14 @@ EvalSpec parse_spec(const std::string &text) {
                 parse_unsigned(part.substr(1, digits_end - 1), where + ": rN", 1, kMaxOversample));
         } else {
             throw UsageError(where + ": unknown part '" + part +
-                             "' (expected one codec of f32 f16 bf16 e4m3 e5m2 int8 int4 binary, "
+                             "' (expected one codec of f32 f16 bf16 e4m3 e5m2 int8 int4 binary rabitq "
+                             "rabitq2, "
                              "optionally with pcaNN and rN, rNf32 or rNf16)");
         }
     }
     if (spec.codec.empty()) {
-        throw UsageError(where + ": no codec (f32 f16 bf16 e4m3 e5m2 int8 int4 binary)");
+        throw UsageError(where +
+                         ": no codec (f32 f16 bf16 e4m3 e5m2 int8 int4 binary rabitq rabitq2)");
     }
     return spec;
 }

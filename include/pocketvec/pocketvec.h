@@ -284,7 +284,9 @@ typedef struct pvec_collection_options {
     uint32_t metric;      /* PVEC_METRIC_*; 0 = cosine */
     uint32_t reserved;    /* must be 0 */
     const char *codec;    /* code format: NULL or "f32" (exact), "f16", "bf16", "e4m3", "e5m2",
-                             "int8", "int4", "binary". Codecs other than f32/f16/bf16 need a trained
+                             "int8", "int4", "binary", "rabitq" (1 bit per dimension, RaBitQ),
+                             "rabitq2" (2 bits, extended RaBitQ; both with 4 bytes of per-vector
+                             factors, see docs/format.md). Codecs other than f32/f16/bf16 need a trained
                              model; until the collection is trained it stores float32 and searches
                              exactly (see pvec_collection_train). */
     uint32_t pca_dim;     /* 0 = no PCA; else project to this many dimensions (< dim) at training */

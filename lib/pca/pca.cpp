@@ -209,6 +209,42 @@ Status fit(const float *sample, std::size_t n, std::size_t in_dim, std::size_t o
     return Status::ok();
 }
 
+Status fit_rotation(const float *sample, std::size_t n, std::size_t in_dim, uint64_t seed,
+                    Pca *out) {
+    PVEC_RETURN_IF(out == nullptr || (sample == nullptr && n != 0), PVEC_MISUSE,
+                   "rotation: NULL argument");
+    PVEC_RETURN_IF(n < 1, PVEC_RANGE, "rotation: need at least 1 sample vector");
+    PVEC_RETURN_IF(in_dim == 0 || in_dim > 0xffffffffu, PVEC_RANGE,
+                   "rotation: dimension out of range");
+    std::vector<double> mean(in_dim, 0.0);
+    for (std::size_t j = 0; j < n; ++j) {
+        for (std::size_t i = 0; i < in_dim; ++i) {
+            const float v = sample[j * in_dim + i];
+            PVEC_RETURN_IF(!std::isfinite(v), PVEC_INVALID, "rotation: non-finite sample value");
+            mean[i] += v;
+        }
+    }
+    const Eigen::MatrixXd r = random_rotation_matrix(in_dim, seed);
+    Pca p;
+    p.in_dim = static_cast<uint32_t>(in_dim);
+    p.out_dim = static_cast<uint32_t>(in_dim);
+    p.rotated = true;
+    p.explained_variance = 1.0f;
+    p.mean.resize(in_dim);
+    for (std::size_t i = 0; i < in_dim; ++i) {
+        p.mean[i] = static_cast<float>(mean[i] / static_cast<double>(n));
+    }
+    p.components.resize(in_dim * in_dim);
+    for (std::size_t row = 0; row < in_dim; ++row) {
+        for (std::size_t c = 0; c < in_dim; ++c) {
+            p.components[row * in_dim + c] = static_cast<float>(
+                r(static_cast<Eigen::Index>(row), static_cast<Eigen::Index>(c)));
+        }
+    }
+    *out = std::move(p);
+    return Status::ok();
+}
+
 void project(const Pca &pca, const float *x, float *y) {
     // The centring is recomputed per row rather than held in a scratch buffer: no allocation per
     // call, and centring before multiplying keeps the precision that C x - C mean would lose.

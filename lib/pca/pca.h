@@ -57,6 +57,14 @@ struct Pca {
 Status fit(const float *sample, std::size_t n, std::size_t in_dim, std::size_t out_dim,
            double variance_target, bool random_rotation, uint64_t seed, Pca *out);
 
+// A centring and a random orthogonal rotation of the whole space, nothing dropped: mean = the
+// sample's mean (double sums), components = a uniformly distributed in_dim x in_dim orthogonal
+// matrix drawn from `seed` as for fit(); out_dim = in_dim, rotated, explained_variance 1. For
+// codecs whose estimates rest on a random rotation of centred vectors (rabitq).
+// PVEC_RANGE for n < 1 or in_dim == 0; PVEC_INVALID for a non-finite sample value.
+Status fit_rotation(const float *sample, std::size_t n, std::size_t in_dim, uint64_t seed,
+                    Pca *out);
+
 // y = C (x - mean); x has in_dim floats, y out_dim.
 void project(const Pca &pca, const float *x, float *y);
 // y = C q, the query side of inner-product scores (see above).

@@ -970,9 +970,9 @@ Status Collection::import_model(const uint8_t *blob, std::size_t size) {
     PVEC_RETURN_IF(s->model && s->meta.raw_tier == kRawNone && s->count > 0, PVEC_UNSUPPORTED,
                    "re-encoding a trained collection needs its raw tier (the codes are lossy)");
     const std::string codec_name = codec::codec_name(m->codec.id);
-    const uint32_t pca_dim = m->pca ? m->pca->out_dim : 0;
+    const uint32_t pca_dim = m->pca_dim();
     const uint32_t flags =
-        m->pca && m->pca->rotated ? (s->meta.flags | kFlagPcaRotate) : s->meta.flags;
+        pca_dim > 0 && m->pca->rotated ? (s->meta.flags | kFlagPcaRotate) : s->meta.flags;
     {
         // Checked as strictly as a definition read from the file, so that an import never
         // writes a collection that the next open would refuse.
