@@ -369,6 +369,8 @@ bool codec_needs_training(CodecId id) {
 
 bool is_rabitq(CodecId id) { return id == CodecId::rabitq || id == CodecId::rabitq2; }
 
+uint32_t rabitq_query_bits(CodecId id) { return id == CodecId::rabitq2 ? 6 : 4; }
+
 std::vector<uint8_t> CodecParams::serialize() const {
     std::vector<uint8_t> out(kParamsMagic, kParamsMagic + 4);
     put_u32(&out, static_cast<uint32_t>(id) >= kFirstCodecOfVersion2 ? 2u : 1u);

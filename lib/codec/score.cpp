@@ -116,30 +116,31 @@ void quantize_weights(CodecId id, std::size_t groups, const std::vector<float> &
 
 // --- rabitq ---------------------------------------------------------------------------------------
 
-constexpr uint32_t kQueryLevels = 1u << kRabitqQueryBits;
-// The quantized query's offset: q_i ~ qscale * (u_i - kQueryHalf).
-constexpr float kQueryHalf = static_cast<float>(kQueryLevels - 1) / 2.0f;
+// The quantized query's offset: q_i ~ qscale * (u_i - query_half(bits)).
+float query_half(uint32_t bits) { return static_cast<float>((1u << bits) - 1) / 2.0f; }
 
 std::size_t plane_groups(std::size_t dim) { return (dim + 31) / 32; }
 std::size_t code_planes(CodecId id) { return id == CodecId::rabitq ? 1 : 2; }
 
 uint32_t bit_of(const uint8_t *plane, std::size_t i) { return (plane[i / 8] >> (i % 8)) & 1u; }
 
-// The query's levels u_i (round to nearest on the symmetric grid) as kRabitqQueryBits bit planes.
+// The query's levels u_i (round to nearest on the symmetric grid) as pq->query_bits bit planes.
 void quantize_rabitq_query(const float *q, std::size_t dim, PreparedQuery *pq) {
+    const uint32_t bits = pq->query_bits;
+    const float half = query_half(bits);
+    const float top = static_cast<float>((1u << bits) - 1);
     float max_abs = 0.0f;
     for (std::size_t i = 0; i < dim; ++i) {
         max_abs = std::max(max_abs, std::fabs(q[i]));
     }
-    pq->qscale = max_abs > 0.0f ? max_abs / kQueryHalf : 0.0f;
-    const float inv = max_abs > 0.0f ? kQueryHalf / max_abs : 0.0f;
+    pq->qscale = max_abs > 0.0f ? max_abs / half : 0.0f;
+    const float inv = max_abs > 0.0f ? half / max_abs : 0.0f;
     const std::size_t groups = plane_groups(dim);
-    pq->bits32.assign(kRabitqQueryBits * groups, 0);
+    pq->bits32.assign(bits * groups, 0);
     for (std::size_t i = 0; i < dim; ++i) {
-        const float t = std::floor(q[i] * inv + kQueryHalf + 0.5f);
-        const uint32_t u = static_cast<uint32_t>(
-            std::min(static_cast<float>(kQueryLevels - 1), std::max(0.0f, t)));
-        for (uint32_t j = 0; j < kRabitqQueryBits; ++j) {
+        const float t = std::floor(q[i] * inv + half + 0.5f);
+        const uint32_t u = static_cast<uint32_t>(std::min(top, std::max(0.0f, t)));
+        for (uint32_t j = 0; j < bits; ++j) {
             if ((u >> j) & 1u) {
                 pq->bits32[j * groups + i / 32] |= 1u << (i % 32);
             }
@@ -156,7 +157,7 @@ void weighted_hamming(const PreparedQuery &pq, const kernels::KernelTable &kt, c
     for (std::size_t v = 0; v < kernels::kBlockVectors; ++v) {
         acc[v] = 0;
     }
-    for (uint32_t j = 0; j < kRabitqQueryBits; ++j) {
+    for (uint32_t j = 0; j < pq.query_bits; ++j) {
         kt.hamming_block(pq.bits32.data() + j * groups, plane, groups, ham);
         for (std::size_t v = 0; v < kernels::kBlockVectors; ++v) {
             acc[v] += ham[v] << j;
@@ -222,6 +223,7 @@ PreparedQuery prepare_query(const CodecParams &p, const float *q) {
     case CodecId::rabitq2:
         pq.w.assign(q, q + dim);
         pq.scale = p.scale;
+        pq.query_bits = rabitq_query_bits(p.id);
         quantize_rabitq_query(q, dim, &pq);
         return pq;  // no block_w: the block scan runs on the query's bit planes
     }
@@ -382,13 +384,13 @@ void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out,
     }
     case CodecId::rabitq:
     case CodecId::rabitq2: {
-        // With q_i = qscale (u_i - h), h = kQueryHalf, and a code plane b (0/1 per coordinate),
-        // H = sum_j 2^j popcount(plane_j ^ b) = sum_i (b_i ? 15 - u_i : u_i), so
+        // With q_i = qscale (u_i - h), h = (2^bits - 1) / 2, and a code plane b (0/1 per
+        // coordinate), H = sum_j 2^j popcount(plane_j ^ b) = sum_i (b_i ? 2h - u_i : u_i), so
         // sum_i (b_i - 1/2) q_i = qscale (h dim - H) / 2 exactly: the tail past dim has
         // u_i = b_i = 0 and adds nothing to H. rabitq: xb = b - 1/2; rabitq2: xb = 2 h + l - 3/2
         // = 2 (h - 1/2) + (l - 1/2).
         const std::size_t pg = plane_groups(pq.dim);
-        const float hd = kQueryHalf * static_cast<float>(pq.dim);
+        const float hd = query_half(pq.query_bits) * static_cast<float>(pq.dim);
         uint32_t *hi = reinterpret_cast<uint32_t *>(isum);
         weighted_hamming(pq, kt, block, 0, pg, hi);
         const std::size_t planes = code_planes(pq.id);

@@ -791,11 +791,12 @@ TEST(Codec, DotBlockMatchesScalarOverTheBlockLayout) {
                         double est_q = 0.0, mag = 0.0, levels = 0.0;
                         for (std::size_t i = 0; i < dim; ++i) {
                             uint32_t u = 0;
-                            for (uint32_t b = 0; b < kRabitqQueryBits; ++b) {
+                            ASSERT_EQ(pq.query_bits, id == CodecId::rabitq ? 4u : 6u);
+                            for (uint32_t b = 0; b < pq.query_bits; ++b) {
                                 u |= ((pq.bits32[b * pg + i / 32] >> (i % 32)) & 1u) << b;
                             }
                             const double qi =
-                                pq.qscale * (u - ((1u << kRabitqQueryBits) - 1) / 2.0);
+                                pq.qscale * (u - ((1u << pq.query_bits) - 1) / 2.0);
                             ASSERT_LE(std::fabs(qi - q[i]), pq.qscale / 2 * (1 + 1e-6) + 1e-30);
                             est_q += qi * r.level[i];
                             mag += std::fabs(qi * r.level[i]);
