@@ -117,16 +117,7 @@ void reconstruct(const Model &m, const uint8_t *code, float *x) {
         std::memcpy(x, y.data(), m.dim * sizeof(float));
         return;
     }
-    const pca::Pca &p = *m.pca;
-    for (uint32_t i = 0; i < m.dim; ++i) {
-        x[i] = p.mean[i];
-    }
-    for (uint32_t r = 0; r < p.out_dim; ++r) {
-        const float *row = &p.components[std::size_t(r) * m.dim];
-        for (uint32_t i = 0; i < m.dim; ++i) {
-            x[i] += row[i] * y[r];
-        }
-    }
+    pca::back_project(*m.pca, y.data(), x);
 }
 
 Query prepare_query(const Model &m, const float *q) {
