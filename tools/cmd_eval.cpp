@@ -57,7 +57,7 @@ constexpr const char *kHelp =
     "                      a line '* Metric: **cosine**' (or inner product, L2); ids are base rows\n"
     "  --configs LIST      comma-separated configurations (default:\n"
     "                      f32,f16,bf16,e4m3,e5m2,int8,int4,binary,pca50+int8,pca50+e4m3,\n"
-    "                      int8+r4,int4+r4,pca50+int8+r4,binary+r10)\n"
+    "                      int8+r4,int4+r4,pca50+int8+r4,binary+r10,rabitq+r10,rabitq2+r4)\n"
     "  --k K, -k K         neighbours per query and the K of recall@K (default 10)\n"
     "  --queries N         run the first N queries (default 300; all of them where fewer)\n"
     "  --metric M          cosine, dot or l2 (overrides the README's; ground truth is then\n"
@@ -71,7 +71,7 @@ constexpr const char *kHelp =
 
 constexpr const char *kDefaultConfigs =
     "f32,f16,bf16,e4m3,e5m2,int8,int4,binary,pca50+int8,pca50+e4m3,int8+r4,int4+r4,"
-    "pca50+int8+r4,binary+r10";
+    "pca50+int8+r4,binary+r10,rabitq+r10,rabitq2+r4";
 constexpr const char *kCodecs[] = {"f32",  "f16",  "bf16",   "e4m3",   "e5m2",
                                    "int8", "int4", "binary", "rabitq", "rabitq2"};
 constexpr const char *kCollection = "eval";
