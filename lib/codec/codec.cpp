@@ -463,13 +463,14 @@ Status train(CodecId id, const float *sample, std::size_t n, std::size_t dim, Co
                 }
                 max_norm2 = std::max(max_norm2, s);
             }
-            // The smallest power of two >= the largest norm; within f32's range because every
-            // finite sample's norm is (PVEC_INVALID above caught the rest).
+            // The smallest power of two >= the largest norm, at most 2^127 (a norm past f32's
+            // range, which collections refuse anyway, then saturates its factors).
             int e = 0;
             const double mant = std::frexp(std::sqrt(max_norm2), &e);
-            p.scale = max_norm2 > 0 ? std::ldexp(1.0f, mant == 0.5 ? e - 1 : e) : 1.0f;
-            if (!std::isfinite(p.scale) || !(p.scale > 0.0f)) {
-                p.scale = 1.0f;
+            p.scale = max_norm2 > 0 ? std::ldexp(1.0f, std::min(mant == 0.5 ? e - 1 : e, 127))
+                                    : 1.0f;
+            if (!(p.scale > 0.0f)) {
+                p.scale = 1.0f;  // below the smallest subnormal
             }
         } else {
             train_binary(sample, n, dim, &p);

@@ -623,6 +623,17 @@ TEST(Codec, RabitqEncodesTheDocumentedCode) {
             const RabitqRef r = rabitq_ref(p, code.data());
             EXPECT_TRUE(std::isfinite(r.alpha) && std::isfinite(r.norm));
         }
+        // Extreme magnitudes still give a valid power-of-two scale and finite factors.
+        for (float mag : {3e38f, 1e-30f, 1e-44f}) {
+            const std::vector<float> s(8, mag);
+            CodecParams p;
+            ASSERT_TRUE(train(id, s.data(), 1, 8, &p).is_ok()) << mag;
+            EXPECT_TRUE(validate(p).is_ok()) << mag;
+            std::vector<uint8_t> code(code_bytes(id, 8));
+            encode(p, s.data(), code.data());
+            const RabitqRef r = rabitq_ref(p, code.data());
+            EXPECT_TRUE(std::isfinite(r.alpha) && std::isfinite(r.norm) && r.norm > 0) << mag;
+        }
     }
 }
 
