@@ -15,7 +15,8 @@
 //                    x ~ offset[i] + step[i] * bit. Unused tail bits are 0.
 //   rabitq 1 bit     RaBitQ (Gao & Long, SIGMOD 2024) and extended RaBitQ (Gao et al., SIGMOD 2025)
 //   rabitq2 2 bits   for 2 bits. The codec expects x already centred and rotated: the model gives
-//                    it C (x - mean) with C a random orthogonal matrix (model::fit). A code is
+//                    it C (x - mean) with C a random orthogonal transform (model::fit: the PCA's
+//                    rotation, or pca::fit_rotation's structured one). A code is
 //                    whole bit planes, then one 4-byte group of two factors:
 //                      P = 4 * ceil(dim / 32) bytes per plane, bit i of a plane LSB first in
 //                      byte i / 8, unused tail bits 0;
