@@ -274,7 +274,10 @@ PVEC_API int pvec_db_check(pvec_db *db, char **report, char **errmsg);
 #define PVEC_RAW_F16 3u      /* keep each vector as IEEE binary16: half the bytes; rescoring,
                                 pvec_get and re-training then use the f16-rounded vector */
 
-#define PVEC_COLLECTION_PCA_ROTATE 0x1u /* follow PCA with a seeded random orthogonal rotation */
+#define PVEC_COLLECTION_PCA_ROTATE 0x1u /* follow PCA with a seeded random orthogonal rotation
+                                           (rabitq and rabitq2 always rotate: their estimates
+                                           need it; without PCA their model holds a centring and
+                                           a structured rotation of every dimension) */
 
 #define PVEC_TRAIN_NEVER 0xFFFFFFFFu /* train_threshold: only pvec_collection_train trains */
 
@@ -488,9 +491,11 @@ PVEC_API void pvec_train_options_init(pvec_train_options *opts);
 /* Trains (or re-trains) the collection's model and re-encodes every item, in one transaction.
  * An untrained collection trains on its float32 vectors; a trained one needs the raw tier (its
  * codes are lossy) and otherwise returns PVEC_UNSUPPORTED. A collection with no items returns
- * PVEC_RANGE. `opts` is optional. Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND, PVEC_INVALID
- * (unknown codec), PVEC_RANGE (pca_dim, empty), PVEC_UNSUPPORTED, PVEC_READONLY, PVEC_BUSY,
- * PVEC_IO, PVEC_NOMEM. Since 0.1. */
+ * PVEC_RANGE. rabitq and rabitq2 need at least two items and codes no larger than float32's
+ * (code dimension >= 2 for rabitq, >= 3 for rabitq2): PVEC_RANGE otherwise, nothing changed.
+ * `opts` is optional. Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND, PVEC_INVALID
+ * (unknown codec), PVEC_RANGE (pca_dim, empty, too few items or dimensions for the codec),
+ * PVEC_UNSUPPORTED, PVEC_READONLY, PVEC_BUSY, PVEC_IO, PVEC_NOMEM. Since 0.1. */
 PVEC_API int pvec_collection_train(pvec_collection *coll, const pvec_train_options *opts,
                                    char **errmsg);
 
