@@ -492,7 +492,8 @@ PVEC_API void pvec_train_options_init(pvec_train_options *opts);
  * An untrained collection trains on its float32 vectors; a trained one needs the raw tier (its
  * codes are lossy) and otherwise returns PVEC_UNSUPPORTED. A collection with no items returns
  * PVEC_RANGE. rabitq and rabitq2 need at least two items and codes no larger than float32's
- * (code dimension >= 2 for rabitq, >= 3 for rabitq2): PVEC_RANGE otherwise, nothing changed.
+ * (4 x dim bytes; without PCA: dim >= 2 for rabitq, >= 3 for rabitq2): PVEC_RANGE otherwise,
+ * nothing changed.
  * `opts` is optional. Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND, PVEC_INVALID
  * (unknown codec), PVEC_RANGE (pca_dim, empty, too few items or dimensions for the codec),
  * PVEC_UNSUPPORTED, PVEC_READONLY, PVEC_BUSY, PVEC_IO, PVEC_NOMEM. Since 0.1. */
