@@ -306,7 +306,8 @@ PVEC_API void pvec_collection_options_init(pvec_collection_options *opts);
 /* Creates a collection named `name` with `opts` (required: the dimension has no default). If `out`
  * is not NULL, *out receives an open handle to it (close with pvec_collection_close).
  * Returns PVEC_OK, PVEC_MISUSE, PVEC_INVALID (bad name, unknown metric, codec, raw tier or flags),
- * PVEC_RANGE (dim, pca_dim not below dim), PVEC_EXISTS, PVEC_READONLY, PVEC_BUSY, PVEC_IO,
+ * PVEC_RANGE (dim, pca_dim not below dim, a codec whose codes would outweigh float32 at this
+ * dimension: rabitq at dim 1, rabitq2 at dim 2), PVEC_EXISTS, PVEC_READONLY, PVEC_BUSY, PVEC_IO,
  * PVEC_NOMEM. Any thread. Since 0.1. */
 PVEC_API int pvec_collection_create(pvec_db *db, const char *name,
                                     const pvec_collection_options *opts, pvec_collection **out,

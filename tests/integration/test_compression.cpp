@@ -431,21 +431,43 @@ TEST(Compression, RabitqRefusesTooFewVectorsAndTinyDimensions) {
     EXPECT_EQ(info_of(one).count, 1u);
     pvec_collection_close(one);
 
+    // At dimension 1 (rabitq) or 2 (rabitq2) a code would outweigh the float32 vector: such a
+    // collection is refused at creation, and a switch to the codec at training.
     pvec_collection_options o = PVEC_COLLECTION_OPTIONS_INIT;
     o.dim = 1;
     o.codec = "rabitq";
     o.train_threshold = PVEC_TRAIN_NEVER;
     pvec_collection *tiny = nullptr;
+    EXPECT_EQ(pvec_collection_create(db, "tiny", &o, &tiny, &err), PVEC_RANGE);
+    EXPECT_EQ(tiny, nullptr);
+    ASSERT_NE(err, nullptr);
+    pvec_free(err);
+    err = nullptr;
+    o.dim = 2;
+    o.codec = "rabitq2";
+    EXPECT_EQ(pvec_collection_create(db, "tiny", &o, &tiny, nullptr), PVEC_RANGE);
+    o.codec = "rabitq";
+    PV_OK(pvec_collection_create(db, "tiny", &o, &tiny, nullptr));  // 8 bytes: as float32
+    pvec_collection_close(tiny);
+    PV_OK(pvec_collection_drop(db, "tiny", nullptr));
+    o.dim = 1;
+    o.codec = "f32";
+    o.raw_tier = PVEC_RAW_ZSTD_F32;
     PV_OK(pvec_collection_create(db, "tiny", &o, &tiny, nullptr));
     for (int64_t id = 0; id < 10; ++id) {
         const float x = 1.0f + float(id);
         PV_OK(pvec_add(tiny, id, &x, 1, nullptr, nullptr));
     }
-    EXPECT_EQ(pvec_collection_train(tiny, nullptr, &err), PVEC_RANGE);
+    pvec_train_options t = PVEC_TRAIN_OPTIONS_INIT;
+    t.codec = "rabitq";
+    EXPECT_EQ(pvec_collection_train(tiny, &t, &err), PVEC_RANGE);
     ASSERT_NE(err, nullptr);
+    EXPECT_NE(std::string(err).find("larger than the float32"), std::string::npos) << err;
     pvec_free(err);
     EXPECT_EQ(info_of(tiny).trained, 0u);
+    EXPECT_STREQ(info_of(tiny).codec, "f32");
     EXPECT_EQ(info_of(tiny).code_bytes, 4u);
+    EXPECT_EQ(info_of(tiny).count, 10u);
     pvec_collection_close(tiny);
     PV_OK(pvec_db_close(db));
 }
