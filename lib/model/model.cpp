@@ -131,7 +131,9 @@ Query prepare_query(const Model &m, const float *q) {
     std::vector<float> y(m.code_dim());
     const bool centred_cosine = codec::is_rabitq(m.codec.id) && m.metric == Metric::cosine;
     if (m.metric == Metric::l2 || centred_cosine) {
-        // |q' - y|^2 = |q'|^2 - 2 q'.y + |y|^2 with q' = C (q - mean).
+        // |q' - y|^2 = |q'|^2 - 2 q'.y + |y|^2 with q' = C (q - mean); rabitq under cosine
+        // scores |q' - y|^2 / 2 = 1 - (q'.y - |y|^2 / 2 + 1 - |q'|^2 / 2) (the codec adds the
+        // -|y|^2 / 2), the cosine distance itself without PCA.
         if (m.pca) {
             pca::project(*m.pca, qq.data(), y.data());
         } else {
