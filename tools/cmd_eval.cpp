@@ -46,7 +46,7 @@ constexpr const char *kHelp =
     "then 1.\n"
     "\n"
     "Configurations are parts joined by '+':\n"
-    "  CODEC       exactly one of f32 f16 bf16 e4m3 e5m2 int8 int4 binary\n"
+    "  CODEC       exactly one of f32 f16 bf16 e4m3 e5m2 int8 int4 binary rabitq rabitq2\n"
     "  pcaNN       PCA keeping NN% of the dimensions (round(dim x NN / 100), 1 <= NN <= 99),\n"
     "              followed by a random orthogonal rotation\n"
     "  rN          keep the raw vectors (zstd float32), scan K x N candidates by code and rescore\n"
@@ -57,13 +57,13 @@ constexpr const char *kHelp =
     "              (PVEC_RESCORE_EXACT): the exact top K, rescoring only the candidates whose\n"
     "              bound reaches the K-th exact score; exactf32 / exactf16 choose the raw tier\n"
     "              as rN does (with f16 the answer is exact over the binary16-rounded vectors)\n"
-    "e.g. int8, pca50+int8+r4, int8+r4f16, binary+r10, int8+exact.\n"
+    "e.g. int8, pca50+int8+r4, int8+r4f16, binary+r10, rabitq+r10, rabitq2+r4, int8+exact.\n"
     "\n"
     "  --data DIR          DIR/base.fvecs, query.fvecs, groundtruth_k100.ivecs and README.md with\n"
     "                      a line '* Metric: **cosine**' (or inner product, L2); ids are base rows\n"
     "  --configs LIST      comma-separated configurations (default:\n"
     "                      f32,f16,bf16,e4m3,e5m2,int8,int4,binary,pca50+int8,pca50+e4m3,\n"
-    "                      int8+r4,int4+r4,pca50+int8+r4,binary+r10)\n"
+    "                      int8+r4,int4+r4,pca50+int8+r4,binary+r10,rabitq+r10,rabitq2+r4)\n"
     "  --k K, -k K         neighbours per query and the K of recall@K (default 10)\n"
     "  --queries N         run the first N queries (default 300; all of them where fewer)\n"
     "  --metric M          cosine, dot or l2 (overrides the README's; ground truth is then\n"
@@ -77,8 +77,9 @@ constexpr const char *kHelp =
 
 constexpr const char *kDefaultConfigs =
     "f32,f16,bf16,e4m3,e5m2,int8,int4,binary,pca50+int8,pca50+e4m3,int8+r4,int4+r4,"
-    "pca50+int8+r4,binary+r10";
-constexpr const char *kCodecs[] = {"f32", "f16", "bf16", "e4m3", "e5m2", "int8", "int4", "binary"};
+    "pca50+int8+r4,binary+r10,rabitq+r10,rabitq2+r4";
+constexpr const char *kCodecs[] = {"f32",  "f16",  "bf16",   "e4m3",   "e5m2",
+                                   "int8", "int4", "binary", "rabitq", "rabitq2"};
 constexpr const char *kCollection = "eval";
 constexpr size_t kInsertBatch = 10000;
 constexpr uint64_t kDefaultQueries = 300;
@@ -183,15 +184,17 @@ EvalSpec parse_spec(const std::string &text) {
             spec.exact = true;
         } else {
             throw UsageError(where + ": unknown part '" + part +
-                             "' (expected one codec of f32 f16 bf16 e4m3 e5m2 int8 int4 binary, "
-                             "optionally with pcaNN and rN, rNf32 or rNf16, or exact)");
+                             "' (expected one codec of f32 f16 bf16 e4m3 e5m2 int8 int4 binary "
+                             "rabitq rabitq2, optionally with pcaNN and rN, rNf32 or rNf16, or "
+                             "exact)");
         }
     }
     if (spec.exact && spec.oversample != 0) {
         throw UsageError(where + ": exact and rN exclude each other (exact needs no oversampling)");
     }
     if (spec.codec.empty()) {
-        throw UsageError(where + ": no codec (f32 f16 bf16 e4m3 e5m2 int8 int4 binary)");
+        throw UsageError(where +
+                         ": no codec (f32 f16 bf16 e4m3 e5m2 int8 int4 binary rabitq rabitq2)");
     }
     return spec;
 }

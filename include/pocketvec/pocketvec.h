@@ -274,7 +274,10 @@ PVEC_API int pvec_db_check(pvec_db *db, char **report, char **errmsg);
 #define PVEC_RAW_F16 3u      /* keep each vector as IEEE binary16: half the bytes; rescoring,
                                 pvec_get and re-training then use the f16-rounded vector */
 
-#define PVEC_COLLECTION_PCA_ROTATE 0x1u /* follow PCA with a seeded random orthogonal rotation */
+#define PVEC_COLLECTION_PCA_ROTATE 0x1u /* follow PCA with a seeded random orthogonal rotation
+                                           (rabitq and rabitq2 always rotate: their estimates
+                                           need it; without PCA their model holds a centring and
+                                           a structured rotation of every dimension) */
 
 #define PVEC_TRAIN_NEVER 0xFFFFFFFFu /* train_threshold: only pvec_collection_train trains */
 
@@ -284,7 +287,9 @@ typedef struct pvec_collection_options {
     uint32_t metric;      /* PVEC_METRIC_*; 0 = cosine */
     uint32_t reserved;    /* must be 0 */
     const char *codec;    /* code format: NULL or "f32" (exact), "f16", "bf16", "e4m3", "e5m2",
-                             "int8", "int4", "binary". Codecs other than f32/f16/bf16 need a trained
+                             "int8", "int4", "binary", "rabitq" (1 bit per dimension, RaBitQ),
+                             "rabitq2" (2 bits, extended RaBitQ; both with 4 bytes of per-vector
+                             factors, see docs/format.md). Codecs other than f32/f16/bf16 need a trained
                              model; until the collection is trained it stores float32 and searches
                              exactly (see pvec_collection_train). */
     uint32_t pca_dim;     /* 0 = no PCA; else project to this many dimensions (< dim) at training */
@@ -301,7 +306,8 @@ PVEC_API void pvec_collection_options_init(pvec_collection_options *opts);
 /* Creates a collection named `name` with `opts` (required: the dimension has no default). If `out`
  * is not NULL, *out receives an open handle to it (close with pvec_collection_close).
  * Returns PVEC_OK, PVEC_MISUSE, PVEC_INVALID (bad name, unknown metric, codec, raw tier or flags),
- * PVEC_RANGE (dim, pca_dim not below dim), PVEC_EXISTS, PVEC_READONLY, PVEC_BUSY, PVEC_IO,
+ * PVEC_RANGE (dim, pca_dim not below dim, a codec whose codes would outweigh float32 at this
+ * dimension: rabitq at dim 1, rabitq2 at dim 2), PVEC_EXISTS, PVEC_READONLY, PVEC_BUSY, PVEC_IO,
  * PVEC_NOMEM. Any thread. Since 0.1. */
 PVEC_API int pvec_collection_create(pvec_db *db, const char *name,
                                     const pvec_collection_options *opts, pvec_collection **out,
@@ -502,9 +508,12 @@ PVEC_API void pvec_train_options_init(pvec_train_options *opts);
 /* Trains (or re-trains) the collection's model and re-encodes every item, in one transaction.
  * An untrained collection trains on its float32 vectors; a trained one needs the raw tier (its
  * codes are lossy) and otherwise returns PVEC_UNSUPPORTED. A collection with no items returns
- * PVEC_RANGE. `opts` is optional. Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND, PVEC_INVALID
- * (unknown codec), PVEC_RANGE (pca_dim, empty), PVEC_UNSUPPORTED, PVEC_READONLY, PVEC_BUSY,
- * PVEC_IO, PVEC_NOMEM. Since 0.1. */
+ * PVEC_RANGE. rabitq and rabitq2 need at least two items and codes no larger than float32's
+ * (4 x dim bytes; without PCA: dim >= 2 for rabitq, >= 3 for rabitq2): PVEC_RANGE otherwise,
+ * nothing changed.
+ * `opts` is optional. Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND, PVEC_INVALID
+ * (unknown codec), PVEC_RANGE (pca_dim, empty, too few items or dimensions for the codec),
+ * PVEC_UNSUPPORTED, PVEC_READONLY, PVEC_BUSY, PVEC_IO, PVEC_NOMEM. Since 0.1. */
 PVEC_API int pvec_collection_train(pvec_collection *coll, const pvec_train_options *opts,
                                    char **errmsg);
 

@@ -19,12 +19,15 @@ namespace pocketvec::codec {
 
 namespace {
 
-constexpr const char *kNames[kCodecCount] = {"f32",  "f16",  "bf16", "e4m3",
-                                             "e5m2", "int8", "int4", "binary"};
-constexpr uint32_t kBits[kCodecCount] = {32, 16, 16, 8, 8, 8, 4, 1};
+constexpr const char *kNames[kCodecCount] = {"f32",  "f16",  "bf16",   "e4m3",   "e5m2",
+                                             "int8", "int4", "binary", "rabitq", "rabitq2"};
+constexpr uint32_t kBits[kCodecCount] = {32, 16, 16, 8, 8, 8, 4, 1, 1, 2};
 
 constexpr uint8_t kParamsMagic[4] = {'P', 'V', 'C', 'D'};
-constexpr uint32_t kParamsVersion = 1;
+// Version 2 is version 1's layout for the codecs added with it (rabitq, rabitq2): a library that
+// predates them refuses the blob as newer instead of as damaged.
+constexpr uint32_t kParamsVersion = 2;
+constexpr uint32_t kFirstCodecOfVersion2 = static_cast<uint32_t>(CodecId::rabitq);
 constexpr float kE4m3Max = 448.0f;
 constexpr float kE5m2Max = 57344.0f;
 // The sample's max |x| maps to max finite / kFp8Headroom (see train() in codec.h).
@@ -211,7 +214,119 @@ void store_u16le(uint8_t *p, uint16_t v) {
     p[1] = static_cast<uint8_t>(v >> 8);
 }
 
+bool is_power_of_two(float f) {
+    int e;
+    return std::frexp(f, &e) == 0.5f;
+}
+
+// --- rabitq -----------------------------------------------------------------------------------
+
+// Bytes of one bit plane of a rabitq code: whole 4-byte groups, so the factors have their own.
+std::size_t plane_bytes(std::size_t dim) { return 4 * ((dim + 31) / 32); }
+
+void set_bit(uint8_t *plane, std::size_t i) {
+    plane[i / 8] = static_cast<uint8_t>(plane[i / 8] | (1u << (i % 8)));
+}
+
+uint32_t get_bit(const uint8_t *plane, std::size_t i) { return (plane[i / 8] >> (i % 8)) & 1u; }
+
+// The level xb_i of coordinate i (codec.h): s - 1/2 (rabitq) or 2h + l - 3/2 (rabitq2).
+float rabitq_level(CodecId id, const uint8_t *code, std::size_t dim, std::size_t i) {
+    if (id == CodecId::rabitq) {
+        return static_cast<float>(get_bit(code, i)) - 0.5f;
+    }
+    const std::size_t pb = plane_bytes(dim);
+    return static_cast<float>(2 * get_bit(code, i) + get_bit(code + pb, i)) - 1.5f;
+}
+
+void encode_rabitq(const CodecParams &p, const float *x, uint8_t *code) {
+    const std::size_t dim = p.dim;
+    const std::size_t pb = plane_bytes(dim);
+    const std::size_t planes = p.id == CodecId::rabitq ? 1 : 2;
+    std::memset(code, 0, planes * pb + 4);
+    // Non-finite input (which callers reject) counts as 0, so that sorting stays well defined.
+    auto value = [&](std::size_t i) { return std::isfinite(x[i]) ? x[i] : 0.0f; };
+    double norm2 = 0.0, l1 = 0.0;
+    for (std::size_t i = 0; i < dim; ++i) {
+        const double v = value(i);
+        norm2 += v * v;
+        l1 += std::fabs(v);
+        if (v > 0) {
+            set_bit(code, i);  // the sign plane
+        }
+    }
+    double ip = 0.5 * l1;  // xb . x with every |xb_i| = 1/2
+    if (p.id == CodecId::rabitq2) {
+        // |xb_i| is 3/2 for the k largest |x_i| and 1/2 for the rest; cos(xb, x) is
+        // (l1 / 2 + top_k) / (|x| sqrt(dim / 4 + 2k)), maximised over k (the smallest k of ties).
+        std::vector<uint32_t> order(dim);
+        for (std::size_t i = 0; i < dim; ++i) {
+            order[i] = static_cast<uint32_t>(i);
+        }
+        std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+            const float fa = std::fabs(value(a)), fb = std::fabs(value(b));
+            return fa > fb || (fa == fb && a < b);
+        });
+        double best = ip * ip / (0.25 * static_cast<double>(dim));
+        std::size_t best_k = 0;
+        double top = 0.0;
+        for (std::size_t k = 1; k <= dim; ++k) {
+            top += std::fabs(static_cast<double>(value(order[k - 1])));
+            const double num = 0.5 * l1 + top;
+            const double c2 = num * num / (0.25 * static_cast<double>(dim) + 2.0 * static_cast<double>(k));
+            if (c2 > best) {
+                best = c2;
+                best_k = k;
+            }
+        }
+        // Low bit: 1 for an outer positive (c = 3) and an inner non-positive (c = 1) coordinate.
+        std::vector<uint8_t> outer(dim, 0);
+        for (std::size_t k = 0; k < best_k; ++k) {
+            outer[order[k]] = 1;
+        }
+        double top_k = 0.0;
+        for (std::size_t i = 0; i < dim; ++i) {
+            const bool pos = value(i) > 0;
+            if (outer[i]) {
+                top_k += std::fabs(static_cast<double>(value(i)));
+            }
+            if (pos == (outer[i] != 0)) {
+                set_bit(code + pb, i);
+            }
+        }
+        ip = 0.5 * l1 + top_k;
+    }
+    const double alpha = ip > 0 ? norm2 / ip : 0.0;
+    uint8_t *factors = code + planes * pb;
+    store_u16le(factors, encode_f16(static_cast<float>(alpha / p.scale)));
+    store_u16le(factors + 2, encode_f16(static_cast<float>(std::sqrt(norm2) / p.scale)));
+}
+
+void decode_rabitq(const CodecParams &p, const uint8_t *code, float *x) {
+    const std::size_t dim = p.dim;
+    RabitqFactors f = rabitq_factors(p, code);
+    double xb2 = 0.0;
+    for (std::size_t i = 0; i < dim; ++i) {
+        const double l = rabitq_level(p.id, code, dim, i);
+        xb2 += l * l;
+    }
+    // xb . x = |x|^2 / alpha; the point of xb's line nearest x is (xb . x / |xb|^2) xb.
+    const double t = f.alpha > 0 && xb2 > 0
+                         ? static_cast<double>(f.norm) * f.norm / f.alpha / xb2
+                         : 0.0;
+    for (std::size_t i = 0; i < dim; ++i) {
+        x[i] = static_cast<float>(t * rabitq_level(p.id, code, dim, i));
+    }
+}
+
 }  // namespace
+
+RabitqFactors rabitq_factors(const CodecParams &p, const uint8_t *code) {
+    const std::size_t planes = p.id == CodecId::rabitq ? 1 : 2;
+    const uint8_t *f = code + planes * plane_bytes(p.dim);
+    return RabitqFactors{f16_to_f32(load_u16le(f)) * p.scale,
+                         f16_to_f32(load_u16le(f + 2)) * p.scale};
+}
 
 bool codec_from_name(std::string_view name, CodecId *out) {
     for (uint32_t i = 0; i < kCodecCount; ++i) {
@@ -241,15 +356,24 @@ uint32_t codec_bits(CodecId id) {
     return i < kCodecCount ? kBits[i] : 0;
 }
 
-std::size_t code_bytes(CodecId id, std::size_t dim) { return (dim * codec_bits(id) + 7) / 8; }
+std::size_t code_bytes(CodecId id, std::size_t dim) {
+    if (is_rabitq(id)) {
+        return plane_bytes(dim) * codec_bits(id) + 4;
+    }
+    return (dim * codec_bits(id) + 7) / 8;
+}
 
 bool codec_needs_training(CodecId id) {
-    return is_fp8(id) || is_affine(id) || id == CodecId::binary;
+    return is_fp8(id) || is_affine(id) || id == CodecId::binary || is_rabitq(id);
 }
+
+bool is_rabitq(CodecId id) { return id == CodecId::rabitq || id == CodecId::rabitq2; }
+
+uint32_t rabitq_query_bits(CodecId id) { return id == CodecId::rabitq2 ? 6 : 4; }
 
 std::vector<uint8_t> CodecParams::serialize() const {
     std::vector<uint8_t> out(kParamsMagic, kParamsMagic + 4);
-    put_u32(&out, kParamsVersion);
+    put_u32(&out, static_cast<uint32_t>(id) >= kFirstCodecOfVersion2 ? 2u : 1u);
     put_u32(&out, static_cast<uint32_t>(id));
     put_u32(&out, dim);
     put_f32(&out, scale);
@@ -276,6 +400,8 @@ Status CodecParams::deserialize(const uint8_t *data, std::size_t size, CodecPara
                    PVEC_CORRUPT, "codec parameters: truncated");
     PVEC_RETURN_IF(r.left() != 0, PVEC_CORRUPT, "codec parameters: trailing bytes");
     PVEC_RETURN_IF(!codec_from_code(id, &p.id), PVEC_CORRUPT, "codec parameters: unknown codec");
+    PVEC_RETURN_IF(version == 1 && id >= kFirstCodecOfVersion2, PVEC_CORRUPT,
+                   "codec parameters: a version 1 blob names a codec of version 2");
     PVEC_FORWARD_IF_ERROR(validate(p));
     *out = std::move(p);
     return Status::ok();
@@ -287,8 +413,10 @@ Status validate(const CodecParams &p) {
     PVEC_RETURN_IF(p.dim == 0, PVEC_CORRUPT, "codec parameters: dim is 0");
     PVEC_RETURN_IF(!std::isfinite(p.scale) || !(p.scale > 0.0f), PVEC_CORRUPT,
                    "codec parameters: scale must be finite and > 0");
-    PVEC_RETURN_IF(!is_fp8(p.id) && p.scale != 1.0f, PVEC_CORRUPT,
-                   "codec parameters: scale is used by fp8 only and must be 1 otherwise");
+    PVEC_RETURN_IF(!is_fp8(p.id) && !is_rabitq(p.id) && p.scale != 1.0f, PVEC_CORRUPT,
+                   "codec parameters: scale is used by fp8 and rabitq only and must be 1 otherwise");
+    PVEC_RETURN_IF(is_rabitq(p.id) && !is_power_of_two(p.scale), PVEC_CORRUPT,
+                   "codec parameters: the rabitq scale must be a power of two");
     const bool affine = is_affine(p.id) || p.id == CodecId::binary;
     const std::size_t want = affine ? p.dim : 0;
     const std::size_t want_threshold = p.id == CodecId::binary ? p.dim : 0;
@@ -326,6 +454,24 @@ Status train(CodecId id, const float *sample, std::size_t n, std::size_t dim, Co
             }
         } else if (is_affine(id)) {
             train_affine(id, sample, n, dim, &p);
+        } else if (is_rabitq(id)) {
+            double max_norm2 = 0.0;
+            for (std::size_t j = 0; j < n; ++j) {
+                double s = 0.0;
+                for (std::size_t i = 0; i < dim; ++i) {
+                    s += static_cast<double>(sample[j * dim + i]) * sample[j * dim + i];
+                }
+                max_norm2 = std::max(max_norm2, s);
+            }
+            // The smallest power of two >= the largest norm, at most 2^127 (a norm past f32's
+            // range, which collections refuse anyway, then saturates its factors).
+            int e = 0;
+            const double mant = std::frexp(std::sqrt(max_norm2), &e);
+            p.scale = max_norm2 > 0 ? std::ldexp(1.0f, std::min(mant == 0.5 ? e - 1 : e, 127))
+                                    : 1.0f;
+            if (!(p.scale > 0.0f)) {
+                p.scale = 1.0f;  // below the smallest subnormal
+            }
         } else {
             train_binary(sample, n, dim, &p);
         }
@@ -396,6 +542,10 @@ void encode(const CodecParams &p, const float *x, uint8_t *code) {
             }
         }
         break;
+    case CodecId::rabitq:
+    case CodecId::rabitq2:
+        encode_rabitq(p, x, code);
+        break;
     }
 }
 
@@ -441,6 +591,10 @@ void decode(const CodecParams &p, const uint8_t *code, float *x) {
             const uint32_t b = (code[i / 8] >> (i % 8)) & 1u;
             x[i] = p.offset[i] + p.step[i] * static_cast<float>(b);
         }
+        break;
+    case CodecId::rabitq:
+    case CodecId::rabitq2:
+        decode_rabitq(p, code, x);
         break;
     }
 }

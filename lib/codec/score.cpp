@@ -114,6 +114,57 @@ void quantize_weights(CodecId id, std::size_t groups, const std::vector<float> &
     }
 }
 
+// --- rabitq ---------------------------------------------------------------------------------------
+
+// The quantized query's offset: q_i ~ qscale * (u_i - query_half(bits)).
+float query_half(uint32_t bits) { return static_cast<float>((1u << bits) - 1) / 2.0f; }
+
+std::size_t plane_groups(std::size_t dim) { return (dim + 31) / 32; }
+std::size_t code_planes(CodecId id) { return id == CodecId::rabitq ? 1 : 2; }
+
+uint32_t bit_of(const uint8_t *plane, std::size_t i) { return (plane[i / 8] >> (i % 8)) & 1u; }
+
+// The query's levels u_i (round to nearest on the symmetric grid) as pq->query_bits bit planes.
+void quantize_rabitq_query(const float *q, std::size_t dim, PreparedQuery *pq) {
+    const uint32_t bits = pq->query_bits;
+    const float half = query_half(bits);
+    const float top = static_cast<float>((1u << bits) - 1);
+    float max_abs = 0.0f;
+    for (std::size_t i = 0; i < dim; ++i) {
+        max_abs = std::max(max_abs, std::fabs(q[i]));
+    }
+    pq->qscale = max_abs > 0.0f ? max_abs / half : 0.0f;
+    const float inv = max_abs > 0.0f ? half / max_abs : 0.0f;
+    const std::size_t groups = plane_groups(dim);
+    pq->bits32.assign(bits * groups, 0);
+    for (std::size_t i = 0; i < dim; ++i) {
+        const float t = std::floor(q[i] * inv + half + 0.5f);
+        const uint32_t u = static_cast<uint32_t>(std::min(top, std::max(0.0f, t)));
+        for (uint32_t j = 0; j < bits; ++j) {
+            if ((u >> j) & 1u) {
+                pq->bits32[j * groups + i / 32] |= 1u << (i % 32);
+            }
+        }
+    }
+}
+
+// sum_j 2^j popcount(query plane j ^ code plane) for every slot: the code plane starts at group
+// `first` of the block.
+void weighted_hamming(const PreparedQuery &pq, const kernels::KernelTable &kt, const uint8_t *block,
+                      std::size_t first, std::size_t groups, uint32_t *acc) {
+    alignas(64) uint32_t ham[kernels::kBlockVectors];
+    const uint8_t *plane = block + first * kernels::kBlockVectors * kernels::kGroupBytes;
+    for (std::size_t v = 0; v < kernels::kBlockVectors; ++v) {
+        acc[v] = 0;
+    }
+    for (uint32_t j = 0; j < pq.query_bits; ++j) {
+        kt.hamming_block(pq.bits32.data() + j * groups, plane, groups, ham);
+        for (std::size_t v = 0; v < kernels::kBlockVectors; ++v) {
+            acc[v] += ham[v] << j;
+        }
+    }
+}
+
 }  // namespace
 
 PreparedQuery prepare_query(const CodecParams &p, const float *q) {
@@ -168,6 +219,13 @@ PreparedQuery prepare_query(const CodecParams &p, const float *q) {
         }
         break;
     }
+    case CodecId::rabitq:
+    case CodecId::rabitq2:
+        pq.w.assign(q, q + dim);
+        pq.scale = p.scale;
+        pq.query_bits = rabitq_query_bits(p.id);
+        quantize_rabitq_query(q, dim, &pq);
+        return pq;  // no block_w: the block scan runs on the query's bit planes
     }
     // The weights dot_block applies to each 4-byte group of a code, padded with zeros to whole
     // groups (the codes' padding bytes are zero too): computed once per query, not per block.
@@ -203,6 +261,9 @@ PreparedQuery prepare_query(const CodecParams &p, const float *q) {
         for (std::size_t g = 0; g < groups; ++g) {
             pq.bits32[g] = static_cast<uint32_t>(pq.bits[g / 2] >> (32 * (g % 2)));
         }
+        break;
+    case CodecId::rabitq:
+    case CodecId::rabitq2:
         break;
     }
     if (p.id == CodecId::int8 || p.id == CodecId::int4) {
@@ -254,6 +315,25 @@ void dot_rows(const PreparedQuery &pq, const uint8_t *codes, std::size_t n, floa
                 2.0f * static_cast<float>(
                            hamming_row(pq.bits.data(), c, stride, last_word_mask(dim)));
             break;
+        case CodecId::rabitq:
+        case CodecId::rabitq2: {
+            const std::size_t pb = 4 * plane_groups(dim);
+            float ip;
+            if (pq.id == CodecId::rabitq) {
+                ip = lane_sum(dim, [&](std::size_t i) {
+                    return w[i] * (static_cast<float>(bit_of(c, i)) - 0.5f);
+                });
+            } else {
+                ip = lane_sum(dim, [&](std::size_t i) {
+                    return w[i] * (static_cast<float>(2 * bit_of(c, i) + bit_of(c + pb, i)) - 1.5f);
+                });
+            }
+            const uint8_t *f = c + code_planes(pq.id) * pb;
+            const float alpha = fast_f16_to_f32(load_u16le(f)) * pq.scale;
+            const float norm = fast_f16_to_f32(load_u16le(f + 2)) * pq.scale;
+            s = alpha * ip + pq.norm2_weight * norm * norm;
+            break;
+        }
         }
         out[j] = s;
     }
@@ -302,6 +382,36 @@ void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out,
         }
         break;
     }
+    case CodecId::rabitq:
+    case CodecId::rabitq2: {
+        // With q_i = qscale (u_i - h), h = (2^bits - 1) / 2, and a code plane b (0/1 per
+        // coordinate), H = sum_j 2^j popcount(plane_j ^ b) = sum_i (b_i ? 2h - u_i : u_i), so
+        // sum_i (b_i - 1/2) q_i = qscale (h dim - H) / 2 exactly: the tail past dim has
+        // u_i = b_i = 0 and adds nothing to H. rabitq: xb = b - 1/2; rabitq2: xb = 2 h + l - 3/2
+        // = 2 (h - 1/2) + (l - 1/2).
+        const std::size_t pg = plane_groups(pq.dim);
+        const float hd = query_half(pq.query_bits) * static_cast<float>(pq.dim);
+        uint32_t *hi = reinterpret_cast<uint32_t *>(isum);
+        weighted_hamming(pq, kt, block, 0, pg, hi);
+        const std::size_t planes = code_planes(pq.id);
+        alignas(64) uint32_t lo[kSlots];
+        if (planes == 2) {
+            weighted_hamming(pq, kt, block, pg, pg, lo);
+        }
+        const uint8_t *factors = block + planes * pg * kSlots * kernels::kGroupBytes;
+        const float half = 0.5f * pq.qscale;
+        for (std::size_t v = 0; v < kSlots; ++v) {
+            const uint8_t *f = factors + v * kernels::kGroupBytes;
+            const float alpha = fast_f16_to_f32(load_u16le(f)) * pq.scale;
+            const float norm = fast_f16_to_f32(load_u16le(f + 2)) * pq.scale;
+            float ip = half * (hd - static_cast<float>(hi[v]));
+            if (planes == 2) {
+                ip = 2.0f * ip + half * (hd - static_cast<float>(lo[v]));
+            }
+            out[v] = alpha * ip + pq.norm2_weight * norm * norm;
+        }
+        break;
+    }
     }
 }
 
@@ -320,6 +430,21 @@ void dot_rows_scalar(const PreparedQuery &pq, const uint8_t *codes, std::size_t 
             out[j] = static_cast<float>(dim) - 2.0f * static_cast<float>(h);
             continue;
         }
+        if (is_rabitq(pq.id)) {
+            const std::size_t pb = 4 * plane_groups(dim);
+            for (std::size_t i = 0; i < dim; ++i) {
+                const double level =
+                    pq.id == CodecId::rabitq
+                        ? bit_of(c, i) - 0.5
+                        : 2.0 * bit_of(c, i) + bit_of(c + pb, i) - 1.5;
+                s += static_cast<double>(pq.w[i]) * level;
+            }
+            const uint8_t *f = c + code_planes(pq.id) * pb;
+            const double alpha = static_cast<double>(f16_to_f32(load_u16le(f))) * pq.scale;
+            const double norm = static_cast<double>(f16_to_f32(load_u16le(f + 2))) * pq.scale;
+            out[j] = static_cast<float>(alpha * s + pq.norm2_weight * norm * norm);
+            continue;
+        }
         for (std::size_t i = 0; i < dim; ++i) {
             float x = 0.0f;
             switch (pq.id) {
@@ -331,6 +456,8 @@ void dot_rows_scalar(const PreparedQuery &pq, const uint8_t *codes, std::size_t 
             case CodecId::int8: x = c[i]; break;
             case CodecId::int4: x = static_cast<float>((c[i / 2] >> (4 * (i & 1))) & 0xfu); break;
             case CodecId::binary: break;
+            case CodecId::rabitq: break;
+            case CodecId::rabitq2: break;
             }
             s += static_cast<double>(pq.w[i]) * x;
         }
@@ -339,6 +466,10 @@ void dot_rows_scalar(const PreparedQuery &pq, const uint8_t *codes, std::size_t 
 }
 
 float decoded_norm2(const CodecParams &p, const uint8_t *code) {
+    if (is_rabitq(p.id)) {
+        const float norm = rabitq_factors(p, code).norm;
+        return norm * norm;
+    }
     // One element at a time through the reference decoders; this runs once per inserted vector.
     double s = 0.0;
     for (std::size_t i = 0; i < p.dim; ++i) {
@@ -356,6 +487,9 @@ float decoded_norm2(const CodecParams &p, const uint8_t *code) {
         case CodecId::binary:
             x = p.offset[i] + p.step[i] * static_cast<float>((code[i / 8] >> (i % 8)) & 1u);
             break;
+        case CodecId::rabitq:
+        case CodecId::rabitq2:
+            break;  // returned above
         }
         s += static_cast<double>(x) * x;
     }

@@ -118,16 +118,7 @@ void reconstruct(const Model &m, const uint8_t *code, float *x) {
         std::memcpy(x, y.data(), m.dim * sizeof(float));
         return;
     }
-    const pca::Pca &p = *m.pca;
-    for (uint32_t i = 0; i < m.dim; ++i) {
-        x[i] = p.mean[i];
-    }
-    for (uint32_t r = 0; r < p.out_dim; ++r) {
-        const float *row = &p.components[std::size_t(r) * m.dim];
-        for (uint32_t i = 0; i < m.dim; ++i) {
-            x[i] += row[i] * y[r];
-        }
-    }
+    pca::back_project(*m.pca, y.data(), x);
 }
 
 float code_error(const Model &m, const float *x, const uint8_t *code) {
@@ -187,8 +178,11 @@ Query prepare_query(const Model &m, const float *q) {
         normalise(q, m.dim, qq.data());
     }
     std::vector<float> y(m.code_dim());
-    if (m.metric == Metric::l2) {
-        // |q' - y|^2 = |q'|^2 - 2 q'.y + |y|^2 with q' = C (q - mean).
+    const bool centred_cosine = codec::is_rabitq(m.codec.id) && m.metric == Metric::cosine;
+    if (m.metric == Metric::l2 || centred_cosine) {
+        // |q' - y|^2 = |q'|^2 - 2 q'.y + |y|^2 with q' = C (q - mean); rabitq under cosine
+        // scores |q' - y|^2 / 2 = 1 - (q'.y - |y|^2 / 2 + 1 - |q'|^2 / 2) (the codec adds the
+        // -|y|^2 / 2), the cosine distance itself without PCA.
         if (m.pca) {
             pca::project(*m.pca, qq.data(), y.data());
         } else {
@@ -198,7 +192,7 @@ Query prepare_query(const Model &m, const float *q) {
         for (float v : y) {
             n2 += double(v) * v;
         }
-        out.constant = static_cast<float>(n2);
+        out.constant = centred_cosine ? static_cast<float>(1.0 - n2 / 2) : static_cast<float>(n2);
     } else if (m.pca) {
         // q.x = q.mean + (C q).(C (x - mean)) on the kept subspace.
         pca::project_direction(*m.pca, qq.data(), y.data());
@@ -207,6 +201,9 @@ Query prepare_query(const Model &m, const float *q) {
         y = qq;
     }
     out.prepared = codec::prepare_query(m.codec, y.data());
+    if (centred_cosine) {
+        out.prepared.norm2_weight = -0.5f;
+    }
     return out;
 }
 
@@ -216,6 +213,17 @@ Status fit(const float *sample, std::size_t n, uint32_t dim, Metric metric, code
     PVEC_RETURN_IF(n == 0 && (pca_dim > 0 || codec::codec_needs_training(id)), PVEC_RANGE,
                    "there are no vectors to train on");
     PVEC_RETURN_IF(pca_dim >= dim, PVEC_RANGE, "pca_dim must be smaller than the dimension");
+    const bool rabitq = codec::is_rabitq(id);
+    PVEC_RETURN_IF(rabitq && n < 2, PVEC_RANGE,
+                   std::string(codec::codec_name(id)) +
+                       " needs at least two vectors to train on (a mean and a rotation)");
+    {
+        const std::size_t bytes = codec::code_bytes(id, pca_dim > 0 ? pca_dim : dim);
+        PVEC_RETURN_IF(bytes > std::size_t{4} * dim, PVEC_RANGE,
+                       std::string(codec::codec_name(id)) + " codes of " + std::to_string(bytes) +
+                           " bytes would be larger than the float32 vectors (" +
+                           std::to_string(4 * std::size_t{dim}) + " bytes)");
+    }
     Model m;
     m.dim = dim;
     m.metric = metric;
@@ -229,12 +237,22 @@ Status fit(const float *sample, std::size_t n, uint32_t dim, Metric metric, code
     if (pca_dim > 0) {
         PVEC_RETURN_IF(n < 2, PVEC_RANGE, "PCA needs at least two vectors");
         pca::Pca p;
-        PVEC_FORWARD_IF_ERROR(pca::fit(space.data(), n, dim, pca_dim, 1.0, rotate, seed, &p));
+        PVEC_FORWARD_IF_ERROR(
+            pca::fit(space.data(), n, dim, pca_dim, 1.0, rotate || rabitq, seed, &p));
         std::vector<float> projected(n * pca_dim);
         for (std::size_t i = 0; i < n; ++i) {
             pca::project(p, &space[i * dim], &projected[i * pca_dim]);
         }
         space.swap(projected);
+        m.pca = std::move(p);
+    } else if (rabitq) {
+        pca::Pca p;
+        PVEC_FORWARD_IF_ERROR(pca::fit_rotation(space.data(), n, dim, seed, &p));
+        std::vector<float> rotated(n * dim);
+        for (std::size_t i = 0; i < n; ++i) {
+            pca::project(p, &space[i * dim], &rotated[i * dim]);
+        }
+        space.swap(rotated);
         m.pca = std::move(p);
     }
     if (codec::codec_needs_training(id)) {

@@ -22,6 +22,16 @@ struct Model {
     codec::CodecParams codec;  // over code_dim() dimensions
 
     uint32_t code_dim() const { return pca ? pca->out_dim : dim; }
+    // The collection's pca_dim for this model: the PCA's output size, but 0 for the
+    // full-dimension rotation of a rabitq model (model::fit without PCA), which belongs to the
+    // codec, not to a PCA the collection was asked for. (A full-dimension PCA with another codec
+    // keeps out_dim, which collections refuse.)
+    uint32_t pca_dim() const {
+        if (!pca) {
+            return 0;
+        }
+        return codec::is_rabitq(codec.id) && pca->out_dim == dim ? 0 : pca->out_dim;
+    }
     std::size_t code_bytes() const { return codec::code_bytes(codec.id, code_dim()); }
 
     // Blob (little-endian): "PVMD", u32 version (1), u32 dim, u32 metric, u32 pca blob bytes (0 =
@@ -36,6 +46,10 @@ struct Model {
 uint64_t checksum(const uint8_t *data, std::size_t size);
 
 // Fits PCA (when pca_dim > 0) and the codec on n sample vectors of model.dim floats.
+// rabitq / rabitq2 need centred, randomly rotated vectors: with PCA its random rotation is always
+// applied (whatever `rotate` says); without, the model gets a full-dimension centring and random
+// rotation (pca::fit_rotation, out_dim == dim). They need n >= 2 and a code no larger than f32's
+// (code_bytes <= 4 * dim): PVEC_RANGE otherwise.
 Status fit(const float *sample, std::size_t n, uint32_t dim, Metric metric, codec::CodecId codec,
            uint32_t pca_dim, bool rotate, uint64_t seed, Model *out);
 
@@ -64,7 +78,11 @@ struct Query {
     codec::PreparedQuery prepared;
     Metric metric = Metric::cosine;
     bool hamming = false;   // binary: dot_rows gives a Hamming similarity, only a ranking
-    float constant = 0;     // dot/cosine: q . mean (PCA); l2: |q'|^2
+    // dot/cosine: q . mean (PCA); l2: |q'|^2. rabitq under cosine: 1 - |q'|^2 / 2 with the
+    // centred q' = C (q - mean) and the codec adding -|y|^2 / 2 to each estimate, so that the
+    // score is |q' - y|^2 / 2 (= 1 - cos without PCA): the query is centred like the data, which
+    // shrinks the estimator's error (it grows with |q'|).
+    float constant = 0;
 };
 Query prepare_query(const Model &m, const float *q);
 

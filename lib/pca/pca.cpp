@@ -13,8 +13,9 @@ namespace pocketvec::pca {
 namespace {
 
 constexpr uint8_t kMagic[4] = {'P', 'V', 'P', 'C'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
 constexpr uint32_t kFlagRotated = 1;
+constexpr uint32_t kFlagStructured = 2;
 constexpr std::size_t kLanes = 8;
 constexpr Eigen::Index kCovarianceBlock = 2048;
 
@@ -68,18 +69,102 @@ inline float lane_dot(const float *a, std::size_t n, B b) {
     return s;
 }
 
+// --- structured rotation ----------------------------------------------------------------------
+
+std::size_t window(std::size_t d) {
+    std::size_t w = 1;
+    while (2 * w <= d) {
+        w *= 2;
+    }
+    return w;
+}
+
+// The sign draws of every round: bit i % 64 of word r * words + i / 64 set = coordinate i of
+// round r is negated.
+std::vector<uint64_t> sign_words(uint64_t seed, std::size_t d) {
+    std::mt19937_64 rng(seed);
+    std::vector<uint64_t> words(kStructuredRounds * ((d + 63) / 64));
+    for (uint64_t &w : words) {
+        w = rng();
+    }
+    return words;
+}
+
+// The orthonormal Walsh-Hadamard transform of x[0, w), in place, in double.
+void hadamard(double *x, std::size_t w) {
+    for (std::size_t h = 1; h < w; h *= 2) {
+        for (std::size_t i = 0; i < w; i += 2 * h) {
+            for (std::size_t j = i; j < i + h; ++j) {
+                const double a = x[j], b = x[j + h];
+                x[j] = a + b;
+                x[j + h] = a - b;
+            }
+        }
+    }
+    const double s = 1.0 / std::sqrt(static_cast<double>(w));
+    for (std::size_t i = 0; i < w; ++i) {
+        x[i] *= s;
+    }
+}
+
+// x <- C x (transpose: x <- C^T x) for the structured rotation of `p`.
+void structured_apply(const Pca &p, double *x, bool transpose) {
+    const std::size_t d = p.in_dim, w = window(d), words = (d + 63) / 64;
+    const std::vector<uint64_t> signs = sign_words(p.seed, d);
+    auto flip = [&](uint32_t r) {
+        for (std::size_t i = 0; i < d; ++i) {
+            if ((signs[r * words + i / 64] >> (i % 64)) & 1u) {
+                x[i] = -x[i];
+            }
+        }
+    };
+    // The butterfly of coordinates i and i + d / 2 (Kac's walk step), when the window leaves
+    // some out: symmetric and its own inverse, like the Hadamard transform.
+    const std::size_t half = d / 2;
+    auto kac = [&] {
+        if (w == d) {
+            return;
+        }
+        const double s = std::sqrt(0.5);
+        for (std::size_t i = 0; i < half; ++i) {
+            const double a = x[i], b = x[i + half];
+            x[i] = (a + b) * s;
+            x[i + half] = (a - b) * s;
+        }
+    };
+    for (uint32_t k = 0; k < kStructuredRounds; ++k) {
+        const uint32_t r = transpose ? kStructuredRounds - 1 - k : k;
+        double *win = x + (r % 2 == 0 ? 0 : d - w);
+        if (!transpose) {
+            flip(r);
+            hadamard(win, w);
+            kac();
+        } else {
+            kac();
+            hadamard(win, w);
+            flip(r);
+        }
+    }
+}
+
 }  // namespace
 
 std::vector<uint8_t> Pca::serialize() const {
     std::vector<uint8_t> out(kMagic, kMagic + 4);
     out.reserve(24 + 4 * (mean.size() + components.size()));
-    put_u32(&out, kVersion);
+    // Version 1 for everything version 1 could say, so older libraries keep reading it.
+    put_u32(&out, structured ? 2u : 1u);
     put_u32(&out, in_dim);
     put_u32(&out, out_dim);
-    put_u32(&out, rotated ? kFlagRotated : 0);
+    put_u32(&out, (rotated ? kFlagRotated : 0) | (structured ? kFlagStructured : 0));
     put_f32(&out, explained_variance);
     for (float f : mean) {
         put_f32(&out, f);
+    }
+    if (structured) {
+        put_u32(&out, static_cast<uint32_t>(seed));
+        put_u32(&out, static_cast<uint32_t>(seed >> 32));
+        return out;
     }
     for (float f : components) {
         put_f32(&out, f);
@@ -102,24 +187,35 @@ Status Pca::deserialize(const uint8_t *data, std::size_t size, Pca *out) {
     p.explained_variance = get_f32(data + 20);
     PVEC_RETURN_IF(p.in_dim == 0 || p.out_dim == 0 || p.out_dim > p.in_dim, PVEC_CORRUPT,
                    "pca: dimensions out of range");
-    PVEC_RETURN_IF((flags & ~kFlagRotated) != 0, PVEC_CORRUPT, "pca: unknown flags");
+    const uint32_t known = version >= 2 ? (kFlagRotated | kFlagStructured) : kFlagRotated;
+    PVEC_RETURN_IF((flags & ~known) != 0, PVEC_CORRUPT, "pca: unknown flags");
     PVEC_RETURN_IF(!(p.explained_variance >= 0.0f && p.explained_variance <= 1.0f), PVEC_CORRUPT,
                    "pca: explained variance out of range");
     p.rotated = (flags & kFlagRotated) != 0;
+    p.structured = (flags & kFlagStructured) != 0;
+    PVEC_RETURN_IF(p.structured && (p.out_dim != p.in_dim || !p.rotated), PVEC_CORRUPT,
+                   "pca: a structured rotation keeps every dimension and is rotated");
     // 64-bit arithmetic: in_dim * (out_dim + 1) * 4 cannot overflow it for u32 dims.
-    const uint64_t floats = static_cast<uint64_t>(p.in_dim) * (static_cast<uint64_t>(p.out_dim) + 1);
-    PVEC_RETURN_IF(static_cast<uint64_t>(size - kHeader) != floats * 4, PVEC_CORRUPT,
+    const uint64_t body = p.structured
+                              ? static_cast<uint64_t>(p.in_dim) * 4 + 8
+                              : static_cast<uint64_t>(p.in_dim) *
+                                    (static_cast<uint64_t>(p.out_dim) + 1) * 4;
+    PVEC_RETURN_IF(static_cast<uint64_t>(size - kHeader) != body, PVEC_CORRUPT,
                    "pca: size does not match the dimensions");
     p.mean.resize(p.in_dim);
-    p.components.resize(static_cast<std::size_t>(p.in_dim) * p.out_dim);
     const uint8_t *cur = data + kHeader;
     for (float &f : p.mean) {
         f = get_f32(cur);
         cur += 4;
     }
-    for (float &f : p.components) {
-        f = get_f32(cur);
-        cur += 4;
+    if (p.structured) {
+        p.seed = uint64_t{get_u32(cur)} | uint64_t{get_u32(cur + 4)} << 32;
+    } else {
+        p.components.resize(static_cast<std::size_t>(p.in_dim) * p.out_dim);
+        for (float &f : p.components) {
+            f = get_f32(cur);
+            cur += 4;
+        }
     }
     for (const auto *v : {&p.mean, &p.components}) {
         for (float f : *v) {
@@ -209,7 +305,48 @@ Status fit(const float *sample, std::size_t n, std::size_t in_dim, std::size_t o
     return Status::ok();
 }
 
+Status fit_rotation(const float *sample, std::size_t n, std::size_t in_dim, uint64_t seed,
+                    Pca *out) {
+    PVEC_RETURN_IF(out == nullptr || (sample == nullptr && n != 0), PVEC_MISUSE,
+                   "rotation: NULL argument");
+    PVEC_RETURN_IF(n < 1, PVEC_RANGE, "rotation: need at least 1 sample vector");
+    PVEC_RETURN_IF(in_dim == 0 || in_dim > 0xffffffffu, PVEC_RANGE,
+                   "rotation: dimension out of range");
+    std::vector<double> mean(in_dim, 0.0);
+    for (std::size_t j = 0; j < n; ++j) {
+        for (std::size_t i = 0; i < in_dim; ++i) {
+            const float v = sample[j * in_dim + i];
+            PVEC_RETURN_IF(!std::isfinite(v), PVEC_INVALID, "rotation: non-finite sample value");
+            mean[i] += v;
+        }
+    }
+    Pca p;
+    p.in_dim = static_cast<uint32_t>(in_dim);
+    p.out_dim = static_cast<uint32_t>(in_dim);
+    p.rotated = true;
+    p.structured = true;
+    p.seed = seed;
+    p.explained_variance = 1.0f;
+    p.mean.resize(in_dim);
+    for (std::size_t i = 0; i < in_dim; ++i) {
+        p.mean[i] = static_cast<float>(mean[i] / static_cast<double>(n));
+    }
+    *out = std::move(p);
+    return Status::ok();
+}
+
 void project(const Pca &pca, const float *x, float *y) {
+    if (pca.structured) {
+        std::vector<double> t(pca.in_dim);
+        for (std::size_t i = 0; i < pca.in_dim; ++i) {
+            t[i] = static_cast<double>(x[i]) - pca.mean[i];
+        }
+        structured_apply(pca, t.data(), false);
+        for (std::size_t i = 0; i < pca.in_dim; ++i) {
+            y[i] = static_cast<float>(t[i]);
+        }
+        return;
+    }
     // The centring is recomputed per row rather than held in a scratch buffer: no allocation per
     // call, and centring before multiplying keeps the precision that C x - C mean would lose.
     const float *m = pca.mean.data();
@@ -220,6 +357,14 @@ void project(const Pca &pca, const float *x, float *y) {
 }
 
 void project_direction(const Pca &pca, const float *q, float *y) {
+    if (pca.structured) {
+        std::vector<double> t(q, q + pca.in_dim);
+        structured_apply(pca, t.data(), false);
+        for (std::size_t i = 0; i < pca.in_dim; ++i) {
+            y[i] = static_cast<float>(t[i]);
+        }
+        return;
+    }
     for (std::size_t r = 0; r < pca.out_dim; ++r) {
         y[r] = lane_dot(pca.components.data() + r * pca.in_dim, pca.in_dim,
                         [&](std::size_t i) { return q[i]; });
@@ -232,6 +377,26 @@ float mean_dot(const Pca &pca, const float *q) {
         s += static_cast<double>(q[i]) * pca.mean[i];
     }
     return static_cast<float>(s);
+}
+
+void back_project(const Pca &pca, const float *y, float *x) {
+    if (pca.structured) {
+        std::vector<double> t(y, y + pca.out_dim);
+        structured_apply(pca, t.data(), true);
+        for (std::size_t i = 0; i < pca.in_dim; ++i) {
+            x[i] = static_cast<float>(pca.mean[i] + t[i]);
+        }
+        return;
+    }
+    for (std::size_t i = 0; i < pca.in_dim; ++i) {
+        x[i] = pca.mean[i];
+    }
+    for (std::size_t r = 0; r < pca.out_dim; ++r) {
+        const float *row = &pca.components[r * pca.in_dim];
+        for (std::size_t i = 0; i < pca.in_dim; ++i) {
+            x[i] += row[i] * y[r];
+        }
+    }
 }
 
 }  // namespace pocketvec::pca

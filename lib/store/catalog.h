@@ -29,7 +29,8 @@ constexpr uint32_t kRawLast = kRawF16;
 constexpr uint32_t kTrainNever = 0xFFFFFFFFu;
 constexpr uint32_t kFlagPcaRotate = 0x1u;
 // The collection's chunks carry errs (store/chunk_format.h): set when a collection with a raw tier
-// is trained (or imports a model) by format 4 code, cleared when it loses its model. Collections
+// is trained (or imports a model) by format 4 code with codes exact mode can bound (f16, bf16,
+// fp8, int8, int4; search::codes_bound_scores), cleared otherwise. Collections
 // trained before format 4 lack it until they are trained again.
 constexpr uint32_t kFlagSlotErrors = 0x2u;
 // Raw vectors are stored per chunk (store/raw_chunks.h) in pvec_c<id>_rawchunks instead of one row

@@ -1162,9 +1162,9 @@ Status Collection::import_model(const uint8_t *blob, std::size_t size) {
     PVEC_RETURN_IF(s->model && s->meta.raw_tier == kRawNone && s->count > 0, PVEC_UNSUPPORTED,
                    "re-encoding a trained collection needs its raw tier (the codes are lossy)");
     const std::string codec_name = codec::codec_name(m->codec.id);
-    const uint32_t pca_dim = m->pca ? m->pca->out_dim : 0;
+    const uint32_t pca_dim = m->pca_dim();
     const uint32_t flags =
-        m->pca && m->pca->rotated ? (s->meta.flags | kFlagPcaRotate) : s->meta.flags;
+        pca_dim > 0 && m->pca->rotated ? (s->meta.flags | kFlagPcaRotate) : s->meta.flags;
     {
         // Checked as strictly as a definition read from the file, so that an import never
         // writes a collection that the next open would refuse.
@@ -1200,9 +1200,11 @@ Status Collection::encode_all(const Snapshot &s, Draft &d,
     // New chunks under the new model, built from the best source of each original vector.
     d.meta.codec = codec_name;
     d.meta.pca_dim = pca_dim;
-    // Chunks carry code errors whenever there are codes to bound and raw vectors to rescore from.
+    // Chunks carry code errors whenever there are raw vectors to rescore from and codes whose scan
+    // scores the errors bound (not binary or rabitq codes: exact mode refuses them).
+    const bool bounded = model && d.meta.raw_tier != kRawNone && search::codes_bound_scores(*model);
     d.meta.flags = (flags & ~(kFlagSlotErrors | kFlagRawChunks)) | (d.meta.flags & kFlagRawChunks) |
-                   (model && d.meta.raw_tier != kRawNone ? kFlagSlotErrors : 0u);
+                   (bounded ? kFlagSlotErrors : 0u);
     d.meta.code_bytes = static_cast<uint32_t>(model ? model->code_bytes() : dim_ * 4);
     const bool with_err = (d.meta.flags & kFlagSlotErrors) != 0;
     std::vector<std::shared_ptr<ResidentChunk>> chunks;

@@ -580,6 +580,13 @@ Status Database::create_collection(const std::string &name, const CollectionSpec
                    "unknown codec '" + spec.codec + "'");
     PVEC_RETURN_IF(spec.pca_dim >= spec.dim, PVEC_RANGE,
                    "pca_dim must be smaller than the dimension");
+    // A codec whose trained codes would be larger than the float32 vectors (rabitq's 4 bytes of
+    // factors at a tiny dimension) could never train: refused now, not at every write.
+    PVEC_RETURN_IF(codec::code_bytes(codec_id, spec.pca_dim ? spec.pca_dim : spec.dim) >
+                       std::size_t{4} * spec.dim,
+                   PVEC_RANGE,
+                   "codec '" + spec.codec + "' would store more bytes per vector than float32 at " +
+                       "this dimension");
     PVEC_RETURN_IF(spec.raw_tier > kRawLast, PVEC_INVALID, "unknown raw tier");
     PVEC_RETURN_IF((spec.flags & ~kFlagPcaRotate) != 0, PVEC_INVALID, "unknown collection flags");
     PVEC_RETURN_IF(readonly_, PVEC_READONLY, "the database is open read-only");

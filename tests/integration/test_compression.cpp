@@ -127,6 +127,7 @@ struct CodecCase {
     // One bit per dimension weighs every dimension alike: binary is tested on a flat spectrum
     // (like real embeddings), not the steep one the other codecs meet.
     bool decay;
+    uint32_t code_bytes = 0;  // 0: kDim * bits / 8
 };
 
 // Names the case in test output (instead of GoogleTest's byte dump).
@@ -151,7 +152,8 @@ TEST_P(Codecs, TrainedCodesHaveTheirSizeAndRescoringRestoresRecall) {
         }
         const auto info = info_of(s.c);
         EXPECT_EQ(info.trained, 1u);
-        EXPECT_EQ(info.code_bytes, (kDim * cc.bits + 7) / 8);
+        EXPECT_EQ(info.code_bytes, cc.code_bytes ? cc.code_bytes : (kDim * cc.bits + 7) / 8);
+        EXPECT_EQ(info.code_dim, kDim);
         EXPECT_STREQ(info.codec, cc.codec);
         EXPECT_EQ(info.count, kCount);
         const double r1 = recall(s.c, s, metric, 1), rr = recall(s.c, s, metric, cc.r);
@@ -181,7 +183,12 @@ INSTANTIATE_TEST_SUITE_P(All, Codecs,
                                            CodecCase{"int8", 8, 0.95, 1.0, 4, true},
                                            CodecCase{"int4", 4, 0.60, 0.96, 4, true},
                                            // 48 bits are few for binary; chance is 0.003
-                                           CodecCase{"binary", 1, 0.08, 0.35, 10, false}),
+                                           CodecCase{"binary", 1, 0.08, 0.35, 10, false},
+                                           // bit planes in 4-byte groups + 4 bytes of factors
+                                           // (measured 0.23-0.25 / 0.78-0.82 and 0.50-0.56 /
+                                           // 0.90-0.92: above binary's 0.12-0.14 / 0.45-0.49)
+                                           CodecCase{"rabitq", 1, 0.18, 0.70, 10, false, 12},
+                                           CodecCase{"rabitq2", 2, 0.42, 0.82, 4, false, 20}),
                          [](const auto &info) { return std::string(info.param.codec); });
 
 TEST(Compression, AutomaticTrainingAtTheThreshold) {
@@ -348,6 +355,121 @@ TEST(Compression, GetReconstructsFromCodesWithoutRawTier) {
     }
     EXPECT_GT(dot / std::sqrt(gn * xn), 0.999);
     EXPECT_NEAR(std::sqrt(gn), std::sqrt(xn), 1e-3 * std::sqrt(xn));  // the original norm
+}
+
+// rabitq without a raw tier: get reconstructs (cosine: with the original norm), the model moves
+// to another file with identical results, and the codes survive a reopen.
+TEST(Compression, RabitqReconstructsExportsAndReopens) {
+    for (const char *codec : {"rabitq", "rabitq2"}) {
+        SCOPED_TRACE(codec);
+        TempDb a_path, b_path;
+        std::vector<std::vector<int64_t>> before;
+        {
+            Store a, b;
+            a.db = open_db(a_path.path());
+            a.c = create_with(a.db, "q", codec, PVEC_METRIC_COSINE, PVEC_RAW_NONE);
+            fill(a.c, a, 71, false);
+            PV_OK(pvec_collection_train(a.c, nullptr, nullptr));
+            EXPECT_EQ(info_of(a.c).code_dim, kDim);
+            std::vector<float> got(kDim);
+            for (std::size_t k : {0u, 5u, 17u}) {
+                PV_OK(pvec_get(a.c, a.items[k].id, got.data(), kDim, nullptr, nullptr));
+                double dot = 0, gn = 0, xn = 0;
+                for (std::size_t i = 0; i < kDim; ++i) {
+                    dot += double(got[i]) * a.items[k].vec[i];
+                    gn += double(got[i]) * got[i];
+                    xn += double(a.items[k].vec[i]) * a.items[k].vec[i];
+                }
+                EXPECT_GT(dot / std::sqrt(gn * xn), std::string(codec) == "rabitq" ? 0.7 : 0.85);
+                EXPECT_NEAR(std::sqrt(gn), std::sqrt(xn), 1e-3 * std::sqrt(xn));
+            }
+            for (std::size_t q = 0; q < a.queries.size() / kDim; ++q) {
+                before.push_back(search_with(a.c, &a.queries[q * kDim], 10, 1));
+            }
+            void *blob = nullptr;
+            std::size_t size = 0;
+            PV_OK(pvec_model_export(a.c, &blob, &size, nullptr));
+            b.db = open_db(b_path.path());
+            b.c = create_with(b.db, "other", "f32", PVEC_METRIC_COSINE, PVEC_RAW_NONE);
+            fill(b.c, b, 71, false);
+            PV_OK(pvec_model_import(b.c, blob, size, nullptr));
+            pvec_free(blob);
+            EXPECT_STREQ(info_of(b.c).codec, codec);
+            EXPECT_EQ(info_of(b.c).code_dim, kDim);
+            for (std::size_t q = 0; q < a.queries.size() / kDim; ++q) {
+                std::vector<float> sa, sb;
+                EXPECT_EQ(search_with(a.c, &a.queries[q * kDim], 10, 1, &sa),
+                          search_with(b.c, &a.queries[q * kDim], 10, 1, &sb));
+                EXPECT_EQ(sa, sb);
+            }
+        }
+        Store s;
+        s.db = open_db(a_path.path());
+        s.c = open_coll(s.db, "q");
+        s.queries = clustered(40, kDim, 71 + 1000, false);
+        EXPECT_EQ(info_of(s.c).code_bytes, std::string(codec) == "rabitq" ? 12u : 20u);
+        for (std::size_t q = 0; q < s.queries.size() / kDim; ++q) {
+            EXPECT_EQ(search_with(s.c, &s.queries[q * kDim], 10, 1), before[q]);
+        }
+    }
+}
+
+// Training that rabitq cannot do is refused with PVEC_RANGE and changes nothing.
+TEST(Compression, RabitqRefusesTooFewVectorsAndTinyDimensions) {
+    TempDb tmp;
+    pvec_db *db = open_db(tmp.path());
+    pvec_collection *one = create_with(db, "one", "rabitq", PVEC_METRIC_L2, PVEC_RAW_ZSTD_F32);
+    const std::vector<float> v = clustered(1, kDim, 5);
+    PV_OK(pvec_add(one, 1, v.data(), kDim, nullptr, nullptr));
+    char *err = nullptr;
+    EXPECT_EQ(pvec_collection_train(one, nullptr, &err), PVEC_RANGE);
+    ASSERT_NE(err, nullptr);
+    EXPECT_NE(std::string(err).find("two vectors"), std::string::npos) << err;
+    pvec_free(err);
+    err = nullptr;
+    EXPECT_EQ(info_of(one).trained, 0u);
+    EXPECT_EQ(info_of(one).count, 1u);
+    pvec_collection_close(one);
+
+    // At dimension 1 (rabitq) or 2 (rabitq2) a code would outweigh the float32 vector: such a
+    // collection is refused at creation, and a switch to the codec at training.
+    pvec_collection_options o = PVEC_COLLECTION_OPTIONS_INIT;
+    o.dim = 1;
+    o.codec = "rabitq";
+    o.train_threshold = PVEC_TRAIN_NEVER;
+    pvec_collection *tiny = nullptr;
+    EXPECT_EQ(pvec_collection_create(db, "tiny", &o, &tiny, &err), PVEC_RANGE);
+    EXPECT_EQ(tiny, nullptr);
+    ASSERT_NE(err, nullptr);
+    pvec_free(err);
+    err = nullptr;
+    o.dim = 2;
+    o.codec = "rabitq2";
+    EXPECT_EQ(pvec_collection_create(db, "tiny", &o, &tiny, nullptr), PVEC_RANGE);
+    o.codec = "rabitq";
+    PV_OK(pvec_collection_create(db, "tiny", &o, &tiny, nullptr));  // 8 bytes: as float32
+    pvec_collection_close(tiny);
+    PV_OK(pvec_collection_drop(db, "tiny", nullptr));
+    o.dim = 1;
+    o.codec = "f32";
+    o.raw_tier = PVEC_RAW_ZSTD_F32;
+    PV_OK(pvec_collection_create(db, "tiny", &o, &tiny, nullptr));
+    for (int64_t id = 0; id < 10; ++id) {
+        const float x = 1.0f + float(id);
+        PV_OK(pvec_add(tiny, id, &x, 1, nullptr, nullptr));
+    }
+    pvec_train_options t = PVEC_TRAIN_OPTIONS_INIT;
+    t.codec = "rabitq";
+    EXPECT_EQ(pvec_collection_train(tiny, &t, &err), PVEC_RANGE);
+    ASSERT_NE(err, nullptr);
+    EXPECT_NE(std::string(err).find("larger than the float32"), std::string::npos) << err;
+    pvec_free(err);
+    EXPECT_EQ(info_of(tiny).trained, 0u);
+    EXPECT_STREQ(info_of(tiny).codec, "f32");
+    EXPECT_EQ(info_of(tiny).code_bytes, 4u);
+    EXPECT_EQ(info_of(tiny).count, 10u);
+    pvec_collection_close(tiny);
+    PV_OK(pvec_db_close(db));
 }
 
 TEST(Compression, FileHoldsLittleMoreThanTheCodes) {

@@ -1,8 +1,10 @@
 # Runs `pocketvec eval --json` on a dataset that lives outside the repository and checks each
-# JSON line: every configuration reports a recall_at_10 (none failed), f32 (exact) reaches 1.000.
+# JSON line: every configuration reports a recall_at_10 (none failed), f32 (exact) reaches 1.000,
+# and, when MIN_RECALL is given, every configuration reaches at least it.
 # Reports a skip when the dataset is absent (ctest sees the "SKIP:" line through
 # SKIP_REGULAR_EXPRESSION, as in dataset_demo.cmake).
-#   cmake -DTOOL=path/to/pocketvec -DDATA_DIR=dir -DCONFIGS=f32,int8+r4 -P eval_dataset.cmake
+#   cmake -DTOOL=path/to/pocketvec -DDATA_DIR=dir -DCONFIGS=f32,int8+r4 [-DMIN_RECALL=0.99]
+#         -P eval_dataset.cmake
 cmake_minimum_required(VERSION 3.16) # IN_LIST (policy CMP0057) in a -P script
 if(NOT EXISTS "${DATA_DIR}/base.fvecs")
     message("SKIP: dataset not found at ${DATA_DIR}")
@@ -40,6 +42,9 @@ while(_left GREATER 0)
         message(FATAL_ERROR "a line without recall_at_10: ${_line}")
     endif()
     set(_recall "${CMAKE_MATCH_1}")
+    if(DEFINED MIN_RECALL AND _recall LESS MIN_RECALL)
+        message(FATAL_ERROR "recall_at_10 ${_recall} is below ${MIN_RECALL}: ${_line}")
+    endif()
     if(_line MATCHES "^{\"config\": \"f32\",")
         set(_f32_seen ON)
         if(NOT _recall STREQUAL "1.000")

@@ -21,8 +21,10 @@ namespace pocketvec::codec {
 namespace {
 
 constexpr std::size_t kOddDims[] = {1, 3, 7, 15, 17, 33, 100, 383, 384};
-constexpr CodecId kAllCodecs[] = {CodecId::f32,  CodecId::f16,  CodecId::bf16, CodecId::e4m3,
-                                  CodecId::e5m2, CodecId::int8, CodecId::int4, CodecId::binary};
+constexpr CodecId kAllCodecs[] = {CodecId::f32,    CodecId::f16,    CodecId::bf16,
+                                  CodecId::e4m3,   CodecId::e5m2,   CodecId::int8,
+                                  CodecId::int4,   CodecId::binary, CodecId::rabitq,
+                                  CodecId::rabitq2};
 
 uint32_t bits_of(float f) {
     uint32_t u;
@@ -123,6 +125,28 @@ CodecParams float_params(CodecId id, uint32_t dim) {
     return p;
 }
 
+// A rabitq / rabitq2 code read back by the format's definition (codec.h, docs/format.md):
+// planes of 4 * ceil(dim / 32) bytes, then f16 alpha / scale and f16 |x| / scale.
+struct RabitqRef {
+    std::vector<double> level;  // xb_i
+    double alpha = 0;
+    double norm = 0;
+};
+
+RabitqRef rabitq_ref(const CodecParams &p, const uint8_t *code) {
+    const std::size_t pb = 4 * ((p.dim + 31) / 32);
+    auto bit = [&](const uint8_t *plane, std::size_t i) { return (plane[i / 8] >> (i % 8)) & 1; };
+    RabitqRef r;
+    for (std::size_t i = 0; i < p.dim; ++i) {
+        r.level.push_back(p.id == CodecId::rabitq ? bit(code, i) - 0.5
+                                                  : 2.0 * bit(code, i) + bit(code + pb, i) - 1.5);
+    }
+    const uint8_t *f = code + (p.id == CodecId::rabitq ? 1 : 2) * pb;
+    r.alpha = double(f16_to_f32(uint16_t(f[0] | f[1] << 8))) * p.scale;
+    r.norm = double(f16_to_f32(uint16_t(f[2] | f[3] << 8))) * p.scale;
+    return r;
+}
+
 // --- names and sizes ----------------------------------------------------------------------------
 
 TEST(Codec, NamesAndSizes) {
@@ -134,7 +158,25 @@ TEST(Codec, NamesAndSizes) {
     CodecId dummy;
     EXPECT_FALSE(codec_from_name("int2", &dummy));
     EXPECT_FALSE(codec_from_name("", &dummy));
-    EXPECT_FALSE(codec_from_code(8, &dummy));
+    EXPECT_FALSE(codec_from_code(10, &dummy));
+    // Stored in files: pinned.
+    EXPECT_EQ(static_cast<uint32_t>(CodecId::rabitq), 8u);
+    EXPECT_EQ(static_cast<uint32_t>(CodecId::rabitq2), 9u);
+    EXPECT_STREQ(codec_name(CodecId::rabitq), "rabitq");
+    EXPECT_STREQ(codec_name(CodecId::rabitq2), "rabitq2");
+    EXPECT_TRUE(codec_needs_training(CodecId::rabitq));
+    EXPECT_TRUE(codec_needs_training(CodecId::rabitq2));
+    EXPECT_TRUE(is_rabitq(CodecId::rabitq2));
+    EXPECT_FALSE(is_rabitq(CodecId::binary));
+    // Bit planes in whole 4-byte groups, then 4 bytes of factors.
+    EXPECT_EQ(code_bytes(CodecId::rabitq, 1), 8u);
+    EXPECT_EQ(code_bytes(CodecId::rabitq, 32), 8u);
+    EXPECT_EQ(code_bytes(CodecId::rabitq, 33), 12u);
+    EXPECT_EQ(code_bytes(CodecId::rabitq, 100), 20u);
+    EXPECT_EQ(code_bytes(CodecId::rabitq, 384), 52u);
+    EXPECT_EQ(code_bytes(CodecId::rabitq2, 1), 12u);
+    EXPECT_EQ(code_bytes(CodecId::rabitq2, 100), 36u);
+    EXPECT_EQ(code_bytes(CodecId::rabitq2, 384), 100u);
     EXPECT_EQ(code_bytes(CodecId::f32, 3), 12u);
     EXPECT_EQ(code_bytes(CodecId::f16, 3), 6u);
     EXPECT_EQ(code_bytes(CodecId::bf16, 384), 768u);
@@ -488,6 +530,113 @@ TEST(Codec, BinaryThresholdsAndBits) {
     }
 }
 
+// rabitq / rabitq2 codes as documented: the sign plane, rabitq2's outer level on the largest
+// |x_i| with the best cosine over every count, the factors, zero tails, and decode's point.
+TEST(Codec, RabitqEncodesTheDocumentedCode) {
+    std::mt19937_64 rng(77);
+    std::normal_distribution<float> g(0.0f, 1.0f);
+    for (CodecId id : {CodecId::rabitq, CodecId::rabitq2}) {
+        for (std::size_t dim : kOddDims) {
+            SCOPED_TRACE(std::string(codec_name(id)) + " dim " + std::to_string(dim));
+            const std::size_t n = 50;
+            std::vector<float> x(n * dim);
+            for (std::size_t k = 0; k < x.size(); ++k) {
+                x[k] = g(rng) * (1.0f + static_cast<float>(k % 5));
+            }
+            std::fill(x.begin() + 7 * dim, x.begin() + 8 * dim, 0.0f);  // the zero vector
+            CodecParams p;
+            ASSERT_TRUE(train(id, x.data(), n, dim, &p).is_ok());
+            ASSERT_TRUE(validate(p).is_ok());
+            const std::size_t bytes = code_bytes(id, dim);
+            const std::size_t pb = 4 * ((dim + 31) / 32);
+            std::vector<uint8_t> code(bytes);
+            std::vector<float> y(dim);
+            double max_norm = 0;
+            for (std::size_t j = 0; j < n; ++j) {
+                const float *v = &x[j * dim];
+                double n2 = 0;
+                for (std::size_t i = 0; i < dim; ++i) {
+                    n2 += double(v[i]) * v[i];
+                }
+                max_norm = std::max(max_norm, std::sqrt(n2));
+                encode(p, v, code.data());
+                const RabitqRef r = rabitq_ref(p, code.data());
+                for (std::size_t plane = 0; plane < (id == CodecId::rabitq ? 1u : 2u); ++plane) {
+                    for (std::size_t i = dim; i < 8 * pb; ++i) {
+                        ASSERT_EQ((code[plane * pb + i / 8] >> (i % 8)) & 1, 0) << "tail bit " << i;
+                    }
+                }
+                double ip = 0, xb2 = 0;
+                for (std::size_t i = 0; i < dim; ++i) {
+                    ASSERT_EQ(r.level[i] > 0, v[i] > 0) << "sign of " << i;
+                    ip += r.level[i] * v[i];
+                    xb2 += r.level[i] * r.level[i];
+                }
+                if (id == CodecId::rabitq2) {
+                    // The outer coordinates are the largest |x_i| ...
+                    float min_outer = INFINITY, max_inner = 0;
+                    std::vector<float> mags;
+                    for (std::size_t i = 0; i < dim; ++i) {
+                        if (std::fabs(r.level[i]) > 1) {
+                            min_outer = std::min(min_outer, std::fabs(v[i]));
+                        } else {
+                            max_inner = std::max(max_inner, std::fabs(v[i]));
+                        }
+                        mags.push_back(std::fabs(v[i]));
+                    }
+                    ASSERT_GE(min_outer, max_inner);
+                    // ... and their count has the best cosine of all counts.
+                    std::sort(mags.rbegin(), mags.rend());
+                    double l1 = 0;
+                    for (float m : mags) {
+                        l1 += m;
+                    }
+                    const double got = n2 > 0 ? ip / std::sqrt(xb2) : 0;
+                    double top = 0;
+                    for (std::size_t k = 0; k <= dim; ++k) {
+                        if (k > 0) {
+                            top += mags[k - 1];
+                        }
+                        const double other = (0.5 * l1 + top) / std::sqrt(0.25 * dim + 2.0 * k);
+                        ASSERT_LE(other, got * (1 + 1e-9) + 1e-12) << "k " << k;
+                    }
+                }
+                if (n2 == 0) {
+                    EXPECT_EQ(r.alpha, 0.0);
+                    EXPECT_EQ(r.norm, 0.0);
+                } else {
+                    EXPECT_NEAR(r.alpha, n2 / ip, 1e-3 * n2 / ip);  // f16: 11 bits
+                    EXPECT_NEAR(r.norm, std::sqrt(n2), 1e-3 * std::sqrt(n2));
+                }
+                decode(p, code.data(), y.data());
+                for (std::size_t i = 0; i < dim; ++i) {
+                    const double want = n2 > 0 ? (ip / xb2) * r.level[i] : 0.0;
+                    ASSERT_NEAR(y[i], want, 2e-3 * std::fabs(want) + 1e-30) << i;
+                }
+            }
+            // The scale is the power of two at or above the sample's largest norm.
+            EXPECT_GE(p.scale, max_norm);
+            EXPECT_LT(p.scale, 2 * max_norm);
+            // A vector far larger than the sample saturates its factors; they stay finite.
+            std::vector<float> big(dim, 1e6f * p.scale);
+            encode(p, big.data(), code.data());
+            const RabitqRef r = rabitq_ref(p, code.data());
+            EXPECT_TRUE(std::isfinite(r.alpha) && std::isfinite(r.norm));
+        }
+        // Extreme magnitudes still give a valid power-of-two scale and finite factors.
+        for (float mag : {3e38f, 1e-30f, 1e-44f}) {
+            const std::vector<float> s(8, mag);
+            CodecParams p;
+            ASSERT_TRUE(train(id, s.data(), 1, 8, &p).is_ok()) << mag;
+            EXPECT_TRUE(validate(p).is_ok()) << mag;
+            std::vector<uint8_t> code(code_bytes(id, 8));
+            encode(p, s.data(), code.data());
+            const RabitqRef r = rabitq_ref(p, code.data());
+            EXPECT_TRUE(std::isfinite(r.alpha) && std::isfinite(r.norm) && r.norm > 0) << mag;
+        }
+    }
+}
+
 TEST(Codec, Fp8ScaleUsesTheRange) {
     const std::size_t n = 500, dim = 16;
     std::vector<float> x = skewed_sample(n, dim, 41);
@@ -562,6 +711,26 @@ TEST(Codec, DotRowsFastMatchesScalarAndDecode) {
                     mag += std::fabs(static_cast<double>(q[i]) * y[i]);
                     norm2 += static_cast<double>(y[i]) * y[i];
                 }
+                if (is_rabitq(id)) {
+                    // The estimate alpha (xb . q) from the documented layout, not q . decode.
+                    const RabitqRef r = rabitq_ref(p, c);
+                    double est = 0.0, mag2 = 0.0;
+                    for (std::size_t i = 0; i < dim; ++i) {
+                        est += static_cast<double>(q[i]) * r.level[i];
+                        mag2 += std::fabs(static_cast<double>(q[i]) * r.level[i]);
+                    }
+                    est *= r.alpha;
+                    const double tol = 1e-5 * std::fabs(r.alpha) * mag2 + 1e-30;
+                    EXPECT_NEAR(ref[j], est, tol) << codec_name(id) << " dim " << dim;
+                    EXPECT_NEAR(fast[j], ref[j], tol) << codec_name(id) << " dim " << dim;
+                    // |x|^2 of the encoded vector, to f16 precision (not |decode|^2).
+                    double x2 = 0.0;
+                    for (std::size_t i = 0; i < dim; ++i) {
+                        x2 += static_cast<double>(x[j * dim + i]) * x[j * dim + i];
+                    }
+                    EXPECT_NEAR(decoded_norm2(p, c), x2, 2e-3 * x2) << codec_name(id) << dim;
+                    continue;
+                }
                 EXPECT_NEAR(decoded_norm2(p, c), norm2, 1e-5 * norm2) << codec_name(id) << dim;
                 if (id == CodecId::binary) {
                     int h = 0;
@@ -617,9 +786,40 @@ TEST(Codec, DotBlockMatchesScalarOverTheBlockLayout) {
                 std::vector<float> ref(n);
                 dot_block(pq, block.get(), got, *table);
                 dot_rows_scalar(pq, rows.data(), n, ref.data());
+                alignas(64) float scalar_level[256];
+                dot_block(pq, block.get(), scalar_level, *pocketvec::kernels::runnable_tables()[0]);
                 for (std::size_t v = 0; v < n; ++v) {
                     if (id == CodecId::binary) {
                         ASSERT_EQ(got[v], ref[v]) << "slot " << v;
+                        continue;
+                    }
+                    if (is_rabitq(id)) {
+                        // Integer popcounts: every level gives the scalar level's bits.
+                        ASSERT_EQ(got[v], scalar_level[v]) << "slot " << v;
+                        // The estimate against the quantized query, decoded from its planes.
+                        const RabitqRef r = rabitq_ref(p, &rows[v * bytes]);
+                        const std::size_t pg = (dim + 31) / 32;
+                        double est_q = 0.0, mag = 0.0, levels = 0.0;
+                        for (std::size_t i = 0; i < dim; ++i) {
+                            uint32_t u = 0;
+                            ASSERT_EQ(pq.query_bits, id == CodecId::rabitq ? 4u : 6u);
+                            for (uint32_t b = 0; b < pq.query_bits; ++b) {
+                                u |= ((pq.bits32[b * pg + i / 32] >> (i % 32)) & 1u) << b;
+                            }
+                            const double qi =
+                                pq.qscale * (u - ((1u << pq.query_bits) - 1) / 2.0);
+                            ASSERT_LE(std::fabs(qi - q[i]), pq.qscale / 2 * (1 + 1e-6) + 1e-30);
+                            est_q += qi * r.level[i];
+                            mag += std::fabs(qi * r.level[i]);
+                            levels += std::fabs(r.level[i]);
+                        }
+                        est_q *= r.alpha;
+                        ASSERT_NEAR(got[v], est_q, 1e-5 * std::fabs(r.alpha) * mag + 1e-30)
+                            << "slot " << v;
+                        ASSERT_LE(std::fabs(got[v] - ref[v]),
+                                  std::fabs(r.alpha) * pq.qscale / 2 * levels * (1 + 1e-5) +
+                                      1e-5 * std::fabs(r.alpha) * mag + 1e-30)
+                            << "slot " << v;
                         continue;
                     }
                     std::vector<float> y(dim);
@@ -762,8 +962,32 @@ TEST(Codec, ParamsRoundTripAndRejectDamage) {
     // A newer version is refused as such.
     CodecParams p = untrained_params(CodecId::int8, 4);
     std::vector<uint8_t> blob = p.serialize();
-    blob[4] = 2;
+    EXPECT_EQ(blob[4], 1u);
+    blob[4] = 3;
     EXPECT_EQ(CodecParams::deserialize(blob.data(), blob.size(), &p).code(), PVEC_FORMAT);
+    // rabitq blobs are version 2 (a library older than rabitq says "newer", not "damaged"); a
+    // version 1 blob cannot name them; their scale is a power of two.
+    p = untrained_params(CodecId::rabitq2, 4);
+    blob = p.serialize();
+    EXPECT_EQ(blob[4], 2u);
+    ASSERT_TRUE(CodecParams::deserialize(blob.data(), blob.size(), &p).is_ok());
+    blob[4] = 1;
+    EXPECT_EQ(CodecParams::deserialize(blob.data(), blob.size(), &p).code(), PVEC_CORRUPT);
+    for (float scale : {3.0f, 0.75f, 0.0f, -2.0f}) {
+        p = untrained_params(CodecId::rabitq, 4);
+        p.scale = scale;
+        blob = p.serialize();
+        EXPECT_EQ(CodecParams::deserialize(blob.data(), blob.size(), &p).code(), PVEC_CORRUPT)
+            << scale;
+    }
+    p = untrained_params(CodecId::rabitq, 4);
+    p.scale = 0.25f;
+    blob = p.serialize();
+    EXPECT_TRUE(CodecParams::deserialize(blob.data(), blob.size(), &p).is_ok());
+    p = untrained_params(CodecId::rabitq, 4);
+    p.offset.assign(4, 0.0f);
+    blob = p.serialize();
+    EXPECT_EQ(CodecParams::deserialize(blob.data(), blob.size(), &p).code(), PVEC_CORRUPT);
     // Arrays that do not fit the codec are refused.
     p = untrained_params(CodecId::int8, 4);
     p.threshold.assign(4, 0.0f);
