@@ -267,7 +267,11 @@ PVEC_API int pvec_db_check(pvec_db *db, char **report, char **errmsg);
 #define PVEC_MAX_NAME 255u
 
 #define PVEC_RAW_NONE 0u     /* no raw tier: only the codes are kept */
-#define PVEC_RAW_ZSTD_F32 1u /* keep each original vector, zstd-compressed float32, off the scan path */
+#define PVEC_RAW_ZSTD_F32 1u /* keep each original vector, zstd-compressed float32, off the scan path:
+                                one row per vector. Prefer PVEC_RAW_F32 or PVEC_RAW_F16, stored
+                                per chunk since 0.2: zstd saves under 1% of an embedding's bytes
+                                and its rows of 1-4 KiB pack into pages only partly (files 1.2-1.5x
+                                those of PVEC_RAW_F32 for int8 codes, bench/RESULTS.md) */
 #define PVEC_RAW_F32 2u      /* keep each original vector as float32, uncompressed (zstd saves
                                 under 1% of an embedding's bytes and costs time on every write
                                 and rescoring) */
