@@ -21,7 +21,7 @@ bool by_score_then_id(const std::pair<double, int64_t> &a, const std::pair<doubl
 
 // The k-th best of `pool` (+inf when it holds fewer than k).
 double kth_of(std::vector<std::pair<double, int64_t>> pool, std::size_t k) {
-    if (pool.size() < k) {
+    if (k == 0 || pool.size() < k) {
         return kInf;
     }
     std::nth_element(pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(k - 1), pool.end(),

@@ -1020,6 +1020,10 @@ Status Collection::search_exact(const Snapshot &s, const float *query, std::size
                                 std::size_t keep, std::size_t threads,
                                 std::vector<search::Hit> found, std::vector<search::Hit> *out,
                                 uint64_t *rescored) {
+    out->clear();
+    if (k == 0) {
+        return Status::ok();  // no items left
+    }
     const model::Model &m = *s.model;
     const model::Query mq = model::prepare_query(m, query);
     const search::ScoreBounds bounds = search::score_bounds(m, mq, query);

@@ -232,6 +232,15 @@ TEST(ExactCodesApi, BatchEqualsSingleQueriesAndCountsEveryRead) {
     EXPECT_EQ(pvec_search(c, qs.data(), kDim, kK, &so, ids.data(), scores.data(), found.data(),
                           nullptr),
               PVEC_MISUSE);
+    // Every item deleted: a trained collection with nothing to find.
+    PV_OK(pvec_db_begin(db, nullptr));
+    for (std::size_t i = 0; i < kCount; ++i) {
+        PV_OK(pvec_delete(c, int64_t(1000 + i), nullptr));
+    }
+    PV_OK(pvec_db_commit(db, nullptr));
+    ASSERT_EQ(exact_search(c, qs.data(), kK, &all, &all_scores, &reads), PVEC_OK);
+    EXPECT_TRUE(all.empty());
+    EXPECT_EQ(reads, 0u);
     pvec_collection_close(c);
     PV_OK(pvec_db_close(db));
 }
@@ -371,6 +380,7 @@ TEST(ExactCodesApi, WritesAfterTrainingKeepTheAnswerExact) {
         const int64_t id = i < 800 ? int64_t(1000 + i) : int64_t(1800 + (i - 800));
         items.push_back(Item{id, std::vector<float>(v.begin() + i * kDim, v.begin() + (i + 1) * kDim)});
     }
+    PV_OK(pvec_db_begin(db, nullptr));
     for (std::size_t i = 0; i < 100; ++i) {
         for (float &x : items[i].vec) {
             x = -3.0f * x;
@@ -378,6 +388,7 @@ TEST(ExactCodesApi, WritesAfterTrainingKeepTheAnswerExact) {
         PV_OK(pvec_upsert(c, items[i].id, items[i].vec.data(), kDim, nullptr, nullptr));
         PV_OK(pvec_delete(c, items[100 + i].id, nullptr));
     }
+    PV_OK(pvec_db_commit(db, nullptr));
     items.erase(items.begin() + 100, items.begin() + 200);
     for (std::size_t qi = 0; qi < 10; ++qi) {
         const float *q = items[qi * 50].vec.data();
