@@ -2,8 +2,9 @@
 // hostile file would hold them (the approach of sqlite-vec's shadow-table fuzzers): opening the
 // collection, searching it and reading items back return OK or a defined error
 // (PVEC_CORRUPT, and PVEC_NOTFOUND for get), never crash, hang or read out of bounds.
-// Byte 0 picks the codec (f32, trained int8, trained binary), byte 1 the capacity written beside
-// the blob; the rest is the blob.
+// Byte 0 picks the codec (f32, trained int8, trained binary, or trained int8 with a binary16 raw
+// tier per chunk: its chunks carry code errors and it is also searched with PVEC_RESCORE_EXACT),
+// byte 1 the capacity written beside the blob; the rest is the blob.
 #include <pocketvec/pocketvec.h>
 #include <sqlite3.h>
 
@@ -38,8 +39,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 2) {
         return 0;
     }
-    static const char *const kCodecs[] = {"f32", "int8", "binary"};
-    const char *codec = kCodecs[data[0] % 3];
+    static const char *const kCodecs[] = {"f32", "int8", "binary", "int8"};
+    const int variant = data[0] % 4;
+    const char *codec = kCodecs[variant];
     const int64_t capacities[] = {32, 64, 256, static_cast<int64_t>(data[1])};
     const int64_t capacity = capacities[(data[1] >> 6) & 3];
 
@@ -52,6 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     o.metric = PVEC_METRIC_L2;
     o.codec = codec;
     o.train_threshold = PVEC_TRAIN_NEVER;
+    o.raw_tier = variant == 3 ? PVEC_RAW_F16 : PVEC_RAW_NONE;
     pvec_collection *c = nullptr;
     PVEC_FUZZ_CHECK(pvec_collection_create(db, "c", &o, &c, nullptr) == PVEC_OK);
     std::vector<float> v(kItems * kDim);
@@ -91,6 +94,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const int src = pvec_search(c, v.data(), kDim, 5, nullptr, found_ids, scores, &n, nullptr);
         PVEC_FUZZ_CHECK(src == PVEC_OK || src == PVEC_CORRUPT);
         PVEC_FUZZ_CHECK(n <= 5);
+        if (variant == 3) {
+            pvec_search_options so = PVEC_SEARCH_OPTIONS_INIT;
+            so.rescore = PVEC_RESCORE_EXACT;
+            const int erc = pvec_search(c, v.data(), kDim, 5, &so, found_ids, scores, &n, nullptr);
+            PVEC_FUZZ_CHECK(erc == PVEC_OK || erc == PVEC_CORRUPT);
+            PVEC_FUZZ_CHECK(n <= 5);
+        }
         std::vector<float> out(kDim);
         for (int i = 0; i < kItems; i += 7) {
             const int grc = pvec_get(c, i, out.data(), kDim, nullptr, nullptr);
