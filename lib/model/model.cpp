@@ -122,7 +122,10 @@ void reconstruct(const Model &m, const uint8_t *code, float *x) {
 }
 
 float code_error(const Model &m, const float *x, const uint8_t *code) {
-    std::vector<double> xu(x, x + m.dim);
+    // Reused per thread: this runs once per written vector.
+    thread_local std::vector<double> xu, approx;
+    thread_local std::vector<float> y;
+    xu.assign(x, x + m.dim);
     if (m.metric == Metric::cosine) {
         double n2 = 0;
         for (double v : xu) {
@@ -133,11 +136,11 @@ float code_error(const Model &m, const float *x, const uint8_t *code) {
             v *= inv;
         }
     }
-    std::vector<float> y(m.code_dim());
+    y.resize(m.code_dim());
     codec::decode(m.codec, code, y.data());
     // approx = mean + C^T y, in double; decode's own rounding (a few float ulps of each term of
     // offset + step * c, or of scale * fp8) is bounded by `slack` below.
-    std::vector<double> approx(m.dim, 0.0);
+    approx.assign(m.dim, 0.0);
     if (m.pca) {
         const pca::Pca &p = *m.pca;
         for (uint32_t i = 0; i < m.dim; ++i) {
