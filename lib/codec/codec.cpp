@@ -402,6 +402,9 @@ Status CodecParams::deserialize(const uint8_t *data, std::size_t size, CodecPara
     PVEC_RETURN_IF(!codec_from_code(id, &p.id), PVEC_CORRUPT, "codec parameters: unknown codec");
     PVEC_RETURN_IF(version == 1 && id >= kFirstCodecOfVersion2, PVEC_CORRUPT,
                    "codec parameters: a version 1 blob names a codec of version 2");
+    // Each codec has one blob version (serialize writes it), so a blob reads back as written.
+    PVEC_RETURN_IF(version == 2 && id < kFirstCodecOfVersion2, PVEC_CORRUPT,
+                   "codec parameters: a version 2 blob names a codec of version 1");
     PVEC_FORWARD_IF_ERROR(validate(p));
     *out = std::move(p);
     return Status::ok();

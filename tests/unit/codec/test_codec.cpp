@@ -973,6 +973,13 @@ TEST(Codec, ParamsRoundTripAndRejectDamage) {
     ASSERT_TRUE(CodecParams::deserialize(blob.data(), blob.size(), &p).is_ok());
     blob[4] = 1;
     EXPECT_EQ(CodecParams::deserialize(blob.data(), blob.size(), &p).code(), PVEC_CORRUPT);
+    // ... and a version 2 blob cannot name an older codec (each codec has one blob version, so
+    // every blob that reads reads back byte for byte: found by fuzz_codec_params).
+    p = untrained_params(CodecId::e4m3, 4);
+    blob = p.serialize();
+    EXPECT_EQ(blob[4], 1u);
+    blob[4] = 2;
+    EXPECT_EQ(CodecParams::deserialize(blob.data(), blob.size(), &p).code(), PVEC_CORRUPT);
     for (float scale : {3.0f, 0.75f, 0.0f, -2.0f}) {
         p = untrained_params(CodecId::rabitq, 4);
         p.scale = scale;
