@@ -195,6 +195,10 @@ Status Pca::deserialize(const uint8_t *data, std::size_t size, Pca *out) {
     p.structured = (flags & kFlagStructured) != 0;
     PVEC_RETURN_IF(p.structured && (p.out_dim != p.in_dim || !p.rotated), PVEC_CORRUPT,
                    "pca: a structured rotation keeps every dimension and is rotated");
+    // Version 2 exactly for structured rotations (serialize writes 1 otherwise), so a blob that
+    // reads reads back byte for byte.
+    PVEC_RETURN_IF(version == 2 && !p.structured, PVEC_CORRUPT,
+                   "pca: a version 2 blob without a structured rotation");
     // 64-bit arithmetic: in_dim * (out_dim + 1) * 4 cannot overflow it for u32 dims.
     const uint64_t body = p.structured
                               ? static_cast<uint64_t>(p.in_dim) * 4 + 8

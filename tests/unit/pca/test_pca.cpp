@@ -240,6 +240,9 @@ TEST(Pca, BlobRoundTripAndDamage) {
         }
     }
     EXPECT_EQ(blob[4], 1u);  // version 1 while nothing needs version 2
+    std::vector<uint8_t> as_v2 = blob;
+    as_v2[4] = 2;  // ... and a version 2 blob must hold what needs it (a structured rotation)
+    EXPECT_EQ(Pca::deserialize(as_v2.data(), as_v2.size(), &back).code(), PVEC_CORRUPT);
     std::vector<uint8_t> newer = blob;
     newer[4] = 3;
     EXPECT_EQ(Pca::deserialize(newer.data(), newer.size(), &back).code(), PVEC_FORMAT);
