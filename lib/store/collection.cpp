@@ -854,8 +854,8 @@ Status Collection::stats(CollectionStats *out) {
 Status Collection::rescore_raw(const Snapshot &s, const float *query, std::size_t k,
                                const std::vector<search::Hit> &candidates,
                                std::vector<search::Hit> *out) {
-    // Fetched in id order (the raw table's B-tree order) straight into raw[i] of candidate i,
-    // scored in the candidates' order.
+    // Fetched in storage order (read_raw_many) straight into raw[i] of candidate i, scored in the
+    // candidates' order.
     std::vector<float> raw(candidates.size() * std::size_t{dim_});
     std::vector<RawWanted> wanted(candidates.size());
     for (std::size_t i = 0; i < candidates.size(); ++i) {
