@@ -20,8 +20,10 @@ Status RawChunks::prepare() {
         return st;
     };
     PVEC_FORWARD_IF_ERROR(prep(insert_, "INSERT INTO " + table_ + "(id, data) VALUES(?1, ?2)"));
-    PVEC_FORWARD_IF_ERROR(
-        prep(grow_, "UPDATE " + table_ + " SET data = data || zeroblob(?2) WHERE id = ?1"));
+    // `||` makes TEXT of two blobs (whose length() stops at a zero byte): cast back.
+    PVEC_FORWARD_IF_ERROR(prep(grow_, "UPDATE " + table_ +
+                                          " SET data = CAST(data || zeroblob(?2) AS BLOB)"
+                                          " WHERE id = ?1"));
     return Status::ok();
 }
 

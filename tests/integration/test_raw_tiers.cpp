@@ -136,6 +136,7 @@ namespace {
 struct RawChunkRows {
     std::vector<std::vector<uint8_t>> data;  // by chunk
     bool has_row_table = false;
+    int not_blobs = 0;  // rows whose data is not of type BLOB
 };
 
 RawChunkRows read_raw_chunks(const std::string &path) {
@@ -154,6 +155,10 @@ RawChunkRows read_raw_chunks(const std::string &path) {
     sqlite3_prepare_v2(conn, "SELECT count(*) FROM sqlite_master WHERE name = 'pvec_c1_raw'", -1,
                        &s, nullptr);
     out.has_row_table = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) != 0;
+    sqlite3_finalize(s);
+    sqlite3_prepare_v2(conn, "SELECT count(*) FROM pvec_c1_rawchunks WHERE typeof(data) != 'blob'",
+                       -1, &s, nullptr);
+    out.not_blobs = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
     sqlite3_finalize(s);
     sqlite3_close(conn);
     return out;
@@ -199,6 +204,7 @@ TEST(RawChunksStore, SlotsFollowTheChunksAndDamageIsReported) {
     PV_OK(pvec_db_close(db));
     RawChunkRows rows = read_raw_chunks(tmp.path());
     EXPECT_FALSE(rows.has_row_table);
+    EXPECT_EQ(rows.not_blobs, 0) << "a grown row must stay a BLOB";
     ASSERT_EQ(rows.data.size(), 2u);
     EXPECT_EQ(rows.data[0].size(), 256 * stride);
     EXPECT_EQ(rows.data[1].size() % (32 * stride), 0u);
