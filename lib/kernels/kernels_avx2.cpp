@@ -94,7 +94,6 @@ void dot_f16_block_avx2(const float *w, const uint8_t *block, std::size_t groups
     alignas(64) float lanes[2 * kBlockVectors]; // slot s: its lo and hi sums at 2s, 2s + 1
     for (std::size_t g0 = 0; g0 < groups || g0 == 0; g0 += kChunkGroups) {
         const std::size_t g1 = std::min(groups, g0 + kChunkGroups);
-        prefetch_groups(block, g1, std::min(groups, g1 + kChunkGroups));
         for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
             __m256 acc[kAcc];
             for (std::size_t i = 0; i < kAcc; ++i) {
@@ -102,6 +101,7 @@ void dot_f16_block_avx2(const float *w, const uint8_t *block, std::size_t groups
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
+                prefetch_ahead(row, g, groups, kTile * kGroupBytes);
                 double pair;
                 std::memcpy(&pair, w + 2 * g, sizeof pair);
                 const __m256 wg = _mm256_castpd_ps(_mm256_set1_pd(pair));
@@ -131,7 +131,6 @@ void dot_fp8_block_avx2(const float *w, const uint8_t *block, std::size_t groups
     alignas(64) float lanes[4 * kBlockVectors]; // slot s: its four byte sums at 4s .. 4s + 3
     for (std::size_t g0 = 0; g0 < groups || g0 == 0; g0 += kChunkGroups) {
         const std::size_t g1 = std::min(groups, g0 + kChunkGroups);
-        prefetch_groups(block, g1, std::min(groups, g1 + kChunkGroups));
         for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
             __m256 acc[kAcc];
             for (std::size_t i = 0; i < kAcc; ++i) {
@@ -139,6 +138,7 @@ void dot_fp8_block_avx2(const float *w, const uint8_t *block, std::size_t groups
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
+                prefetch_ahead(row, g, groups, kTile * kGroupBytes);
                 const __m256 wg = _mm256_broadcast_ps(reinterpret_cast<const __m128 *>(w + 4 * g));
                 for (std::size_t i = 0; i < kAcc / 2; ++i) {
                     const __m128i bytes =

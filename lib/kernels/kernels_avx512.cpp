@@ -97,7 +97,6 @@ void dot_f16_block_avx512(const float *w, const uint8_t *block, std::size_t grou
     alignas(64) float lanes[2 * kBlockVectors]; // slot s: its lo and hi sums at 2s, 2s + 1
     for (std::size_t g0 = 0; g0 < groups || g0 == 0; g0 += kChunkGroups) {
         const std::size_t g1 = std::min(groups, g0 + kChunkGroups);
-        prefetch_groups(block, g1, std::min(groups, g1 + kChunkGroups));
         for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
             __m512 acc[kAcc];
             for (std::size_t i = 0; i < kAcc; ++i) {
@@ -105,6 +104,7 @@ void dot_f16_block_avx512(const float *w, const uint8_t *block, std::size_t grou
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
+                prefetch_ahead(row, g, groups, kTile * kGroupBytes);
                 double pair;
                 std::memcpy(&pair, w + 2 * g, sizeof pair);
                 const __m512 wg = _mm512_castpd_ps(_mm512_set1_pd(pair));
@@ -134,7 +134,6 @@ void dot_fp8_block_avx512(const float *w, const uint8_t *block, std::size_t grou
     alignas(64) float lanes[4 * kBlockVectors]; // slot s: its four byte sums at 4s .. 4s + 3
     for (std::size_t g0 = 0; g0 < groups || g0 == 0; g0 += kChunkGroups) {
         const std::size_t g1 = std::min(groups, g0 + kChunkGroups);
-        prefetch_groups(block, g1, std::min(groups, g1 + kChunkGroups));
         for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
             __m512 acc[kAcc];
             for (std::size_t i = 0; i < kAcc; ++i) {
@@ -142,6 +141,7 @@ void dot_fp8_block_avx512(const float *w, const uint8_t *block, std::size_t grou
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
+                prefetch_ahead(row, g, groups, kTile * kGroupBytes);
                 const __m512 wg = _mm512_broadcast_f32x4(_mm_loadu_ps(w + 4 * g));
                 for (std::size_t i = 0; i < kAcc / 2; ++i) {
                     const __m256i bytes =
@@ -205,6 +205,7 @@ PVEC_TARGET_VNNI void dot_u8_block_vnni(const int16_t *q, const uint8_t *block, 
     }
     const uint8_t *row = block;
     for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
+        prefetch_ahead(row, g, groups, kRowBytes);
         const int16_t *qg = q + 4 * g;
         const __m512i even = _mm512_set1_epi32(pair16(qg[0], qg[2]));
         const __m512i odd = _mm512_set1_epi32(pair16(qg[1], qg[3]));
@@ -230,6 +231,7 @@ PVEC_TARGET_VNNI void dot_u4_block_vnni(const int16_t *q, const uint8_t *block, 
     }
     const uint8_t *row = block;
     for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
+        prefetch_ahead(row, g, groups, kRowBytes);
         const int16_t *lo = q + 8 * g;
         const int16_t *hi = lo + 4;
         const __m512i q0 = _mm512_set1_epi32(pair16(lo[0], lo[2]));
@@ -260,6 +262,7 @@ hamming_block_vpopcnt(const uint32_t *q, const uint8_t *block, std::size_t group
     }
     const uint8_t *row = block;
     for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
+        prefetch_ahead(row, g, groups, kRowBytes);
         const __m512i qg = _mm512_set1_epi32(static_cast<int32_t>(q[g]));
         for (std::size_t i = 0; i < 16; ++i) {
             const __m512i x = _mm512_xor_si512(_mm512_load_si512(row + 64 * i), qg);
