@@ -220,36 +220,60 @@ PVEC_TARGET_VNNI void dot_u8_block_vnni(const int16_t *q, const uint8_t *block, 
     }
 }
 
-// int4: nibble j of each 16-bit half (bit 4j) is, in order, byte 0 lo, byte 0 hi, byte 1 lo and
-// byte 1 hi of the half's two bytes (bytes 2 and 3 in the upper half).
+// int4 with VPDPBUSD (unsigned bytes x signed bytes, four products added into each 32-bit lane):
+// the low and the high nibbles of a slot's four bytes, masked out as bytes, against the group's
+// four low-nibble and four high-nibble weights. VPDPBUSD takes int8 weights, so each weight q
+// (|q| <= kMaxQueryWeight = 63 * 64) goes in as 64 * hi + lo with |hi| <= 63 and -32 <= lo < 32,
+// and every 16 slots keep two sums, of the hi and of the lo halves: the slot's sum is
+// 64 * hi_sum + lo_sum. Both sums and that combination wrap modulo 2^32 (VPDPBUSD does not
+// saturate), which is exact because the true sum fits int32 (KernelTable's bound). Tiles of 128
+// slots (16 accumulators) walk the block chunk by chunk, the combined sums passing through `out`.
 PVEC_TARGET_VNNI void dot_u4_block_vnni(const int16_t *q, const uint8_t *block, std::size_t groups,
                                         int32_t *out) {
-    const __m512i nibble = _mm512_set1_epi32(0x000f000f);
-    __m512i acc[16];
-    for (__m512i &a : acc) {
-        a = _mm512_setzero_si512();
-    }
-    const uint8_t *row = block;
-    for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
-        prefetch_ahead(row, g, groups, kRowBytes);
-        const int16_t *lo = q + 8 * g;
-        const int16_t *hi = lo + 4;
-        const __m512i q0 = _mm512_set1_epi32(pair16(lo[0], lo[2]));
-        const __m512i q1 = _mm512_set1_epi32(pair16(hi[0], hi[2]));
-        const __m512i q2 = _mm512_set1_epi32(pair16(lo[1], lo[3]));
-        const __m512i q3 = _mm512_set1_epi32(pair16(hi[1], hi[3]));
-        for (std::size_t i = 0; i < 16; ++i) {
-            const __m512i x = _mm512_load_si512(row + 64 * i);
-            acc[i] = _mm512_dpwssd_epi32(acc[i], _mm512_and_si512(x, nibble), q0);
-            acc[i] =
-                _mm512_dpwssd_epi32(acc[i], _mm512_and_si512(_mm512_srli_epi16(x, 4), nibble), q1);
-            acc[i] =
-                _mm512_dpwssd_epi32(acc[i], _mm512_and_si512(_mm512_srli_epi16(x, 8), nibble), q2);
-            acc[i] = _mm512_dpwssd_epi32(acc[i], _mm512_srli_epi16(x, 12), q3);
+    constexpr std::size_t kLines = 8; // 64-byte lines (16 slots each) per tile
+    constexpr std::size_t kTile = kLines * 16;
+    const __m512i nibbles = _mm512_set1_epi8(0x0f);
+    // Per group of the chunk: the int8 halves as four dwords (hi of q[0..3], hi of q[4..7],
+    // lo of q[0..3], lo of q[4..7]); split once per chunk, shared by its tiles.
+    alignas(16) int32_t halves[4 * kChunkGroups];
+    for (std::size_t g0 = 0; g0 < groups || g0 == 0; g0 += kChunkGroups) {
+        const std::size_t g1 = std::min(groups, g0 + kChunkGroups);
+        for (std::size_t g = g0; g < g1; ++g) {
+            const __m128i qg = _mm_loadu_si128(reinterpret_cast<const __m128i *>(q + 8 * g));
+            const __m128i hi = _mm_srai_epi16(_mm_add_epi16(qg, _mm_set1_epi16(32)), 6);
+            const __m128i lo = _mm_sub_epi16(qg, _mm_slli_epi16(hi, 6));
+            _mm_store_si128(reinterpret_cast<__m128i *>(halves + 4 * (g - g0)),
+                            _mm_packs_epi16(hi, lo));
         }
-    }
-    for (std::size_t i = 0; i < 16; ++i) {
-        _mm512_store_si512(out + 16 * i, acc[i]);
+        for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
+            __m512i acc_hi[kLines], acc_lo[kLines];
+            for (std::size_t i = 0; i < kLines; ++i) {
+                acc_hi[i] = _mm512_setzero_si512();
+                acc_lo[i] = g0 == 0 ? _mm512_setzero_si512() : _mm512_load_si512(out + t + 16 * i);
+            }
+            const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
+            for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
+                prefetch_ahead(row, g, groups, kTile * kGroupBytes);
+                const int32_t *h = halves + 4 * (g - g0);
+                const __m512i lo_hi = _mm512_set1_epi32(h[0]);
+                const __m512i hi_hi = _mm512_set1_epi32(h[1]);
+                const __m512i lo_lo = _mm512_set1_epi32(h[2]);
+                const __m512i hi_lo = _mm512_set1_epi32(h[3]);
+                for (std::size_t i = 0; i < kLines; ++i) {
+                    const __m512i x = _mm512_load_si512(row + 64 * i);
+                    const __m512i c_lo = _mm512_and_si512(x, nibbles);
+                    const __m512i c_hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), nibbles);
+                    acc_hi[i] = _mm512_dpbusd_epi32(acc_hi[i], c_lo, lo_hi);
+                    acc_hi[i] = _mm512_dpbusd_epi32(acc_hi[i], c_hi, hi_hi);
+                    acc_lo[i] = _mm512_dpbusd_epi32(acc_lo[i], c_lo, lo_lo);
+                    acc_lo[i] = _mm512_dpbusd_epi32(acc_lo[i], c_hi, hi_lo);
+                }
+            }
+            for (std::size_t i = 0; i < kLines; ++i) {
+                _mm512_store_si512(out + t + 16 * i,
+                                   _mm512_add_epi32(_mm512_slli_epi32(acc_hi[i], 6), acc_lo[i]));
+            }
+        }
     }
 }
 
