@@ -4,7 +4,7 @@
 //  - f16, e4m3, e5m2: VCVTPH2PS (part of AVX-512F); an fp8 byte becomes the binary16 it equals
 //    (e5m2 exactly; e4m3 divided by 2^8, undone once per score).
 //  - int8, int4, binary: code_x86.hpp over 512-bit registers; and, in the variants this unit
-//    offers when the CPU has them, VPDPBUSD (AVX512-VNNI) for int8/int4 and VPOPCNTD
+//    offers when the CPU has them, VPDPWSSD / VPDPBUSD (AVX512-VNNI) for int8 / int4 and VPOPCNTD
 //    (AVX512-VPOPCNTDQ) for binary. Those kernels carry a target attribute, so only they are
 //    compiled for the extension, and dispatch puts them in a table only when cpuid reports it.
 // GCC 12's AVX-512 headers build some results from _mm512_undefined_*(), which its own
@@ -89,6 +89,10 @@ void dot_bf16_block_avx512(const float *w, const uint8_t *block, std::size_t gro
     dot_bf16_block_tiled<Arch>(w, block, groups, out);
 }
 
+#ifndef XF16_ACC
+#define XF16_ACC 8
+#define XF16_PF 2
+#endif
 // f16: each 32-byte half of a 64-byte line is 8 slots x (lo, hi); converted, its lanes alternate
 // lo/hi of one slot, so the weights alternate too and the two halves are added once per tile.
 void dot_f16_block_avx512(const float *w, const uint8_t *block, std::size_t groups, float *out) {
@@ -124,49 +128,63 @@ void dot_f16_block_avx512(const float *w, const uint8_t *block, std::size_t grou
     }
 }
 
-// fp8: 8 slots (32 bytes) widen to 32 binary16 lanes; each converted half holds 4 slots x 4 bytes.
+// fp8: one 64-byte load is 16 slots x 4 bytes. Each byte becomes the binary16 it equals without
+// widening: as 16-bit words the loaded line holds (b0, b1) and (b2, b3) of every slot, so the odd
+// bytes already sit in the high byte of a word and a 16-bit shift moves the even ones there. An
+// e5m2 byte in the high byte of a word is that binary16; an e4m3 byte s.eeee.mmm becomes
+// s.0eeee.mmm0000000, e4m3(b) * 2^-8 (subnormals included: VCVTPH2PS converts binary16
+// subnormals to normal floats, so no FMA ever sees a denormal input), undone once per score.
+// Converted, the lanes of the even words hold (b0, b2) and those of the odd words (b1, b3) of 8
+// slots, so each slot keeps two sums, (b0, b1) and (b2, b3), added once at the end.
 template <bool kE4m3>
 void dot_fp8_block_avx512(const float *w, const uint8_t *block, std::size_t groups, float *out) {
-    constexpr std::size_t kAcc = 8;
-    constexpr std::size_t kTile = kAcc * 4; // slots
-    const __m512i sign = _mm512_set1_epi16(static_cast<short>(0x8000));
-    const __m512i magnitude = _mm512_set1_epi16(0x3f80);
-    alignas(64) float lanes[4 * kBlockVectors]; // slot s: its four byte sums at 4s .. 4s + 3
+    constexpr std::size_t kLines = 8;              // 64-byte lines (16 slots each) per tile
+    constexpr std::size_t kTile = kLines * 16;     // slots
+    const __m512i keep = _mm512_set1_epi32(kE4m3 ? static_cast<int>(0xbf80bf80u)
+                                                 : static_cast<int>(0xff00ff00u));
+    alignas(64) float lanes[2 * kBlockVectors]; // slot s: its (b0, b1) and (b2, b3) sums
     for (std::size_t g0 = 0; g0 < groups || g0 == 0; g0 += kChunkGroups) {
         const std::size_t g1 = std::min(groups, g0 + kChunkGroups);
         for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
-            __m512 acc[kAcc];
-            for (std::size_t i = 0; i < kAcc; ++i) {
-                acc[i] = g0 == 0 ? _mm512_setzero_ps() : _mm512_load_ps(lanes + 4 * t + 16 * i);
+            __m512 acc[2 * kLines]; // line i: slots 0-7 in acc[2i], slots 8-15 in acc[2i + 1]
+            for (std::size_t i = 0; i < 2 * kLines; ++i) {
+                acc[i] = g0 == 0 ? _mm512_setzero_ps() : _mm512_load_ps(lanes + 2 * t + 16 * i);
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
                 prefetch_ahead(row, g, groups, kTile * kGroupBytes);
                 const __m512 wg = _mm512_broadcast_f32x4(_mm_loadu_ps(w + 4 * g));
-                for (std::size_t i = 0; i < kAcc / 2; ++i) {
-                    const __m256i bytes =
-                        _mm256_load_si256(reinterpret_cast<const __m256i *>(row + 32 * i));
-                    __m512i h = _mm512_slli_epi16(_mm512_cvtepu8_epi16(bytes), 8);
+                const __m512 w_even = _mm512_permute_ps(wg, _MM_SHUFFLE(2, 0, 2, 0));
+                const __m512 w_odd = _mm512_permute_ps(wg, _MM_SHUFFLE(3, 1, 3, 1));
+                for (std::size_t i = 0; i < kLines; ++i) {
+                    const __m512i x = _mm512_load_si512(row + 64 * i);
+                    __m512i even = _mm512_slli_epi16(x, 8);
+                    __m512i odd = x;
                     if (kE4m3) {
-                        // s.eeee.mmm -> s.0eeee.mmm0000000: e4m3(b) * 2^-8 as binary16.
-                        h = _mm512_or_si512(_mm512_and_si512(h, sign),
-                                            _mm512_and_si512(_mm512_srli_epi16(h, 1), magnitude));
+                        even = _mm512_srai_epi16(even, 1);
+                        odd = _mm512_srai_epi16(odd, 1);
                     }
-                    const __m512 lo = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
-                    const __m512 hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
-                    acc[2 * i] = _mm512_fmadd_ps(wg, lo, acc[2 * i]);
-                    acc[2 * i + 1] = _mm512_fmadd_ps(wg, hi, acc[2 * i + 1]);
+                    even = _mm512_and_si512(even, keep);
+                    odd = _mm512_and_si512(odd, keep);
+                    __m512 lo = acc[2 * i], hi = acc[2 * i + 1];
+                    lo = _mm512_fmadd_ps(w_even, _mm512_cvtph_ps(_mm512_castsi512_si256(even)), lo);
+                    hi = _mm512_fmadd_ps(w_even, _mm512_cvtph_ps(_mm512_extracti64x4_epi64(even, 1)),
+                                         hi);
+                    lo = _mm512_fmadd_ps(w_odd, _mm512_cvtph_ps(_mm512_castsi512_si256(odd)), lo);
+                    hi = _mm512_fmadd_ps(w_odd, _mm512_cvtph_ps(_mm512_extracti64x4_epi64(odd, 1)),
+                                         hi);
+                    acc[2 * i] = lo;
+                    acc[2 * i + 1] = hi;
                 }
             }
-            for (std::size_t i = 0; i < kAcc; ++i) {
-                _mm512_store_ps(lanes + 4 * t + 16 * i, acc[i]);
+            for (std::size_t i = 0; i < 2 * kLines; ++i) {
+                _mm512_store_ps(lanes + 2 * t + 16 * i, acc[i]);
             }
         }
     }
     const float unscale = kE4m3 ? 256.0f : 1.0f;
     for (std::size_t s = 0; s < kBlockVectors; ++s) {
-        const float *l = lanes + 4 * s;
-        out[s] = ((l[0] + l[1]) + (l[2] + l[3])) * unscale;
+        out[s] = (lanes[2 * s] + lanes[2 * s + 1]) * unscale;
     }
 }
 
