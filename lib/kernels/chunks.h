@@ -38,13 +38,20 @@ inline void prefetch_groups(const uint8_t *block, std::size_t g_begin, std::size
 constexpr std::size_t kPrefetchRows = kChunkGroups;
 
 // Asks for `bytes` (a multiple of 64) at `row` + kPrefetchRows rows, if that row g + kPrefetchRows
-// is still inside the block's `groups` rows.
-inline void prefetch_ahead(const uint8_t *row, std::size_t g, std::size_t groups,
-                           std::size_t bytes) {
+// is still inside the block's `groups` rows. The first kPrefetchRows rows of a block are nobody's
+// "ahead", so while the first tile (`first_tile`) reads them it also asks for the rest of each of
+// those rows, the lines the other tiles will read.
+inline void prefetch_ahead(const uint8_t *row, std::size_t g, std::size_t groups, std::size_t bytes,
+                           bool first_tile) {
     if (g + kPrefetchRows < groups) {
         const uint8_t *p = row + kPrefetchRows * kRowBytes;
         for (std::size_t b = 0; b < bytes; b += 64) {
             __builtin_prefetch(p + b, 0, 3);
+        }
+    }
+    if (first_tile && g < kPrefetchRows) {
+        for (std::size_t b = bytes; b < kRowBytes; b += 64) {
+            __builtin_prefetch(row + b, 0, 3);
         }
     }
 }

@@ -50,7 +50,7 @@ inline void int_tiles(const uint8_t *block, std::size_t groups, int32_t *out,
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
-                prefetch_ahead(row, g, groups, kTile * kGroupBytes);
+                prefetch_ahead(row, g, groups, kTile * kGroupBytes, t == 0);
                 const auto qg = per_group(g);
                 for (std::size_t i = 0; i < kAcc; ++i) {
                     acc[i] = body(acc[i], Ops::load(row + i * Ops::kSlots * kGroupBytes), qg);
@@ -153,7 +153,7 @@ void hamming_pshufb(const uint32_t *q, const uint8_t *block, std::size_t groups,
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
-                prefetch_ahead(row, g, groups, kAcc * Ops::kSlots * kGroupBytes);
+                prefetch_ahead(row, g, groups, kAcc * Ops::kSlots * kGroupBytes, t == 0);
                 const V qg = Ops::set1(static_cast<int32_t>(q[g]));
                 for (std::size_t i = 0; i < kAcc; ++i) {
                     const V x = Ops::xor_(Ops::load(row + i * Ops::kSlots * kGroupBytes), qg);

@@ -115,7 +115,7 @@ inline void float_tiles(const uint8_t *block, std::size_t groups, float *out, co
             }
             for (std::size_t g = g0; g < g1; ++g) {
                 const uint8_t *row = block + (g * kBlockVectors + t) * 4;
-                prefetch_ahead(row, g, groups, kTile * 4);
+                prefetch_ahead(row, g, groups, kTile * 4, t == 0);
                 step(acc, row, g);
             }
             for (std::size_t i = 0; i < kBlockAccumulators; ++i) {

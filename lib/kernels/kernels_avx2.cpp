@@ -101,7 +101,7 @@ void dot_f16_block_avx2(const float *w, const uint8_t *block, std::size_t groups
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
-                prefetch_ahead(row, g, groups, kTile * kGroupBytes);
+                prefetch_ahead(row, g, groups, kTile * kGroupBytes, t == 0);
                 double pair;
                 std::memcpy(&pair, w + 2 * g, sizeof pair);
                 const __m256 wg = _mm256_castpd_ps(_mm256_set1_pd(pair));
@@ -142,7 +142,7 @@ void dot_fp8_block_avx2(const float *w, const uint8_t *block, std::size_t groups
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
-                prefetch_ahead(row, g, groups, kTile * kGroupBytes);
+                prefetch_ahead(row, g, groups, kTile * kGroupBytes, t == 0);
                 const __m256 wg = _mm256_broadcast_ps(reinterpret_cast<const __m128 *>(w + 4 * g));
                 const __m256 w_even = _mm256_permute_ps(wg, _MM_SHUFFLE(2, 0, 2, 0));
                 const __m256 w_odd = _mm256_permute_ps(wg, _MM_SHUFFLE(3, 1, 3, 1));

@@ -108,7 +108,7 @@ void dot_f16_block_avx512(const float *w, const uint8_t *block, std::size_t grou
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
-                prefetch_ahead(row, g, groups, kTile * kGroupBytes);
+                prefetch_ahead(row, g, groups, kTile * kGroupBytes, t == 0);
                 double pair;
                 std::memcpy(&pair, w + 2 * g, sizeof pair);
                 const __m512 wg = _mm512_castpd_ps(_mm512_set1_pd(pair));
@@ -152,7 +152,7 @@ void dot_fp8_block_avx512(const float *w, const uint8_t *block, std::size_t grou
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
-                prefetch_ahead(row, g, groups, kTile * kGroupBytes);
+                prefetch_ahead(row, g, groups, kTile * kGroupBytes, t == 0);
                 const __m512 wg = _mm512_broadcast_f32x4(_mm_loadu_ps(w + 4 * g));
                 const __m512 w_even = _mm512_permute_ps(wg, _MM_SHUFFLE(2, 0, 2, 0));
                 const __m512 w_odd = _mm512_permute_ps(wg, _MM_SHUFFLE(3, 1, 3, 1));
@@ -223,7 +223,7 @@ PVEC_TARGET_VNNI void dot_u8_block_vnni(const int16_t *q, const uint8_t *block, 
     }
     const uint8_t *row = block;
     for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
-        prefetch_ahead(row, g, groups, kRowBytes);
+        prefetch_ahead(row, g, groups, kRowBytes, true);
         const int16_t *qg = q + 4 * g;
         const __m512i even = _mm512_set1_epi32(pair16(qg[0], qg[2]));
         const __m512i odd = _mm512_set1_epi32(pair16(qg[1], qg[3]));
@@ -271,7 +271,7 @@ PVEC_TARGET_VNNI void dot_u4_block_vnni(const int16_t *q, const uint8_t *block, 
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
-                prefetch_ahead(row, g, groups, kTile * kGroupBytes);
+                prefetch_ahead(row, g, groups, kTile * kGroupBytes, t == 0);
                 const int32_t *h = halves + 4 * (g - g0);
                 const __m512i lo_hi = _mm512_set1_epi32(h[0]);
                 const __m512i hi_hi = _mm512_set1_epi32(h[1]);
@@ -304,7 +304,7 @@ hamming_block_vpopcnt(const uint32_t *q, const uint8_t *block, std::size_t group
     }
     const uint8_t *row = block;
     for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
-        prefetch_ahead(row, g, groups, kRowBytes);
+        prefetch_ahead(row, g, groups, kRowBytes, true);
         const __m512i qg = _mm512_set1_epi32(static_cast<int32_t>(q[g]));
         for (std::size_t i = 0; i < 16; ++i) {
             const __m512i x = _mm512_xor_si512(_mm512_load_si512(row + 64 * i), qg);
