@@ -95,8 +95,10 @@ void dot_bf16_block_avx512(const float *w, const uint8_t *block, std::size_t gro
 #endif
 // f16: each 32-byte half of a 64-byte line is 8 slots x (lo, hi); converted, its lanes alternate
 // lo/hi of one slot, so the weights alternate too and the two halves are added once per tile.
+// Tiles of 128 slots (16 accumulators, two tiles per row): with four tiles of 64 the per-tile
+// prefetch read 512 MiB of codes from memory at 9.0 GB/s against 9.6 (same in L2).
 void dot_f16_block_avx512(const float *w, const uint8_t *block, std::size_t groups, float *out) {
-    constexpr std::size_t kAcc = 8;
+    constexpr std::size_t kAcc = 16;
     constexpr std::size_t kTile = kAcc * 8;     // slots
     alignas(64) float lanes[2 * kBlockVectors]; // slot s: its lo and hi sums at 2s, 2s + 1
     for (std::size_t g0 = 0; g0 < groups || g0 == 0; g0 += kChunkGroups) {
