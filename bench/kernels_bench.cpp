@@ -1,14 +1,16 @@
 // Micro benchmarks of the scan kernels (bytes of codes per second): codec::dot_block for every
 // codec at every kernel table this CPU runs (each level and its variants), one block of 256
 // vectors at a time over a resident set of 64 blocks ("cache": 16,384 vectors of 384 dimensions,
-// in cache for the compact codes, so the kernels' compute rates) and of 64 MiB of codes ("64MiB":
-// what one core reads from memory).
+// in cache for the compact codes on most CPUs), of 1 MiB of codes ("L2": inside a core's L2 cache
+// on every CPU with AVX-512, so the kernels' compute rates) and of 64 MiB of codes ("64MiB": what
+// one core reads from memory, or from a last-level cache larger than that).
 // Run: pvec_kernels_bench [--benchmark_filter=int8]
 #include "codec/codec.h"
 #include "kernels/block_layout.h"
 #include "kernels/kernels.h"
 
 #include <benchmark/benchmark.h>
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <random>
@@ -36,11 +38,16 @@ struct Free {
     void operator()(uint8_t *p) const { std::free(p); }
 };
 
-// kBlocks blocks of 256 vectors (in cache), or enough for 64 MiB of codes (memory).
+enum class Size { l2, cache, memory };
+
+// Enough blocks of 256 vectors for 1 MiB of codes (at least one), kBlocks blocks, or enough for
+// 64 MiB of codes.
 void codec_block(benchmark::State &state, codec::CodecId id, const kernels::KernelTable *kt,
-                 bool in_memory) {
+                 Size size) {
     const std::size_t bytes = codec::code_bytes(id, kDim), bb = kernels::block_bytes(bytes);
-    const std::size_t n_blocks = in_memory ? (64u << 20) / bb : kBlocks;
+    const std::size_t n_blocks = size == Size::memory ? (64u << 20) / bb
+                                 : size == Size::l2   ? std::max<std::size_t>(1, (1u << 20) / bb)
+                                                      : kBlocks;
     // 16,384 distinct vectors, trained on and encoded once; a larger set repeats their codes.
     const std::size_t distinct = kBlocks * kernels::kBlockVectors;
     const auto x = sample(distinct, 3);
@@ -76,10 +83,13 @@ const int registered = [] {
     for (const kernels::KernelTable *kt : kernels::runnable_tables()) {
         for (uint32_t c = 0; c < codec::kCodecCount; ++c) {
             const auto id = static_cast<codec::CodecId>(c);
-            for (bool in_memory : {false, true}) {
-                const std::string name = std::string(codec::codec_name(id)) + "/" + kt->name +
-                                         (in_memory ? "/64MiB" : "/cache");
-                benchmark::RegisterBenchmark(name.c_str(), codec_block, id, kt, in_memory);
+            for (Size size : {Size::l2, Size::cache, Size::memory}) {
+                const char *suffix = size == Size::l2      ? "/L2"
+                                     : size == Size::cache ? "/cache"
+                                                           : "/64MiB";
+                const std::string name =
+                    std::string(codec::codec_name(id)) + "/" + kt->name + suffix;
+                benchmark::RegisterBenchmark(name.c_str(), codec_block, id, kt, size);
             }
         }
     }

@@ -1,14 +1,18 @@
 // How the block kernels walk a block's groups: chunk by chunk (kChunkGroups), every tile of a
-// chunk before the next chunk, with the next chunk prefetched (prefetch_groups). For the level
-// units only (the anonymous namespace keeps every copy internal to a unit compiled with its own
-// flags). Chunking does not change any sum: a slot still adds its groups in order.
+// chunk before the next chunk, the partial sums passing through the output between chunks. For
+// the level units only (the anonymous namespace keeps every copy internal to a unit compiled with
+// its own flags). Chunking does not change any sum: a slot still adds its groups in order.
 //
 // Why: a tile of slots reads a fraction of each 1 KB group row, so tiles running down a whole
 // block one after another read memory in strided pieces; a chunk of 16 rows (16 KB) stays in L1
-// while its tiles pass over it, and the prefetch overlaps the next chunk's fetch with this one's
-// work. Measured from memory on one AVX-512 core the gain was within this VM's noise (f16 17-19
-// GB/s, e4m3 8-10 GB/s, against 30 GB/s for kernels whose one tile spans whole rows): those
-// kernels are bound by their conversions, not by this walk (bench/RESULTS.md).
+// while its tiles pass over it.
+//
+// Prefetch: as a tile reads its lines of row g it asks for the same lines kPrefetchRows rows
+// ahead (prefetch_ahead), one request per line consumed, so requests stay spread over the work.
+// Asking for a whole chunk at once at its start (prefetch_groups, still used by the NEON unit) was
+// measured slower on an AVX-512 Xeon, even for blocks already in L2 (f16: 50 against 67 GB/s in
+// L2, 16-18 against 22-25 GB/s for 64 MiB of codes): the burst of 256 requests fills the load
+// queue and stalls the loads the tiles need now.
 #pragma once
 
 #include "kernels/kernels.h"
@@ -28,6 +32,27 @@ inline void prefetch_groups(const uint8_t *block, std::size_t g_begin, std::size
     const uint8_t *end = block + g_end * kRowBytes;
     for (; p < end; p += 64) {
         __builtin_prefetch(p, 0, 3);
+    }
+}
+
+constexpr std::size_t kPrefetchRows = kChunkGroups;
+
+// Asks for `bytes` (a multiple of 64) at `row` + kPrefetchRows rows, if that row g + kPrefetchRows
+// is still inside the block's `groups` rows. The first kPrefetchRows rows of a block are nobody's
+// "ahead", so while the first tile (`first_tile`) reads them it also asks for the rest of each of
+// those rows, the lines the other tiles will read.
+inline void prefetch_ahead(const uint8_t *row, std::size_t g, std::size_t groups, std::size_t bytes,
+                           bool first_tile) {
+    if (g + kPrefetchRows < groups) {
+        const uint8_t *p = row + kPrefetchRows * kRowBytes;
+        for (std::size_t b = 0; b < bytes; b += 64) {
+            __builtin_prefetch(p + b, 0, 3);
+        }
+    }
+    if (first_tile && g < kPrefetchRows) {
+        for (std::size_t b = bytes; b < kRowBytes; b += 64) {
+            __builtin_prefetch(row + b, 0, 3);
+        }
     }
 }
 

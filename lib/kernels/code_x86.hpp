@@ -33,7 +33,8 @@ inline int32_t pair16(int lo, int hi) {
 
 // Runs body(acc, x, query) over every register of each tile of kAcc registers for every group,
 // chunk by chunk: the tile's accumulators stay in registers while a chunk's groups stream past and
-// go through `out` between chunks. `per_group(g)` prepares group g's broadcast query registers.
+// go through `out` between chunks; each tile prefetches its lines a chunk ahead (chunks.h).
+// `per_group(g)` prepares group g's broadcast query registers.
 template <class Ops, std::size_t kAcc, class PerGroup, class Body>
 inline void int_tiles(const uint8_t *block, std::size_t groups, int32_t *out,
                       const PerGroup &per_group, const Body &body) {
@@ -42,7 +43,6 @@ inline void int_tiles(const uint8_t *block, std::size_t groups, int32_t *out,
     static_assert(kBlockVectors % kTile == 0, "a block must split into whole tiles");
     for (std::size_t g0 = 0; g0 < groups || g0 == 0; g0 += kChunkGroups) {
         const std::size_t g1 = std::min(groups, g0 + kChunkGroups);
-        prefetch_groups(block, g1, std::min(groups, g1 + kChunkGroups));
         for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
             V acc[kAcc];
             for (std::size_t i = 0; i < kAcc; ++i) {
@@ -50,6 +50,7 @@ inline void int_tiles(const uint8_t *block, std::size_t groups, int32_t *out,
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
+                prefetch_ahead(row, g, groups, kTile * kGroupBytes, t == 0);
                 const auto qg = per_group(g);
                 for (std::size_t i = 0; i < kAcc; ++i) {
                     acc[i] = body(acc[i], Ops::load(row + i * Ops::kSlots * kGroupBytes), qg);
@@ -145,7 +146,6 @@ void hamming_pshufb(const uint32_t *q, const uint8_t *block, std::size_t groups,
     int32_t *sums = reinterpret_cast<int32_t *>(out);
     for (std::size_t g0 = 0; g0 < groups || g0 == 0; g0 += kChunkGroups) {
         const std::size_t g1 = std::min(groups, g0 + kChunkGroups);
-        prefetch_groups(block, g1, std::min(groups, g1 + kChunkGroups));
         for (std::size_t t = 0; t < kBlockVectors; t += kAcc * Ops::kSlots) {
             V bytes[kAcc];
             for (std::size_t i = 0; i < kAcc; ++i) {
@@ -153,6 +153,7 @@ void hamming_pshufb(const uint32_t *q, const uint8_t *block, std::size_t groups,
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
+                prefetch_ahead(row, g, groups, kAcc * Ops::kSlots * kGroupBytes, t == 0);
                 const V qg = Ops::set1(static_cast<int32_t>(q[g]));
                 for (std::size_t i = 0; i < kAcc; ++i) {
                     const V x = Ops::xor_(Ops::load(row + i * Ops::kSlots * kGroupBytes), qg);

@@ -91,8 +91,8 @@ template <class Arch> float l2sq_f32_row(const float *a, const float *b, std::si
 // The 256 vectors are scored in tiles of kBlockAccumulators registers (tile = 8 * batch size
 // vectors); for each group the query component is broadcast once and fused into every
 // accumulator of the tile. Groups go chunk by chunk (kChunkGroups rows of 1 KB: in L1 while every
-// tile reads them), the partial sums passing through `out` between chunks, so memory is read in
-// order; the sums are the same as without chunks (each slot still adds its groups in order).
+// tile reads them), the partial sums passing through `out` between chunks, each tile prefetching
+// its lines a chunk ahead (chunks.h); the sums are the same as without chunks (each slot still adds its groups in order).
 // Every load and store is aligned: block and out are 64-byte aligned and each row of a block is
 // kBlockVectors * 4 = 1024 bytes.
 
@@ -108,7 +108,6 @@ inline void float_tiles(const uint8_t *block, std::size_t groups, float *out, co
     static_assert(kBlockVectors % kTile == 0, "a block must split into whole tiles");
     for (std::size_t g0 = 0; g0 < groups || g0 == 0; g0 += kChunkGroups) {
         const std::size_t g1 = std::min(groups, g0 + kChunkGroups);
-        prefetch_groups(block, g1, std::min(groups, g1 + kChunkGroups));
         for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
             B acc[kBlockAccumulators];
             for (std::size_t i = 0; i < kBlockAccumulators; ++i) {
@@ -116,6 +115,7 @@ inline void float_tiles(const uint8_t *block, std::size_t groups, float *out, co
             }
             for (std::size_t g = g0; g < g1; ++g) {
                 const uint8_t *row = block + (g * kBlockVectors + t) * 4;
+                prefetch_ahead(row, g, groups, kTile * 4, t == 0);
                 step(acc, row, g);
             }
             for (std::size_t i = 0; i < kBlockAccumulators; ++i) {

@@ -94,7 +94,6 @@ void dot_f16_block_avx2(const float *w, const uint8_t *block, std::size_t groups
     alignas(64) float lanes[2 * kBlockVectors]; // slot s: its lo and hi sums at 2s, 2s + 1
     for (std::size_t g0 = 0; g0 < groups || g0 == 0; g0 += kChunkGroups) {
         const std::size_t g1 = std::min(groups, g0 + kChunkGroups);
-        prefetch_groups(block, g1, std::min(groups, g1 + kChunkGroups));
         for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
             __m256 acc[kAcc];
             for (std::size_t i = 0; i < kAcc; ++i) {
@@ -102,6 +101,7 @@ void dot_f16_block_avx2(const float *w, const uint8_t *block, std::size_t groups
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
+                prefetch_ahead(row, g, groups, kTile * kGroupBytes, t == 0);
                 double pair;
                 std::memcpy(&pair, w + 2 * g, sizeof pair);
                 const __m256 wg = _mm256_castpd_ps(_mm256_set1_pd(pair));
@@ -121,49 +121,61 @@ void dot_f16_block_avx2(const float *w, const uint8_t *block, std::size_t groups
     }
 }
 
-// fp8: 4 slots (16 bytes) widen to 16 binary16 lanes; each converted half holds 2 slots x 4 bytes.
+// fp8: one 32-byte load is 8 slots x 4 bytes, decoded without widening as in kernels_avx512.cpp:
+// as 16-bit words the odd bytes already sit in the high byte of a word and a 16-bit shift moves
+// the even ones there; an e5m2 byte there is the binary16 it equals, an e4m3 byte s.eeee.mmm
+// becomes s.0eeee.mmm0000000 = e4m3(b) * 2^-8 (undone once per score). Converted, the even words
+// give (b0, b2) and the odd words (b1, b3) of 4 slots, so each slot keeps two sums.
 template <bool kE4m3>
 void dot_fp8_block_avx2(const float *w, const uint8_t *block, std::size_t groups, float *out) {
-    constexpr std::size_t kAcc = 8;
-    constexpr std::size_t kTile = kAcc * 2; // slots
-    const __m256i sign = _mm256_set1_epi16(static_cast<short>(0x8000));
-    const __m256i magnitude = _mm256_set1_epi16(0x3f80);
-    alignas(64) float lanes[4 * kBlockVectors]; // slot s: its four byte sums at 4s .. 4s + 3
+    constexpr std::size_t kLines = 4;          // 32-byte loads (8 slots each) per tile
+    constexpr std::size_t kTile = kLines * 8; // slots
+    const __m256i keep = _mm256_set1_epi32(kE4m3 ? static_cast<int>(0xbf80bf80u)
+                                                 : static_cast<int>(0xff00ff00u));
+    alignas(64) float lanes[2 * kBlockVectors]; // slot s: its (b0, b1) and (b2, b3) sums
     for (std::size_t g0 = 0; g0 < groups || g0 == 0; g0 += kChunkGroups) {
         const std::size_t g1 = std::min(groups, g0 + kChunkGroups);
-        prefetch_groups(block, g1, std::min(groups, g1 + kChunkGroups));
         for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
-            __m256 acc[kAcc];
-            for (std::size_t i = 0; i < kAcc; ++i) {
-                acc[i] = g0 == 0 ? _mm256_setzero_ps() : _mm256_load_ps(lanes + 4 * t + 8 * i);
+            __m256 acc[2 * kLines]; // load i: slots 0-3 in acc[2i], slots 4-7 in acc[2i + 1]
+            for (std::size_t i = 0; i < 2 * kLines; ++i) {
+                acc[i] = g0 == 0 ? _mm256_setzero_ps() : _mm256_load_ps(lanes + 2 * t + 8 * i);
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
+                prefetch_ahead(row, g, groups, kTile * kGroupBytes, t == 0);
                 const __m256 wg = _mm256_broadcast_ps(reinterpret_cast<const __m128 *>(w + 4 * g));
-                for (std::size_t i = 0; i < kAcc / 2; ++i) {
-                    const __m128i bytes =
-                        _mm_load_si128(reinterpret_cast<const __m128i *>(row + 16 * i));
-                    __m256i h = _mm256_slli_epi16(_mm256_cvtepu8_epi16(bytes), 8);
+                const __m256 w_even = _mm256_permute_ps(wg, _MM_SHUFFLE(2, 0, 2, 0));
+                const __m256 w_odd = _mm256_permute_ps(wg, _MM_SHUFFLE(3, 1, 3, 1));
+                for (std::size_t i = 0; i < kLines; ++i) {
+                    const __m256i x =
+                        _mm256_load_si256(reinterpret_cast<const __m256i *>(row + 32 * i));
+                    __m256i even = _mm256_slli_epi16(x, 8);
+                    __m256i odd = x;
                     if (kE4m3) {
-                        // s.eeee.mmm -> s.0eeee.mmm0000000: e4m3(b) * 2^-8 as binary16.
-                        h = _mm256_or_si256(_mm256_and_si256(h, sign),
-                                            _mm256_and_si256(_mm256_srli_epi16(h, 1), magnitude));
+                        even = _mm256_srai_epi16(even, 1);
+                        odd = _mm256_srai_epi16(odd, 1);
                     }
-                    const __m256 lo = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
-                    const __m256 hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
-                    acc[2 * i] = _mm256_fmadd_ps(wg, lo, acc[2 * i]);
-                    acc[2 * i + 1] = _mm256_fmadd_ps(wg, hi, acc[2 * i + 1]);
+                    even = _mm256_and_si256(even, keep);
+                    odd = _mm256_and_si256(odd, keep);
+                    __m256 lo = acc[2 * i], hi = acc[2 * i + 1];
+                    lo = _mm256_fmadd_ps(w_even, _mm256_cvtph_ps(_mm256_castsi256_si128(even)), lo);
+                    hi = _mm256_fmadd_ps(w_even, _mm256_cvtph_ps(_mm256_extracti128_si256(even, 1)),
+                                         hi);
+                    lo = _mm256_fmadd_ps(w_odd, _mm256_cvtph_ps(_mm256_castsi256_si128(odd)), lo);
+                    hi = _mm256_fmadd_ps(w_odd, _mm256_cvtph_ps(_mm256_extracti128_si256(odd, 1)),
+                                         hi);
+                    acc[2 * i] = lo;
+                    acc[2 * i + 1] = hi;
                 }
             }
-            for (std::size_t i = 0; i < kAcc; ++i) {
-                _mm256_store_ps(lanes + 4 * t + 8 * i, acc[i]);
+            for (std::size_t i = 0; i < 2 * kLines; ++i) {
+                _mm256_store_ps(lanes + 2 * t + 8 * i, acc[i]);
             }
         }
     }
     const float unscale = kE4m3 ? 256.0f : 1.0f;
     for (std::size_t s = 0; s < kBlockVectors; ++s) {
-        const float *l = lanes + 4 * s;
-        out[s] = ((l[0] + l[1]) + (l[2] + l[3])) * unscale;
+        out[s] = (lanes[2 * s] + lanes[2 * s + 1]) * unscale;
     }
 }
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdlib>
@@ -265,6 +266,31 @@ TEST_P(LevelVsScalar, IntegerKernelsHoldTheLargestSums) {
         EXPECT_EQ(got[3], sign * kMaxQueryWeight * 255 * 16);
         table_->dot_u4_block(big.data(), block.p, 4, got);
         EXPECT_EQ(got[3], sign * kMaxQueryWeight * 15 * 32);
+    }
+}
+
+// Every allowed weight, -kMaxQueryWeight .. kMaxQueryWeight, against random codes: kernels that
+// split a weight into int8 halves (64 * hi + lo) meet every carry between the halves.
+TEST_P(LevelVsScalar, IntegerKernelsTakeEveryWeight) {
+    std::mt19937 rng(53u);
+    std::vector<int16_t> all;
+    for (int w = -kMaxQueryWeight; w <= kMaxQueryWeight; ++w) {
+        all.push_back(static_cast<int16_t>(w));
+    }
+    std::shuffle(all.begin(), all.end(), rng);
+    alignas(64) int32_t ref[kBlockVectors], got[kBlockVectors];
+    for (std::size_t per_group : {4u, 8u}) {
+        const std::size_t groups = (all.size() + per_group - 1) / per_group;
+        std::vector<int16_t> q(groups * per_group, 0);
+        std::copy(all.begin(), all.end(), q.begin());
+        AlignedBytes block(groups * kBlockVectors * kGroupBytes);
+        fill_block(block.p, groups, rng, nullptr);
+        const auto kernel = per_group == 4 ? &KernelTable::dot_u8_block : &KernelTable::dot_u4_block;
+        (scalar().*kernel)(q.data(), block.p, groups, ref);
+        (table_->*kernel)(q.data(), block.p, groups, got);
+        for (std::size_t v = 0; v < kBlockVectors; ++v) {
+            ASSERT_EQ(got[v], ref[v]) << (per_group == 4 ? "int8" : "int4") << ", slot " << v;
+        }
     }
 }
 
