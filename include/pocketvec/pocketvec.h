@@ -445,7 +445,8 @@ typedef struct pvec_search_options {
  * (`rescored` tells how many: typically 1-4 x k for int8, f16, bf16; int4 and e5m2 bounds are
  * looser and read many more; see docs/search.md). Collections without a model are searched
  * exactly anyway (rescored = 0). PVEC_UNSUPPORTED for a trained collection without a raw tier,
- * for binary codes (their scan scores are a rank), and for collections trained before format 4
+ * for binary, rabitq and rabitq2 codes (their scan scores are a rank or an estimate without a
+ * stored bound: use PVEC_RESCORE_RAW with r), and for collections trained before format 4
  * (train them again). */
 #define PVEC_RESCORE_EXACT 3u
 
@@ -465,7 +466,8 @@ PVEC_API void pvec_search_options_init(pvec_search_options *opts);
  * found. The results are the same at every kernel level. `opts` is optional.
  * Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND (dropped), PVEC_DIM, PVEC_INVALID (NaN/Inf in the
  * query, unknown rescore), PVEC_RANGE (k = 0), PVEC_UNSUPPORTED (PVEC_RESCORE_RAW without a raw
- * tier; PVEC_RESCORE_EXACT where it is not available), PVEC_CORRUPT (a damaged raw vector), PVEC_IO, PVEC_NOMEM. Any thread, concurrently
+ * tier; PVEC_RESCORE_EXACT where it is not available), PVEC_CORRUPT (a damaged raw vector),
+ * PVEC_IO, PVEC_NOMEM. Any thread, concurrently
  * with other searches and with a write on the same pvec_db (see "Threads"); rescoring from the
  * raw tier reads the file under the pvec_db's mutex. Since 0.1. */
 PVEC_API int pvec_search(pvec_collection *coll, const float *query, size_t dim, size_t k,
