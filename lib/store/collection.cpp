@@ -925,7 +925,7 @@ Status Collection::search_batch(const float *queries, std::size_t n, const Searc
         PVEC_RETURN_IF(!search::codes_bound_scores(*snap.model), PVEC_UNSUPPORTED,
                        std::string("exact search is not available for ") +
                            codec::codec_name(snap.model->codec.id) +
-                           " codes (their scan scores are a rank, not an estimate); use "
+                           " codes (their scan scores carry no error bound); use "
                            "PVEC_RESCORE_RAW with an oversampling factor");
         PVEC_RETURN_IF((snap.meta.flags & kFlagSlotErrors) == 0, PVEC_UNSUPPORTED,
                        "exact search needs the per-vector code errors that training stores since "
