@@ -80,22 +80,6 @@ ScoreBounds score_bounds(const model::Model &m, const model::Query &mq, const fl
     return b;
 }
 
-void score_interval(const ScoreBounds &b, double s, double err, double xnorm, double norm2,
-                    double *lo, double *hi) {
-    const double x = xnorm + b.mean_norm + err;  // bounds |a| and |a - mean|
-    const double phi = b.gamma * (b.magnitude + b.qcode * b.pca_factor * x);
-    if (b.metric != Metric::l2) {
-        const double B = b.qnorm * err + b.delta + phi;
-        *lo = s - B;
-        *hi = s + B;
-        return;
-    }
-    const double eps = 2.0 * (b.delta + phi) + b.gamma * (b.qcode * b.qcode + norm2);
-    const double d2 = s + b.qperp2;
-    *lo = std::sqrt(std::max(0.0, d2 - eps)) - err;
-    *hi = std::sqrt(std::max(0.0, d2 + eps)) + err;
-}
-
 RankByBound rank_by_bound(const ScoreBounds &b) {
     RankByBound r;
     r.l2 = b.metric == Metric::l2;

@@ -44,12 +44,6 @@ bool codes_bound_scores(const model::Model &m);
 
 ScoreBounds score_bounds(const model::Model &m, const model::Query &mq, const float *q);
 
-// [lo, hi] holding the exact user-facing score (cosine 1 - cos, dot -dot, l2 the distance) of a
-// slot whose scan score is `s` (l2: squared, as scan_codes returns it), with code error `err`,
-// raw-vector norm at most `xnorm` (dot and l2) and decoded squared norm `norm2` (l2).
-void score_interval(const ScoreBounds &b, double s, double err, double xnorm, double norm2,
-                    double *lo, double *hi);
-
 // The scan key of exact mode (RankByBound, search/scan.h) for these bounds.
 RankByBound rank_by_bound(const ScoreBounds &b);
 
