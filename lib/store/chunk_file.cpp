@@ -109,15 +109,14 @@ Status ChunkFile::load(std::size_t index, const CollectionMeta &meta, const mode
         }
         chunk->set_live(slot, true);
         std::memcpy(&chunk->ids[slot], data + lay.id_offset(slot), 8);
-        std::memcpy(&chunk->norms[slot], data + lay.norm_offset(slot), 4);
+        float norm, err = 0;
+        std::memcpy(&norm, data + lay.norm_offset(slot), 4);
         if (lay.with_err) {
-            float e;
-            std::memcpy(&e, data + lay.err_offset(slot), 4);
-            chunk->set_err(slot, e);
+            std::memcpy(&err, data + lay.err_offset(slot), 4);
         }
         const uint8_t *code = data + lay.code_offset(slot);
         chunk->write_code(slot, code);
-        chunk->aux[slot] = scan_aux(model, code, chunk->norms[slot]);
+        chunk->set_fields(slot, norm, scan_aux(model, code, norm), err);
     }
     *out = std::move(chunk);
     return Status::ok();

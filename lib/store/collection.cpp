@@ -56,6 +56,17 @@ float slot_error(uint32_t raw_tier, const model::Model &m, const float *vec, con
     return model::code_error(m, seen.data(), code);
 }
 
+// The code scan's view of every chunk of `s`.
+std::vector<search::CodeBlockView> code_blocks(const Snapshot &s) {
+    std::vector<search::CodeBlockView> blocks;
+    blocks.reserve(s.chunks.size());
+    for (const auto &c : s.chunks) {
+        blocks.push_back(search::CodeBlockView{c->block(), c->stride(), c->ids.data(),
+                                               c->live.data(), c->aux.data(), c->errs.data()});
+    }
+    return blocks;
+}
+
 std::shared_ptr<const Snapshot> empty_snapshot(const CollectionMeta &meta) {
     auto s = std::make_shared<Snapshot>();
     s->meta = meta;
@@ -391,9 +402,7 @@ Status Collection::write_slot(Draft &d, const SlotRef &loc, int64_t id, const fl
                                                  code.data(), chunk.live_byte(loc.slot)));
     PVEC_FORWARD_IF_ERROR(write_raw(loc, id, vec));
     chunk.write_code(loc.slot, code.data());
-    chunk.norms[loc.slot] = norm;
-    chunk.aux[loc.slot] = scan_aux(d.model.get(), code.data(), norm);
-    chunk.set_err(loc.slot, err);
+    chunk.set_fields(loc.slot, norm, scan_aux(d.model.get(), code.data(), norm), err);
     chunk.ids[loc.slot] = id;
     if (!was_live) {
         d.count += 1;
@@ -730,7 +739,7 @@ Status Collection::remove(int64_t id) {
         chunk.clear_code(loc.slot);
         chunk.norms[loc.slot] = 0;
         chunk.aux[loc.slot] = 0;
-        chunk.errs[loc.slot] = 0;  // err_max stays: still a bound over the live slots
+        chunk.errs[loc.slot] = 0;  // the maxima stay: still bounds over the live slots
         chunk.ids[loc.slot] = 0;
         d.count -= 1;
         d.update_free(loc.chunk);
@@ -961,28 +970,26 @@ Status Collection::search_batch(const float *queries, std::size_t n, const Searc
         const std::size_t kk = std::min<std::size_t>(spec.k, snap.count);
         return std::min<std::size_t>(snap.count, std::max<std::size_t>(64, 8 * kk));
     };
+    // The prepared queries and, in exact mode, their score bounds, as of the last scan.
+    std::vector<model::Query> mq;
+    std::vector<search::ScoreBounds> bounds;
     auto scan = [&](const Snapshot &snap, std::vector<std::vector<search::Hit>> *found) {
-        std::vector<search::CodeBlockView> blocks;
-        blocks.reserve(snap.chunks.size());
-        for (const auto &c : snap.chunks) {
-            blocks.push_back(search::CodeBlockView{c->block(), c->stride(), c->ids.data(),
-                                                   c->live.data(), c->aux.data(), c->errs.data()});
-        }
         const std::size_t kk = std::min<std::size_t>(spec.k, snap.count);
         const std::size_t keep =
             exact ? exact_keep(snap)
                   : rescore ? std::min<std::size_t>(snap.count, kk * std::size_t(r)) : kk;
-        std::vector<model::Query> mq;
-        std::vector<search::RankByBound> bounds;
-        mq.reserve(n);
+        mq.clear();
+        bounds.clear();
+        std::vector<search::RankByBound> ranks;
         for (std::size_t q = 0; q < n; ++q) {
             mq.push_back(model::prepare_query(*snap.model, queries + q * dim_));
             if (exact) {
-                bounds.push_back(search::rank_by_bound(
-                    search::score_bounds(*snap.model, mq.back(), queries + q * dim_)));
+                bounds.push_back(search::score_bounds(*snap.model, mq.back(), queries + q * dim_));
+                ranks.push_back(search::rank_by_bound(bounds.back()));
             }
         }
-        *found = search::scan_codes_batch(mq, blocks, keep, spec.threads, exact ? &bounds : nullptr);
+        *found = search::scan_codes_batch(mq, code_blocks(snap), keep, spec.threads,
+                                          exact ? &ranks : nullptr);
         return !mq.empty() && mq[0].hamming;
     };
     std::vector<std::vector<search::Hit>> found;
@@ -1020,9 +1027,9 @@ Status Collection::search_batch(const float *queries, std::size_t n, const Searc
     for (std::size_t q = 0; q < n; ++q) {
         const std::size_t k = std::min<std::size_t>(spec.k, s->count);
         if (exact) {
-            PVEC_FORWARD_IF_ERROR(search_exact(*s, queries + q * dim_, k, exact_keep(*s),
-                                               spec.threads, std::move(found[q]), &(*hits)[q],
-                                               &rescored));
+            PVEC_FORWARD_IF_ERROR(search_exact(*s, queries + q * dim_, mq[q], bounds[q], k,
+                                               exact_keep(*s), spec.threads, std::move(found[q]),
+                                               &(*hits)[q], &rescored));
         } else {
             rescored += found[q].size();
             PVEC_FORWARD_IF_ERROR(
@@ -1033,7 +1040,8 @@ Status Collection::search_batch(const float *queries, std::size_t n, const Searc
     return report();
 }
 
-Status Collection::search_exact(const Snapshot &s, const float *query, std::size_t k,
+Status Collection::search_exact(const Snapshot &s, const float *query, const model::Query &mq,
+                                const search::ScoreBounds &bounds, std::size_t k,
                                 std::size_t keep, std::size_t threads,
                                 std::vector<search::Hit> found, std::vector<search::Hit> *out,
                                 uint64_t *rescored) {
@@ -1041,26 +1049,20 @@ Status Collection::search_exact(const Snapshot &s, const float *query, std::size
     if (k == 0) {
         return Status::ok();  // no items left
     }
-    const model::Model &m = *s.model;
-    const model::Query mq = model::prepare_query(m, query);
-    const search::ScoreBounds bounds = search::score_bounds(m, mq, query);
     // A raw vector rounded to binary16 may be a little longer than the original: norms are of
     // the original.
     const double norm_slack = s.meta.raw_tier == kRawF16 ? 1.0 + 0x1p-10 : 1.0 + 0x1p-20;
     auto xnorm = [&](const ResidentChunk &c, std::size_t slot) {
         return s.meta.metric == Metric::cosine ? 1.0 : double(c.norms[slot]) * norm_slack;
     };
-    // Bounds over every live slot, for the items a scan did not keep.
-    double err_max = 0, xnorm_max = s.meta.metric == Metric::cosine ? 1.0 : 0.0, norm2_max = 0;
+    // Bounds over every live slot, for the items a scan did not keep: the chunks' maxima.
+    double err_max = 0, norm_max = 0, norm2_max = 0;
     for (const auto &c : s.chunks) {
         err_max = std::max(err_max, double(c->err_max));
-        if (s.meta.metric != Metric::cosine) {
-            for (std::size_t slot = 0; slot < c->capacity; ++slot) {
-                xnorm_max = std::max(xnorm_max, xnorm(*c, slot));
-                norm2_max = std::max(norm2_max, double(c->aux[slot]));
-            }
-        }
+        norm_max = std::max(norm_max, double(c->norm_max));
+        norm2_max = std::max(norm2_max, double(c->aux_max));
     }
+    const double xnorm_max = s.meta.metric == Metric::cosine ? 1.0 : norm_max * norm_slack;
     auto fetch = [&](const std::vector<search::Hit> &hits, float *x) {
         std::vector<RawWanted> wanted(hits.size());
         for (std::size_t i = 0; i < hits.size(); ++i) {
@@ -1090,14 +1092,8 @@ Status Collection::search_exact(const Snapshot &s, const float *query, std::size
             break;
         }
         keep = std::min<std::size_t>(s.count, keep * 4);
-        std::vector<search::CodeBlockView> blocks;
-        blocks.reserve(s.chunks.size());
-        for (const auto &c : s.chunks) {
-            blocks.push_back(search::CodeBlockView{c->block(), c->stride(), c->ids.data(),
-                                                   c->live.data(), c->aux.data(), c->errs.data()});
-        }
         const search::RankByBound rank = search::rank_by_bound(bounds);
-        found = search::scan_codes(mq, blocks, keep, threads, &rank);
+        found = search::scan_codes(mq, code_blocks(s), keep, threads, &rank);
     }
     *rescored += done.size();
     return Status::ok();
@@ -1247,12 +1243,10 @@ Status Collection::encode_all(const Snapshot &s, Draft &d,
             }
             chunk->set_live(slot, true);
             chunk->ids[slot] = old.ids[slot];
-            chunk->norms[slot] = old.norms[slot];
             chunk->write_code(slot, code.data());
-            chunk->aux[slot] = scan_aux(model.get(), code.data(), old.norms[slot]);
-            if (with_err) {
-                chunk->set_err(slot, slot_error(d.meta.raw_tier, *model, v.data(), code.data()));
-            }
+            chunk->set_fields(
+                slot, old.norms[slot], scan_aux(model.get(), code.data(), old.norms[slot]),
+                with_err ? slot_error(d.meta.raw_tier, *model, v.data(), code.data()) : 0.0f);
         }
         PVEC_FORWARD_IF_ERROR(chunk_file_.rewrite(ci, *chunk, d.meta));
         chunks.push_back(std::move(chunk));

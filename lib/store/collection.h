@@ -23,11 +23,12 @@
 #include "common/metric.h"
 #include "common/status.h"
 #include "model/model.h"
+#include "search/exact.h"
 #include "search/topk.h"
 #include "store/catalog.h"
 #include "store/chunk_file.h"
-#include "store/raw_chunks.h"
 #include "store/database.h"
+#include "store/raw_chunks.h"
 #include "store/snapshot.h"
 #include "store/sqlite_util.h"
 #include "store/writer.h"
@@ -169,9 +170,11 @@ private:
                     uint32_t pca_dim, uint32_t flags);
     Status maybe_auto_train();
     // Rescoring: the exact best k of `candidates` from the raw tier, as of snapshot `s`.
-    // PVEC_RESCORE_EXACT: the exact best k for one query whose first scan kept `found` (best
-    // first, `keep` of them); widens the scan while an unkept item could still beat the k-th.
-    Status search_exact(const Snapshot &s, const float *query, std::size_t k, std::size_t keep,
+    // PVEC_RESCORE_EXACT: the exact best k for one query (prepared as `mq`, bounded by `bounds`)
+    // whose first scan kept `found` (best first, `keep` of them); widens the scan while an unkept
+    // item could still beat the k-th.
+    Status search_exact(const Snapshot &s, const float *query, const model::Query &mq,
+                        const search::ScoreBounds &bounds, std::size_t k, std::size_t keep,
                         std::size_t threads, std::vector<search::Hit> found,
                         std::vector<search::Hit> *out, uint64_t *rescored);
     Status rescore_raw(const Snapshot &s, const float *query, std::size_t k,

@@ -48,8 +48,9 @@ public:
     }
     // A copy for a write to change (copy-on-write); throws std::bad_alloc.
     ResidentChunk(const ResidentChunk &o)
-        : ids(o.ids), live(o.live), norms(o.norms), aux(o.aux), errs(o.errs), err_max(o.err_max),
-          live_count(o.live_count), capacity(o.capacity), stride_(o.stride_) {
+        : ids(o.ids), live(o.live), norms(o.norms), aux(o.aux), errs(o.errs),
+          norm_max(o.norm_max), aux_max(o.aux_max), err_max(o.err_max), live_count(o.live_count),
+          capacity(o.capacity), stride_(o.stride_) {
         codes_.reset(allocate(stride_));
         std::memcpy(codes_.get(), o.codes_.get(), bytes());
     }
@@ -95,10 +96,17 @@ public:
     Column<float> aux{};
     // Collections flagged kFlagSlotErrors: the slot's code error (store/chunk_format.h), else 0.
     Column<float> errs{};
-    float err_max = 0;  // at least every live slot's err (a removed slot may leave it larger)
-    void set_err(std::size_t slot, float e) {
-        errs[slot] = e;
-        err_max = std::max(err_max, e);
+    // At least every live slot's norm, aux and err (a removed slot may leave them larger): what
+    // exact search bounds the slots a scan did not keep with.
+    float norm_max = 0, aux_max = 0, err_max = 0;
+    // A live slot's norm, aux and err, keeping the maxima.
+    void set_fields(std::size_t slot, float norm, float aux_value, float err) {
+        norms[slot] = norm;
+        aux[slot] = aux_value;
+        errs[slot] = err;
+        norm_max = std::max(norm_max, norm);
+        aux_max = std::max(aux_max, aux_value);
+        err_max = std::max(err_max, err);
     }
     std::size_t live_count = 0;
     // Slots this chunk has in the file (a multiple of kChunkGrowth up to kChunkSlots); the resident
