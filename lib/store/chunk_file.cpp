@@ -39,12 +39,8 @@ Status ChunkFile::prepare() {
     if (list_.prepared()) {
         return Status::ok();
     }
-    // A statement that does not prepare means tables of another shape: damage, not a bug.
-    auto prep = [&](Stmt &s, const std::string &sql) -> Status {
-        Status st = s.prepare(conn_, sql);
-        PVEC_RETURN_IF(st.code() == PVEC_ERROR, PVEC_CORRUPT,
-                       where_ + " has damaged tables: " + st.message());
-        return st;
+    auto prep = [&](Stmt &s, const std::string &sql) {
+        return prepare_on_own_tables(s, conn_, sql, where_);
     };
     PVEC_FORWARD_IF_ERROR(prep(list_, "SELECT c.id, v.version FROM " + chunks_ + " c LEFT JOIN " +
                                           versions_ + " v ON v.id = c.id ORDER BY c.id"));

@@ -145,12 +145,9 @@ Status Collection::prepare() {
     }
     sqlite3 *c = db_.conn();
     const std::string items = tables::items(id_);
-    auto prep = [&](Stmt &s, const std::string &sql) -> Status {
-        Status st = s.prepare(c, sql);
-        PVEC_RETURN_IF(st.code() == PVEC_ERROR, PVEC_CORRUPT,
-                       "collection '" + snapshot()->meta.name +
-                           "' has damaged tables: " + st.message());
-        return st;
+    const std::string owner = "collection '" + snapshot()->meta.name + "'";
+    auto prep = [&](Stmt &s, const std::string &sql) {
+        return prepare_on_own_tables(s, c, sql, owner);
     };
     PVEC_FORWARD_IF_ERROR(prep(find_stmt_, "SELECT chunk, slot FROM " + items + " WHERE id = ?1"));
     PVEC_FORWARD_IF_ERROR(prep(insert_stmt_, "INSERT INTO " + items +

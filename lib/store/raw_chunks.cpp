@@ -13,11 +13,8 @@ Status RawChunks::prepare() {
     if (insert_.prepared()) {
         return Status::ok();
     }
-    auto prep = [&](Stmt &s, const std::string &sql) -> Status {
-        Status st = s.prepare(conn_, sql);
-        PVEC_RETURN_IF(st.code() == PVEC_ERROR, PVEC_CORRUPT,
-                       where_ + " has damaged tables: " + st.message());
-        return st;
+    auto prep = [&](Stmt &s, const std::string &sql) {
+        return prepare_on_own_tables(s, conn_, sql, where_);
     };
     PVEC_FORWARD_IF_ERROR(prep(insert_, "INSERT INTO " + table_ + "(id, data) VALUES(?1, ?2)"));
     // `||` makes TEXT of two blobs (whose length() stops at a zero byte): cast back.

@@ -28,6 +28,14 @@ Status sqlite_status(sqlite3 *conn, int rc, std::string_view what) {
     return error(code, msg);
 }
 
+Status prepare_on_own_tables(Stmt &stmt, sqlite3 *conn, const std::string &sql,
+                             const std::string &owner) {
+    Status st = stmt.prepare(conn, sql);
+    PVEC_RETURN_IF(st.code() == PVEC_ERROR, PVEC_CORRUPT,
+                   owner + " has damaged tables: " + st.message());
+    return st;
+}
+
 Status Stmt::prepare(sqlite3 *conn, const std::string &sql) {
     finalize();
 #if SQLITE_VERSION_NUMBER >= 3020000

@@ -14,6 +14,14 @@ namespace pocketvec::store {
 // The pocketvec status for a SQLite result code, with `what` and SQLite's message.
 Status sqlite_status(sqlite3 *conn, int rc, std::string_view what);
 
+class Stmt;
+
+// Prepares `sql` on the tables pocketvec keeps for `owner` ("collection 'name'"): they exist and
+// have the shape pocketvec gave them, so a statement that does not prepare means damage, reported
+// as PVEC_CORRUPT naming the owner, not a bug.
+Status prepare_on_own_tables(Stmt &stmt, sqlite3 *conn, const std::string &sql,
+                             const std::string &owner);
+
 // A prepared statement, prepared once and reused; reset after every use by StmtUse.
 class Stmt {
 public:
