@@ -112,20 +112,13 @@ struct Place {
     std::string str() const { return strprintf("'%s' %s %zu", path.c_str(), unit, index); }
 };
 
-// Reads exactly n bytes; false at a clean end of file before any byte; throws on a partial read.
-bool read_exact(std::ifstream &in, void *dst, size_t n, const std::string &what) {
-    in.read(static_cast<char *>(dst), static_cast<std::streamsize>(n));
-    const auto got = static_cast<size_t>(in.gcount());
-    if (got == n) {
-        return true;
-    }
-    if (got == 0 && in.eof()) {
-        return false;
-    }
-    throw ToolError(what + " is truncated");
-}
+std::string describe(const std::string &what) { return what; }
+std::string describe(const Place &where) { return where.str(); }
 
-bool read_exact(std::ifstream &in, void *dst, size_t n, const Place &where) {
+// Reads exactly n bytes; false at a clean end of file before any byte; throws "<what> is
+// truncated" on a partial read (`what`: a string, or a Place formatted only then).
+template <class What>
+bool read_exact(std::ifstream &in, void *dst, size_t n, const What &what) {
     in.read(static_cast<char *>(dst), static_cast<std::streamsize>(n));
     const auto got = static_cast<size_t>(in.gcount());
     if (got == n) {
@@ -134,7 +127,7 @@ bool read_exact(std::ifstream &in, void *dst, size_t n, const Place &where) {
     if (got == 0 && in.eof()) {
         return false;
     }
-    throw ToolError(where.str() + " is truncated");
+    throw ToolError(describe(what) + " is truncated");
 }
 
 void check_finite(const float *v, size_t dim, const Place &where) {
