@@ -196,9 +196,9 @@ PVEC_API void pvec_open_options_init(pvec_open_options *opts);
  * The connection reads the file through a memory map of up to 256 MiB
  * (SQLite's mmap_size; its pages count in the process's resident set but belong to the OS page
  * cache); writes go through SQLite's journal as without it. pvec_db_attach leaves the
- * application's connection's setting alone. A file of an older format (1 or 2, written before
- * checksums: docs/format.md) is upgraded to format 3 in one transaction when opened read-write,
- * and refused with PVEC_FORMAT when opened read-only.
+ * application's connection's setting alone. A file of an older format (1 to 4: docs/format.md)
+ * is upgraded to the current format (5) in one transaction when opened read-write, and refused
+ * with PVEC_FORMAT when opened read-only.
  * Any thread. Since 0.1. */
 PVEC_API int pvec_db_open(const char *path, const pvec_open_options *opts, pvec_db **out,
                           char **errmsg);

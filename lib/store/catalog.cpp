@@ -83,7 +83,7 @@ Status parse_row(const StmtUse &use, CollectionMeta *out, bool check_sum = true)
     m.train_threshold = static_cast<uint32_t>(use.int64(11));
     m.flags = static_cast<uint32_t>(use.int64(12));
     m.model_id = use.int64(13);
-    PVEC_RETURN_IF(check_sum && use.int64(14) != int64_t{checksum::collection(m)}, PVEC_CORRUPT,
+    PVEC_RETURN_IF(check_sum && !checksum::column_matches(use.int64(14), checksum::collection(m)), PVEC_CORRUPT,
                    "the catalog row of collection id " + std::to_string(m.id) +
                        " is damaged (checksum mismatch)");
     PVEC_FORWARD_IF_ERROR(validate_definition(m));
@@ -189,7 +189,7 @@ Status Catalog::write_sum(const CollectionMeta &meta) {
         prepare_catalog(upd, conn_, "UPDATE pvec_collections SET sum = ?2 WHERE id = ?1"));
     StmtUse use(upd);
     use.bind(1, meta.id);
-    use.bind(2, int64_t{checksum::collection(meta)});
+    use.bind(2, checksum::to_column(checksum::collection(meta)));
     int rc = use.step();
     return rc == SQLITE_DONE ? Status::ok()
                              : sqlite_status(conn_, rc, "writing collection '" + meta.name + "'");
@@ -249,7 +249,7 @@ Status Catalog::bump_version(CollectionMeta *meta) {
     use.bind(1, meta->id);
     use.bind(2, next.version);
     use.bind(3, meta->uid);
-    use.bind(4, int64_t{checksum::collection(next)});
+    use.bind(4, checksum::to_column(checksum::collection(next)));
     int rc = use.step();
     if (rc != SQLITE_DONE) {
         return sqlite_status(conn_, rc, "updating collection '" + meta->name + "'");
@@ -274,8 +274,8 @@ Status Catalog::set_model(CollectionMeta *meta, const model::Model *model) {
         use.bind(1, meta->id);
         use.bind(2, int64_t{model_version});
         use.bind_blob(3, blob.data(), blob.size());
-        use.bind(4, int64_t{checksum::model(meta->uid, meta->id, model_version, blob.data(),
-                                            blob.size())});
+        use.bind(4, checksum::to_column(checksum::model(meta->uid, meta->id, model_version,
+                                                        blob.data(), blob.size())));
         int rc = use.step();
         if (rc != SQLITE_DONE) {
             return sqlite_status(conn_, rc, "storing the model");
@@ -310,7 +310,7 @@ Status Catalog::set_model(CollectionMeta *meta, const model::Model *model) {
         use.bind(5, int64_t{meta->code_bytes});
         model_id ? use.bind(6, model_id) : use.bind_null(6);
         use.bind(7, next.version);
-        use.bind(8, int64_t{checksum::collection(next)});
+        use.bind(8, checksum::to_column(checksum::collection(next)));
         int rc = use.step();
         if (rc != SQLITE_DONE) {
             return sqlite_status(conn_, rc, "updating the collection");
@@ -344,8 +344,9 @@ Status Catalog::read_model(CollectionMeta *meta_io, std::shared_ptr<const model:
         return sqlite_status(conn_, rc, "reading the model of " + where);
     }
     const auto *blob = static_cast<const uint8_t *>(use.blob(1));
-    PVEC_RETURN_IF(use.int64(2) != int64_t{checksum::model(meta.uid, meta.id, use.int64(0), blob,
-                                                            use.bytes(1))},
+    PVEC_RETURN_IF(!checksum::column_matches(
+                       use.int64(2), checksum::model(meta.uid, meta.id, use.int64(0), blob,
+                                                     use.bytes(1))),
                    PVEC_CORRUPT, where + ": the model's checksum does not match");
     auto m = std::make_shared<model::Model>();
     Status st = model::Model::deserialize(blob, use.bytes(1), m.get());
@@ -401,7 +402,7 @@ Status create_or_upgrade_schema(sqlite3 *conn, bool may_write, bool *exists, int
         if (!may_write) {
             return Status::ok();
         }
-        PVEC_FORWARD_IF_ERROR(exec(conn,
+        const std::string schema = std::string(
             "CREATE TABLE pvec_meta(key TEXT PRIMARY KEY NOT NULL, value);"
             "CREATE TABLE pvec_collections("
             " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, dim INTEGER NOT NULL,"
@@ -412,8 +413,10 @@ Status create_or_upgrade_schema(sqlite3 *conn, bool may_write, bool *exists, int
             " sum INTEGER NOT NULL DEFAULT 0);"
             "CREATE TABLE pvec_models("
             " id INTEGER PRIMARY KEY, collection_id INTEGER NOT NULL, version INTEGER NOT NULL,"
-            " blob BLOB NOT NULL, checksum INTEGER NOT NULL);"
-            "INSERT INTO pvec_meta(key, value) VALUES('format_version', 4);"));
+            " blob BLOB NOT NULL, checksum INTEGER NOT NULL);") +
+            "INSERT INTO pvec_meta(key, value) VALUES('format_version', " +
+            std::to_string(kFormatVersion) + ");";
+        PVEC_FORWARD_IF_ERROR(exec(conn, schema.c_str()));
         *exists = true;
         *format = kFormatVersion;
         return Status::ok();
@@ -443,7 +446,10 @@ Status create_or_upgrade_schema(sqlite3 *conn, bool may_write, bool *exists, int
         if (v <= 2) {
             PVEC_FORWARD_IF_ERROR(upgrade_from_2(conn));
         }
-        PVEC_FORWARD_IF_ERROR(upgrade_from_3(conn));
+        if (v <= 3) {
+            PVEC_FORWARD_IF_ERROR(upgrade_from_3(conn));
+        }
+        PVEC_FORWARD_IF_ERROR(upgrade_from_4(conn));
         v = kFormatVersion;
     }
     *format = v;

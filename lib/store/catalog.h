@@ -16,10 +16,11 @@
 
 namespace pocketvec::store {
 
-// Format 4 (docs/format.md): chunks of collections flagged kFlagSlotErrors carry a per-slot code
-// error; format 3 added a checksum on every record (store/checksum.h); format 2 collection uids
-// and versions and chunk versions. Older formats are upgraded by store/upgrade.h.
-constexpr uint32_t kFormatVersion = 4;
+// Format 5 (docs/format.md): chunk slots' code errors as bfloat16 and sum columns as signed 32-bit
+// integers; format 4 gave chunks of collections flagged kFlagSlotErrors a per-slot code error;
+// format 3 added a checksum on every record (store/checksum.h); format 2 collection uids and
+// versions and chunk versions. Older formats are upgraded by store/upgrade.h.
+constexpr uint32_t kFormatVersion = 5;
 
 constexpr uint32_t kRawNone = 0;
 constexpr uint32_t kRawZstdF32 = 1;  // zstd frame of the float32 vector

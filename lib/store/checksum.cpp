@@ -32,18 +32,30 @@ uint32_t sum(int64_t uid, Kind kind, int64_t key, const void *header, std::size_
     return v == 0 ? 1u : v;
 }
 
-}  // namespace
-
-uint32_t slot(int64_t uid, std::size_t chunk, std::size_t slot, int64_t id, float norm,
-              const float *err, const uint8_t *code, std::size_t code_bytes) {
+// A chunk slot's sum with an err of `err_bytes` (2: bfloat16 since format 5; 4: format 4).
+uint32_t slot_with(int64_t uid, std::size_t chunk, std::size_t slot, int64_t id, float norm,
+                   const void *err, std::size_t err_bytes, const uint8_t *code,
+                   std::size_t code_bytes) {
     unsigned char header[16];
     std::memcpy(header, &id, 8);
     std::memcpy(header + 8, &norm, 4);
     if (err != nullptr) {
-        std::memcpy(header + 12, err, 4);
+        std::memcpy(header + 12, err, err_bytes);
     }
     return sum(uid, kSlot, static_cast<int64_t>(chunk * 256 + slot), header,
-               err != nullptr ? 16 : 12, code, code_bytes);
+               err != nullptr ? 12 + err_bytes : 12, code, code_bytes);
+}
+
+}  // namespace
+
+uint32_t slot(int64_t uid, std::size_t chunk, std::size_t slot, int64_t id, float norm,
+              const uint16_t *err, const uint8_t *code, std::size_t code_bytes) {
+    return slot_with(uid, chunk, slot, id, norm, err, 2, code, code_bytes);
+}
+
+uint32_t slot_format4(int64_t uid, std::size_t chunk, std::size_t slot, int64_t id, float norm,
+                      const float *err, const uint8_t *code, std::size_t code_bytes) {
+    return slot_with(uid, chunk, slot, id, norm, err, 4, code, code_bytes);
 }
 
 uint32_t raw(int64_t uid, int64_t id, const uint8_t *bytes, std::size_t n) {

@@ -19,9 +19,20 @@ struct CollectionMeta;
 namespace checksum {
 
 // Chunk `chunk`, slot `slot`: id (int64), norm (float32) and, in chunks that carry one, the slot's
-// err (float32; `err` null when the chunk has none) as stored, then the code bytes.
+// err as stored (bfloat16 bits, store/chunk_format.h; `err` null when the chunk has none), then
+// the code bytes.
 uint32_t slot(int64_t uid, std::size_t chunk, std::size_t slot, int64_t id, float norm,
-              const float *err, const uint8_t *code, std::size_t code_bytes);
+              const uint16_t *err, const uint8_t *code, std::size_t code_bytes);
+// The same sum as format 4 wrote it, with a float32 err: read only by the upgrade to format 5.
+uint32_t slot_format4(int64_t uid, std::size_t chunk, std::size_t slot, int64_t id, float norm,
+                      const float *err, const uint8_t *code, std::size_t code_bytes);
+// How a sum is kept in an INTEGER column (items, catalog and model rows): as the signed 32-bit
+// integer of its bits since format 5, four bytes in SQLite's record where a value of 2^31 or
+// more takes six; format 4 and before wrote it unsigned. Both read back as the same sum.
+inline int64_t to_column(uint32_t sum) { return static_cast<int32_t>(sum); }
+inline bool column_matches(int64_t stored, uint32_t sum) {
+    return stored == to_column(sum) || stored == int64_t{sum};
+}
 // The stored bytes of item `id`'s raw vector (without the 4-byte sum that follows them).
 uint32_t raw(int64_t uid, int64_t id, const uint8_t *bytes, std::size_t n);
 // An items row: id, chunk, slot, whether it has metadata, and the metadata's bytes.

@@ -108,7 +108,9 @@ Status ChunkFile::load(std::size_t index, const CollectionMeta &meta, const mode
         float norm, err = 0;
         std::memcpy(&norm, data + lay.norm_offset(slot), 4);
         if (lay.with_err) {
-            std::memcpy(&err, data + lay.err_offset(slot), 4);
+            uint16_t stored;
+            std::memcpy(&stored, data + lay.err_offset(slot), kErrBytes);
+            err = err_value(stored);
         }
         const uint8_t *code = data + lay.code_offset(slot);
         chunk->write_code(slot, code);
@@ -172,12 +174,13 @@ Status ChunkFile::write_slot(std::size_t index, const ChunkLayout &lay, std::siz
     PVEC_FORWARD_IF_ERROR(blob_.open(conn_, chunks_, "data", static_cast<int64_t>(index), true));
     PVEC_RETURN_IF(blob_.size() != lay.total_bytes(), PVEC_CORRUPT,
                    where_ + ": chunk " + std::to_string(index) + " changed size");
-    const uint32_t sum = checksum::slot(uid_, index, slot, id, norm, lay.with_err ? &err : nullptr,
-                                        code, lay.code_bytes);
+    const uint16_t stored_err = err_stored(err);
+    const uint32_t sum = checksum::slot(uid_, index, slot, id, norm,
+                                        lay.with_err ? &stored_err : nullptr, code, lay.code_bytes);
     PVEC_FORWARD_IF_ERROR(blob_.write(code, lay.code_bytes, lay.code_offset(slot)));
     PVEC_FORWARD_IF_ERROR(blob_.write(&sum, 4, lay.sum_offset(slot)));
     if (lay.with_err) {
-        PVEC_FORWARD_IF_ERROR(blob_.write(&err, 4, lay.err_offset(slot)));
+        PVEC_FORWARD_IF_ERROR(blob_.write(&stored_err, kErrBytes, lay.err_offset(slot)));
     }
     PVEC_FORWARD_IF_ERROR(blob_.write(&norm, 4, lay.norm_offset(slot)));
     PVEC_FORWARD_IF_ERROR(blob_.write(&id, 8, lay.id_offset(slot)));
@@ -195,7 +198,7 @@ Status ChunkFile::clear_slot(std::size_t index, const ChunkLayout &lay, std::siz
     PVEC_FORWARD_IF_ERROR(blob_.write(zeros.data(), 4, lay.norm_offset(slot)));
     PVEC_FORWARD_IF_ERROR(blob_.write(zeros.data(), 4, lay.sum_offset(slot)));
     if (lay.with_err) {
-        PVEC_FORWARD_IF_ERROR(blob_.write(zeros.data(), 4, lay.err_offset(slot)));
+        PVEC_FORWARD_IF_ERROR(blob_.write(zeros.data(), kErrBytes, lay.err_offset(slot)));
     }
     return blob_.write(zeros.data(), lay.code_bytes, lay.code_offset(slot));
 }
@@ -212,12 +215,13 @@ void ChunkFile::build_blob(const ResidentChunk &chunk, const ChunkLayout &lay, i
         std::memcpy(data + lay.id_offset(s), &chunk.ids[s], 8);
         std::memcpy(data + lay.norm_offset(s), &chunk.norms[s], 4);
         chunk.read_code(s, data + lay.code_offset(s));
+        const uint16_t stored_err = err_stored(chunk.errs[s]);
         if (lay.with_err) {
-            std::memcpy(data + lay.err_offset(s), &chunk.errs[s], 4);
+            std::memcpy(data + lay.err_offset(s), &stored_err, kErrBytes);
         }
         const uint32_t sum =
             checksum::slot(uid, index, s, chunk.ids[s], chunk.norms[s],
-                           lay.with_err ? &chunk.errs[s] : nullptr, data + lay.code_offset(s),
+                           lay.with_err ? &stored_err : nullptr, data + lay.code_offset(s),
                            lay.code_bytes);
         std::memcpy(data + lay.sum_offset(s), &sum, 4);
     }
@@ -245,17 +249,17 @@ std::string ChunkFile::find_damage(const uint8_t *data, const ChunkLayout &lay, 
             std::memcpy(&id_v, id, 8);
             std::memcpy(&norm_v, norm, 4);
             std::memcpy(&sum_v, sum, 4);
-            float err_v = 0;
+            uint16_t err_v = 0;
             if (err != nullptr) {
-                std::memcpy(&err_v, err, 4);
+                std::memcpy(&err_v, err, kErrBytes);
             }
             ok = sum_v == checksum::slot(uid, index, slot, id_v, norm_v,
                                          err != nullptr ? &err_v : nullptr, code, lay.code_bytes);
             // A code error is a distance: finite and not negative, or the bound it gives is void.
-            ok = ok && (err == nullptr || (std::isfinite(err_v) && err_v >= 0));
+            ok = ok && (err == nullptr || (std::isfinite(err_value(err_v)) && err_value(err_v) >= 0));
         } else {
             ok = zero(id, 8) && zero(norm, 4) && zero(sum, 4) && zero(code, lay.code_bytes) &&
-                 (err == nullptr || zero(err, 4));
+                 (err == nullptr || zero(err, kErrBytes));
         }
         if (!ok) {
             return "chunk " + std::to_string(index) + " slot " + std::to_string(slot) +

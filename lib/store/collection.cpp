@@ -44,16 +44,17 @@ struct BlobCloser {
 
 // The errs entry of `vec` coded as `code` under `m` (kFlagSlotErrors): measured against the
 // vector rescoring reads back from the raw tier (rounded to binary16 for PVEC_RAW_F16), so an
-// exact search returns exactly the best items by the scores the raw tier gives.
+// exact search returns exactly the best items by the scores the raw tier gives; rounded up to
+// what the chunk stores (bfloat16), so the resident value is the file's.
 float slot_error(uint32_t raw_tier, const model::Model &m, const float *vec, const uint8_t *code) {
     if (raw_tier != kRawF16) {
-        return model::code_error(m, vec, code);
+        return err_value(err_stored(model::code_error(m, vec, code)));
     }
     std::vector<float> seen(m.dim);
     for (uint32_t i = 0; i < m.dim; ++i) {
         seen[i] = codec::f16_to_f32(codec::f32_to_f16(vec[i]));
     }
-    return model::code_error(m, seen.data(), code);
+    return err_value(err_stored(model::code_error(m, seen.data(), code)));
 }
 
 // The code scan's view of every chunk of `s`.
@@ -327,12 +328,12 @@ Status Collection::find(const View &s, int64_t id, bool *found, SlotRef *loc) {
     return Status::ok();
 }
 
-int64_t Collection::item_sum(int64_t id, const SlotRef &loc, const char *meta) const {
+uint32_t Collection::item_sum(int64_t id, const SlotRef &loc, const char *meta) const {
     return item_sum(id, loc, meta ? std::string_view(meta) : std::string_view(), meta != nullptr);
 }
 
-int64_t Collection::item_sum(int64_t id, const SlotRef &loc, std::string_view meta,
-                             bool has_meta) const {
+uint32_t Collection::item_sum(int64_t id, const SlotRef &loc, std::string_view meta,
+                              bool has_meta) const {
     return checksum::item(uid_, id, static_cast<int64_t>(loc.chunk),
                           static_cast<int64_t>(loc.slot), has_meta, meta);
 }
@@ -605,7 +606,7 @@ Status Collection::write_one(Draft &d, int64_t id, const float *vec, const char 
         StmtUse use(update_meta_stmt_);
         use.bind(1, id);
         meta ? use.bind_static(2, meta) : use.bind_null(2);
-        use.bind(3, item_sum(id, loc, meta));
+        use.bind(3, checksum::to_column(item_sum(id, loc, meta)));
         int rc = use.step();
         if (rc != SQLITE_DONE) {
             return sqlite_status(db_.conn(), rc, "updating item " + std::to_string(id));
@@ -619,7 +620,7 @@ Status Collection::write_one(Draft &d, int64_t id, const float *vec, const char 
         use.bind(2, static_cast<int64_t>(loc.chunk));
         use.bind(3, static_cast<int64_t>(loc.slot));
         meta ? use.bind_static(4, meta) : use.bind_null(4);
-        use.bind(5, item_sum(id, loc, meta));
+        use.bind(5, checksum::to_column(item_sum(id, loc, meta)));
         int rc = use.step();
         if (rc != SQLITE_DONE) {
             return sqlite_status(db_.conn(), rc, "inserting item " + std::to_string(id));
@@ -779,8 +780,9 @@ Status Collection::get(int64_t id, float *vec, std::string *meta, bool *has_meta
                    PVEC_CORRUPT, "item " + std::to_string(id) + " points to an invalid slot");
     *has_meta = !use.is_null(2);
     const SlotRef at{static_cast<std::size_t>(chunk), static_cast<std::size_t>(slot)};
-    PVEC_RETURN_IF(use.int64(3) != item_sum(id, at, *has_meta ? use.text(2) : std::string_view(),
-                                            *has_meta),
+    PVEC_RETURN_IF(!checksum::column_matches(
+                       use.int64(3),
+                       item_sum(id, at, *has_meta ? use.text(2) : std::string_view(), *has_meta)),
                    PVEC_CORRUPT, "the items row of item " + std::to_string(id) +
                                      " is damaged (checksum mismatch)");
     if (meta && *has_meta) {

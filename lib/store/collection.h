@@ -134,9 +134,9 @@ private:
     template <class View>
     Status find(const View &s, int64_t id, bool *found, SlotRef *loc);
     Status allocate_slot(Draft &d, SlotRef *loc);
-    // The checksum column of the items row of `id` at `loc` with metadata `meta` (null: none).
-    int64_t item_sum(int64_t id, const SlotRef &loc, const char *meta) const;
-    int64_t item_sum(int64_t id, const SlotRef &loc, std::string_view meta, bool has_meta) const;
+    // The checksum of the items row of `id` at `loc` with metadata `meta` (null: none).
+    uint32_t item_sum(int64_t id, const SlotRef &loc, const char *meta) const;
+    uint32_t item_sum(int64_t id, const SlotRef &loc, std::string_view meta, bool has_meta) const;
     Status missing_item(const Snapshot &s, int64_t id) const;
     Status write_slot(Draft &d, const SlotRef &loc, int64_t id, const float *vec);
     Status write_one(Draft &d, int64_t id, const float *vec, const char *meta, bool upsert);

@@ -51,7 +51,7 @@ Status seal_items(sqlite3 *conn, const CollectionMeta &m) {
         }
         StmtUse use(put);
         use.bind(1, id);
-        use.bind(2, int64_t{sum});
+        use.bind(2, checksum::to_column(sum));
         PVEC_FORWARD_IF_ERROR(step_done(conn, use));
     }
     return Status::ok();
@@ -170,8 +170,76 @@ Status seal_model(sqlite3 *conn, const CollectionMeta &m) {
     }
     StmtUse use(put);
     use.bind(1, m.model_id);
-    use.bind(2, int64_t{sum});
+    use.bind(2, checksum::to_column(sum));
     return step_done(conn, use);
+}
+
+// Format 4 chunk blob of a collection with code errors: errs as float32 (4 bytes per slot), each
+// slot's sum over them (checksum::slot_format4). Rewritten with errs as bfloat16 rounded up and
+// sums anew. A slot whose format 4 sum fails keeps failing: its new sum is made wrong on purpose,
+// so the upgrade never seals damage as good and the rest of the chunk stays readable.
+Status narrow_errs(sqlite3 *conn, const CollectionMeta &m) {
+    const std::string chunks = tables::chunks(m.id);
+    std::vector<int64_t> ids;
+    PVEC_FORWARD_IF_ERROR(read_ids(conn, "SELECT id FROM " + chunks, &ids));
+    Stmt get, put;
+    PVEC_FORWARD_IF_ERROR(get.prepare(conn, "SELECT capacity, data FROM " + chunks + " WHERE id = ?1"));
+    PVEC_FORWARD_IF_ERROR(put.prepare(conn, "UPDATE " + chunks + " SET data = ?2 WHERE id = ?1"));
+    std::vector<uint8_t> out;
+    for (int64_t index : ids) {
+        {
+            StmtUse use(get);
+            use.bind(1, index);
+            int rc = use.step();
+            if (rc != SQLITE_ROW) {
+                return sqlite_status(conn, rc, "upgrading the file format");
+            }
+            const int64_t cap = use.int64(0);
+            const std::string which =
+                "collection '" + m.name + "': chunk " + std::to_string(index);
+            PVEC_RETURN_IF(cap < 32 || cap > 256 || cap % 32 != 0 || index < 0, PVEC_CORRUPT,
+                           which + " has an invalid capacity");
+            const ChunkLayout lay{static_cast<std::size_t>(cap), m.code_bytes, true};
+            const std::size_t old_codes = lay.errs_offset() + lay.capacity * 4;
+            PVEC_RETURN_IF(use.bytes(1) != old_codes + lay.capacity * lay.code_bytes, PVEC_CORRUPT,
+                           which + " has the wrong size");
+            const auto *in = static_cast<const uint8_t *>(use.blob(1));
+            out.assign(lay.total_bytes(), 0);
+            std::memcpy(out.data(), in, lay.errs_offset());
+            std::memcpy(out.data() + lay.codes_offset(), in + old_codes,
+                        lay.capacity * lay.code_bytes);
+            for (std::size_t slot = 0; slot < lay.capacity; ++slot) {
+                float err;
+                std::memcpy(&err, in + lay.errs_offset() + slot * 4, 4);
+                // Free slots keep their bytes (zero, or damage that stays visible): nonzero
+                // float32 bits give nonzero bfloat16 bits when rounded up.
+                const uint16_t narrow = err_stored(err);
+                std::memcpy(out.data() + lay.err_offset(slot), &narrow, kErrBytes);
+                if (!((in[slot / 8] >> (slot % 8)) & 1u)) {
+                    continue;
+                }
+                int64_t id;
+                float norm;
+                uint32_t old_sum;
+                std::memcpy(&id, in + lay.id_offset(slot), 8);
+                std::memcpy(&norm, in + lay.norm_offset(slot), 4);
+                std::memcpy(&old_sum, in + lay.sum_offset(slot), 4);
+                const uint8_t *code = out.data() + lay.code_offset(slot);
+                const auto at = static_cast<std::size_t>(index);
+                uint32_t sum = checksum::slot(m.uid, at, slot, id, norm, &narrow, code, lay.code_bytes);
+                if (old_sum != checksum::slot_format4(m.uid, at, slot, id, norm, &err, code,
+                                                      lay.code_bytes)) {
+                    sum ^= 1u;
+                }
+                std::memcpy(out.data() + lay.sum_offset(slot), &sum, 4);
+            }
+        }
+        StmtUse use(put);
+        use.bind(1, index);
+        use.bind_blob(2, out.data(), out.size());
+        PVEC_FORWARD_IF_ERROR(step_done(conn, use));
+    }
+    return Status::ok();
 }
 
 }  // namespace
@@ -218,6 +286,19 @@ Status upgrade_from_2(sqlite3 *conn) {
 
 Status upgrade_from_3(sqlite3 *conn) {
     return exec(conn, "UPDATE pvec_meta SET value = 4 WHERE key = 'format_version'");
+}
+
+Status upgrade_from_4(sqlite3 *conn) {
+    Catalog catalog(conn);
+    std::vector<std::string> damaged;  // refused when opened, as before the upgrade
+    std::vector<CollectionMeta> good;
+    PVEC_FORWARD_IF_ERROR(catalog.find_damaged(&damaged, &good));
+    for (const CollectionMeta &m : good) {
+        if ((m.flags & kFlagSlotErrors) != 0) {
+            PVEC_FORWARD_IF_ERROR(narrow_errs(conn, m));
+        }
+    }
+    return exec(conn, "UPDATE pvec_meta SET value = 5 WHERE key = 'format_version'");
 }
 
 }  // namespace pocketvec::store

@@ -17,5 +17,11 @@ Status upgrade_from_2(sqlite3 *conn);
 // Format 3 -> 4: only the version. Format 4 adds per-slot code errors to the chunks of collections
 // trained from then on (kFlagSlotErrors); existing collections keep their layout and flags.
 Status upgrade_from_3(sqlite3 *conn);
+// Format 4 -> 5: the code errors of chunk slots shrink from float32 to bfloat16 rounded up (every
+// chunk of a collection with kFlagSlotErrors is rewritten, its slot sums anew), and sum columns
+// are written as signed 32-bit integers from then on (rows written before keep their value:
+// both read back as the same sum). A collection whose catalog row is damaged is left as it is
+// (still refused when opened).
+Status upgrade_from_4(sqlite3 *conn);
 
 }  // namespace pocketvec::store

@@ -60,8 +60,9 @@ Status Collection::verify(const CollectionMeta &meta, DamageReport *report) {
             const int64_t id = use.int64(0), chunk = use.int64(1), slot = use.int64(2);
             const std::string item = where + ": item " + std::to_string(id);
             item_ids.insert(id);
-            if (use.int64(4) != checksum::item(row.uid, id, chunk, slot, !use.is_null(3),
-                                               use.text(3))) {
+            if (!checksum::column_matches(use.int64(4),
+                                          checksum::item(row.uid, id, chunk, slot,
+                                                         !use.is_null(3), use.text(3)))) {
                 report->add(item + ": its items row is damaged (checksum mismatch)");
                 continue;
             }

@@ -1,4 +1,4 @@
-// Turns a format 4 database into the format 2 file pocketvec 0.1 wrote (no sums: no sum columns,
+// Turns a format 5 database into the format 2 file pocketvec 0.1 wrote (no sums: no sum columns,
 // no sums section in chunk blobs, no trailer on raw vectors, FNV-1a 64 model row checksums), so
 // that tests can exercise the upgrade on first read-write open. Returns the models re-sealed.
 #pragma once
@@ -49,9 +49,9 @@ inline int downgrade_to_format2(const std::string &path) {
     for (std::size_t i = 0; i < ids.size(); ++i) {
         const std::string &n = ids[i];
         sql += "ALTER TABLE pvec_c" + n + "_items DROP COLUMN sum;";
-        // Chunk blob: bitmap C/8, ids 8C, norms 4C, [sums 4C], [errs 4C], codes.
+        // Chunk blob: bitmap C/8, ids 8C, norms 4C, [sums 4C], [errs 2C], codes.
         sql += "UPDATE pvec_c" + n + "_chunks SET data = substr(data, 1, capacity / 8 + 12 * capacity)"
-               " || substr(data, capacity / 8 + " + (has_errs[i] ? "20" : "16") +
+               " || substr(data, capacity / 8 + " + (has_errs[i] ? "18" : "16") +
                " * capacity + 1);";
         if (has_raw[i]) {
             sql += "UPDATE pvec_c" + n + "_raw SET vec = substr(vec, 1, length(vec) - 4);";

@@ -7,6 +7,7 @@
 
 #include "../../lib/codec/minifloat.h"
 #include "../durability/format2.h"
+#include "../durability/format4.h"
 #include "test_helpers.h"
 
 using namespace pvtest;
@@ -335,10 +336,10 @@ TEST(ExactCodesApi, ACollectionTrainedBeforeFormat4NeedsTrainingAgain) {
         pvec_collection_close(c);
         PV_OK(pvec_db_close(db));
     }
-    // A format 2 file has no code errors; upgraded (2 -> 3 -> 4), its collection keeps none.
+    // A format 2 file has no code errors; upgraded (2 -> 3 -> 4 -> 5), its collection keeps none.
     ASSERT_EQ(downgrade_to_format2(tmp.path()), 1);
     pvec_db *db = open_db(tmp.path());
-    EXPECT_EQ(format_version_of(tmp.path()), 4);
+    EXPECT_EQ(format_version_of(tmp.path()), 5);
     pvec_collection *c = open_coll(db, "c");
     std::vector<int64_t> ids;
     std::vector<float> scores;
@@ -361,6 +362,110 @@ TEST(ExactCodesApi, ACollectionTrainedBeforeFormat4NeedsTrainingAgain) {
     }
     EXPECT_EQ(ids, oracle(items, v.data(), kDim, PVEC_METRIC_COSINE, kK));
     pvec_collection_close(c);
+    PV_OK(pvec_db_close(db));
+}
+
+// The sum columns of pocketvec's rows in `path` that lie outside the signed 32-bit range (format 4
+// wrote them unsigned, format 5 signed) and those that are negative.
+std::pair<int64_t, int64_t> sum_columns(const std::string &path) {
+    sqlite3 *conn = nullptr;
+    EXPECT_EQ(sqlite3_open(path.c_str(), &conn), SQLITE_OK);
+    sqlite3_stmt *s = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(conn,
+                                 "SELECT sum(sum > 2147483647 OR sum < -2147483648), sum(sum < 0) "
+                                 "FROM pvec_c1_items", -1, &s, nullptr),
+              SQLITE_OK);
+    EXPECT_EQ(sqlite3_step(s), SQLITE_ROW);
+    const std::pair<int64_t, int64_t> r{sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1)};
+    sqlite3_finalize(s);
+    sqlite3_close(conn);
+    return r;
+}
+
+TEST(ExactCodesApi, AFormat4FileIsUpgradedAndAnswersExactlyAsBefore) {
+    TempDb tmp;
+    const auto v = clustered(1200, 31);
+    std::vector<std::vector<int64_t>> want_ids;
+    std::vector<std::vector<float>> want_scores;
+    {
+        pvec_db *db = open_db(tmp.path());
+        pvec_collection *c = trained(db, ExactCase{"int8", PVEC_METRIC_DOT, 0, PVEC_RAW_F32}, v);
+        for (std::size_t qi = 0; qi < 8; ++qi) {
+            std::vector<int64_t> ids;
+            std::vector<float> scores;
+            ASSERT_EQ(exact_search(c, v.data() + qi * 131 * kDim, kK, &ids, &scores, nullptr), PVEC_OK);
+            want_ids.push_back(ids);
+            want_scores.push_back(scores);
+        }
+        pvec_collection_close(c);
+        PV_OK(pvec_db_close(db));
+    }
+    // Format 5 writes sums as signed 32-bit values (about half of them negative).
+    EXPECT_EQ(sum_columns(tmp.path()).first, 0);
+    EXPECT_GT(sum_columns(tmp.path()).second, 300);
+    ASSERT_EQ(downgrade_to_format4(tmp.path()), 5);
+    EXPECT_EQ(format_version_of(tmp.path()), 4);
+    EXPECT_GT(sum_columns(tmp.path()).first, 300);
+    {
+        pvec_open_options o = PVEC_OPEN_OPTIONS_INIT;
+        o.flags = PVEC_OPEN_READONLY;
+        pvec_db *db = nullptr;
+        char *err = nullptr;
+        EXPECT_EQ(pvec_db_open(tmp.c_str(), &o, &db, &err), PVEC_FORMAT);
+        EXPECT_NE(std::string(err ? err : "").find("upgrade it to format 5"), std::string::npos) << err;
+        pvec_free(err);
+    }
+    pvec_db *db = open_db(tmp.path());  // read-write: upgrades
+    ASSERT_NE(db, nullptr);
+    EXPECT_EQ(format_version_of(tmp.path()), 5);
+    char *report = nullptr;
+    EXPECT_EQ(pvec_db_check(db, &report, nullptr), PVEC_OK) << report;
+    pvec_free(report);
+    pvec_collection *c = open_coll(db, "c");
+    for (std::size_t qi = 0; qi < 8; ++qi) {
+        std::vector<int64_t> ids;
+        std::vector<float> scores;
+        ASSERT_EQ(exact_search(c, v.data() + qi * 131 * kDim, kK, &ids, &scores, nullptr), PVEC_OK);
+        EXPECT_EQ(ids, want_ids[qi]) << "query " << qi;
+        EXPECT_EQ(scores, want_scores[qi]) << "query " << qi;
+    }
+    // Rows written before the upgrade keep their unsigned sums and still verify.
+    std::vector<float> back(kDim);
+    PV_OK(pvec_get(c, 1000 + 77, back.data(), kDim, nullptr, nullptr));
+    EXPECT_EQ(back, std::vector<float>(v.begin() + 77 * kDim, v.begin() + 78 * kDim));
+    pvec_collection_close(c);
+    PV_OK(pvec_db_close(db));
+}
+
+TEST(ExactCodesApi, TheFormat4UpgradeKeepsADamagedSlotDamaged) {
+    TempDb tmp;
+    const auto v = clustered(600, 41);
+    {
+        pvec_db *db = open_db(tmp.path());
+        pvec_collection_close(trained(db, ExactCase{"int4", PVEC_METRIC_COSINE, 0, PVEC_RAW_F16}, v));
+        PV_OK(pvec_db_close(db));
+    }
+    ASSERT_EQ(downgrade_to_format4(tmp.path()), 3);
+    // One byte of slot 5's format 4 err in chunk 1 (float32 errs start after the sums).
+    sqlite3 *conn = nullptr;
+    ASSERT_EQ(sqlite3_open(tmp.c_str(), &conn), SQLITE_OK);
+    const char *flip =
+        "UPDATE pvec_c1_chunks SET data = substr(data, 1, 32 + 16 * 256 + 5 * 4 + 1) || "
+        "x'7f' || substr(data, 32 + 16 * 256 + 5 * 4 + 3) WHERE id = 1";
+    ASSERT_EQ(sqlite3_exec(conn, flip, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(conn);
+    pvec_db *db = open_db(tmp.path());
+    ASSERT_NE(db, nullptr);
+    EXPECT_EQ(format_version_of(tmp.path()), 5);
+    char *report = nullptr;
+    EXPECT_EQ(pvec_db_check(db, &report, nullptr), PVEC_CORRUPT);
+    EXPECT_NE(std::string(report ? report : "").find("chunk 1 slot 5"), std::string::npos) << report;
+    pvec_free(report);
+    pvec_collection *c = nullptr;
+    char *err = nullptr;
+    EXPECT_EQ(pvec_collection_open(db, "c", &c, &err), PVEC_CORRUPT);
+    EXPECT_NE(std::string(err ? err : "").find("chunk 1 slot 5"), std::string::npos) << err;
+    pvec_free(err);
     PV_OK(pvec_db_close(db));
 }
 
