@@ -63,9 +63,17 @@ Status exec(sqlite3 *conn, const char *sql) {
 
 Status Blob::open(sqlite3 *conn, const std::string &table, const char *column, int64_t row,
                   bool write) {
-    if (blob_ && conn == conn_ && table == table_ && column == column_ && write == write_) {
+    const bool same_target = blob_ && conn == conn_ && table == table_ && column == column_ &&
+                             write == write_;
+    if (same_target && row == row_) {
+        // Still on the row: keep SQLite's cache of the row's overflow pages, which a reopen
+        // drops (reading or writing at offset x of a fresh handle walks the page chain to x).
+        return Status::ok();
+    }
+    if (same_target) {
         int rc = sqlite3_blob_reopen(blob_, row);
         if (rc == SQLITE_OK) {
+            row_ = row;
             return Status::ok();
         }
         close();  // a failed reopen leaves the handle unusable
@@ -83,16 +91,44 @@ Status Blob::open(sqlite3 *conn, const std::string &table, const char *column, i
     table_ = table;
     column_ = column;
     write_ = write;
+    row_ = row;
+    return Status::ok();
+}
+
+// A handle kept on its row expires when another statement changes the row (SQLITE_ABORT): then
+// it is opened afresh once, and used only if the row kept its size (the caller checked offsets
+// against that size).
+Status Blob::refresh_expired(int rc) {
+    if ((rc & 0xff) != SQLITE_ABORT) {
+        return sqlite_status(conn_, rc, "accessing chunk blob");
+    }
+    const std::size_t bytes = size();
+    sqlite3 *conn = conn_;
+    const std::string table = table_;
+    const char *column = column_;
+    const int64_t row = row_;
+    const bool write = write_;
+    close();
+    PVEC_FORWARD_IF_ERROR(open(conn, table, column, row, write));
+    PVEC_RETURN_IF(size() != bytes, PVEC_ERROR, "a chunk blob changed size while in use");
     return Status::ok();
 }
 
 Status Blob::read(void *dst, std::size_t n, std::size_t offset) {
     int rc = sqlite3_blob_read(blob_, dst, static_cast<int>(n), static_cast<int>(offset));
+    if (rc != SQLITE_OK) {
+        PVEC_FORWARD_IF_ERROR(refresh_expired(rc));
+        rc = sqlite3_blob_read(blob_, dst, static_cast<int>(n), static_cast<int>(offset));
+    }
     return rc == SQLITE_OK ? Status::ok() : sqlite_status(conn_, rc, "reading chunk blob");
 }
 
 Status Blob::write(const void *src, std::size_t n, std::size_t offset) {
     int rc = sqlite3_blob_write(blob_, src, static_cast<int>(n), static_cast<int>(offset));
+    if (rc != SQLITE_OK) {
+        PVEC_FORWARD_IF_ERROR(refresh_expired(rc));
+        rc = sqlite3_blob_write(blob_, src, static_cast<int>(n), static_cast<int>(offset));
+    }
     return rc == SQLITE_OK ? Status::ok() : sqlite_status(conn_, rc, "writing chunk blob");
 }
 

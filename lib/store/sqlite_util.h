@@ -98,7 +98,9 @@ private:
 // Runs constant SQL text without results.
 Status exec(sqlite3 *conn, const char *sql);
 
-// Incremental BLOB I/O on one column, moved between rows with sqlite3_blob_reopen.
+// Incremental BLOB I/O on one column, moved between rows with sqlite3_blob_reopen and left on its
+// row when open() names the row it is on, so that SQLite keeps its cache of the row's overflow
+// pages (each access of a freshly positioned handle walks the chain from the first page).
 class Blob {
 public:
     Blob() = default;
@@ -119,10 +121,13 @@ public:
     }
 
 private:
+    Status refresh_expired(int rc);
+
     sqlite3 *conn_ = nullptr;
     sqlite3_blob *blob_ = nullptr;
     std::string table_;
     const char *column_ = nullptr;
+    int64_t row_ = 0;
     bool write_ = false;
 };
 
