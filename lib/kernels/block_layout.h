@@ -39,6 +39,32 @@ inline void block_store(uint8_t *block, std::size_t code_bytes, std::size_t slot
     }
 }
 
+// Writes the row-major codes of slots 0 .. count-1 (`rows`, count x code_bytes bytes) into
+// `block`, as block_store would one by one, but 16 slots x 16 groups at a time: each 64-byte line
+// of the block is written whole once, where slot-by-slot stores touch every line of the block's
+// groups per slot (a stride of kBlockVectors x kGroupBytes bytes, which also maps them all to a
+// few cache sets).
+inline void block_store_rows(uint8_t *block, std::size_t code_bytes, const uint8_t *rows,
+                             std::size_t count) {
+    constexpr std::size_t kTile = 64 / kGroupBytes;
+    const std::size_t groups = block_groups(code_bytes);
+    for (std::size_t v0 = 0; v0 < count; v0 += kTile) {
+        const std::size_t vn = count - v0 < kTile ? count - v0 : kTile;
+        for (std::size_t g0 = 0; g0 < groups; g0 += kTile) {
+            const std::size_t gn = groups - g0 < kTile ? groups - g0 : kTile;
+            for (std::size_t g = g0; g < g0 + gn; ++g) {
+                const std::size_t n = g + 1 < groups ? kGroupBytes : code_bytes - g * kGroupBytes;
+                uint8_t *line = block + (g * kBlockVectors + v0) * kGroupBytes;
+                for (std::size_t v = 0; v < vn; ++v) {
+                    uint8_t group[kGroupBytes] = {};
+                    std::memcpy(group, rows + (v0 + v) * code_bytes + g * kGroupBytes, n);
+                    std::memcpy(line + v * kGroupBytes, group, kGroupBytes);
+                }
+            }
+        }
+    }
+}
+
 // Reads slot `slot`'s code back as row-major bytes.
 inline void block_load(const uint8_t *block, std::size_t code_bytes, std::size_t slot,
                        uint8_t *code) {

@@ -122,12 +122,26 @@ Status ChunkFile::load(std::size_t index, const CollectionMeta &meta, const mode
 
 Status ChunkFile::insert(std::size_t index, std::size_t capacity, const CollectionMeta &meta,
                          int64_t version) {
+    return insert_row(index, capacity, nullptr, chunk_layout(meta, capacity).total_bytes(), version);
+}
+
+Status ChunkFile::insert_built(std::size_t index, const ResidentChunk &chunk,
+                               const uint8_t *row_codes, const CollectionMeta &meta,
+                               int64_t version) {
+    std::vector<uint8_t> data;
+    build_blob(chunk, chunk_layout(meta, chunk.capacity), uid_, index, &data, row_codes);
+    return insert_row(index, chunk.capacity, data.data(), data.size(), version);
+}
+
+// The chunk's row (`data` null: `bytes` zero bytes) and its version row.
+Status ChunkFile::insert_row(std::size_t index, std::size_t capacity, const uint8_t *data,
+                             std::size_t bytes, int64_t version) {
     PVEC_FORWARD_IF_ERROR(prepare());
     {
         StmtUse use(insert_);
         use.bind(1, static_cast<int64_t>(index));
         use.bind(2, static_cast<int64_t>(capacity));
-        use.bind_zeroblob(3, chunk_layout(meta, capacity).total_bytes());
+        data != nullptr ? use.bind_blob(3, data, bytes) : use.bind_zeroblob(3, bytes);
         int rc = use.step();
         if (rc != SQLITE_DONE) {
             return sqlite_status(conn_, rc, "adding a chunk to " + where_);
@@ -204,7 +218,8 @@ Status ChunkFile::clear_slot(std::size_t index, const ChunkLayout &lay, std::siz
 }
 
 void ChunkFile::build_blob(const ResidentChunk &chunk, const ChunkLayout &lay, int64_t uid,
-                           std::size_t index, std::vector<uint8_t> *out) {
+                           std::size_t index, std::vector<uint8_t> *out,
+                           const uint8_t *row_codes) {
     out->assign(lay.total_bytes(), 0);
     uint8_t *data = out->data();
     for (std::size_t s = 0; s < std::min(lay.capacity, chunk.capacity); ++s) {
@@ -214,7 +229,11 @@ void ChunkFile::build_blob(const ResidentChunk &chunk, const ChunkLayout &lay, i
         data[lay.live_offset() + s / 8] |= uint8_t(1u << (s % 8));
         std::memcpy(data + lay.id_offset(s), &chunk.ids[s], 8);
         std::memcpy(data + lay.norm_offset(s), &chunk.norms[s], 4);
-        chunk.read_code(s, data + lay.code_offset(s));
+        if (row_codes != nullptr) {
+            std::memcpy(data + lay.code_offset(s), row_codes + s * lay.code_bytes, lay.code_bytes);
+        } else {
+            chunk.read_code(s, data + lay.code_offset(s));
+        }
         const uint16_t stored_err = err_stored(chunk.errs[s]);
         if (lay.with_err) {
             std::memcpy(data + lay.err_offset(s), &stored_err, kErrBytes);

@@ -45,6 +45,10 @@ public:
 
     Status insert(std::size_t index, std::size_t capacity, const CollectionMeta &meta,
                   int64_t version);
+    // Inserts chunk `index` with its content: `chunk`'s slots, codes taken row-major from
+    // `row_codes` (chunk.capacity x code_bytes), in the layout of `meta`.
+    Status insert_built(std::size_t index, const ResidentChunk &chunk, const uint8_t *row_codes,
+                        const CollectionMeta &meta, int64_t version);
     // Replaces chunk `index` by `chunk` in the layout of `meta` (growth, re-encoding).
     Status rewrite(std::size_t index, const ResidentChunk &chunk, const CollectionMeta &meta);
     Status set_version(std::size_t index, int64_t version);
@@ -58,15 +62,20 @@ public:
     // Must run before the transaction commits or rolls back (an open blob is an active statement).
     void close_blob() { blob_.close(); }
 
-    // The file blob of chunk `index` of collection `uid` in `lay`, built from its resident copy.
+    // The file blob of chunk `index` of collection `uid` in `lay`, built from its resident copy
+    // (its codes from `row_codes` when given: row-major, chunk.capacity of them).
     static void build_blob(const ResidentChunk &chunk, const ChunkLayout &lay, int64_t uid,
-                           std::size_t index, std::vector<uint8_t> *out);
+                           std::size_t index, std::vector<uint8_t> *out,
+                           const uint8_t *row_codes = nullptr);
     // The damage in chunk blob `data` (chunk `index` of collection `uid`, in `lay`): a message
     // naming the first slot whose checksum fails or whose free bytes are not zero, or "".
     static std::string find_damage(const uint8_t *data, const ChunkLayout &lay, int64_t uid,
                                    std::size_t index);
 
 private:
+    Status insert_row(std::size_t index, std::size_t capacity, const uint8_t *data,
+                      std::size_t bytes, int64_t version);
+
     sqlite3 *conn_;
     int64_t uid_;
     std::string chunks_, versions_, where_;

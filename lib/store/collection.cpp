@@ -362,21 +362,26 @@ Status Collection::allocate_slot(Draft &d, SlotRef *loc) {
         std::min(kChunkSlots, std::max<std::size_t>(1, d.pending_items) + kChunkGrowth - 1) /
         kChunkGrowth * kChunkGrowth;
     if (n > 0 && d.chunk(n - 1).capacity < kChunkSlots) {
-        // Grow the last chunk: a rewrite of its row.
+        // Grow the last chunk: a rewrite of its row, unless this call created it.
         ResidentChunk &c = d.edit(n - 1);
         const std::size_t old_capacity = c.capacity;
         c.capacity = std::min(kChunkSlots, c.capacity + want);
-        PVEC_FORWARD_IF_ERROR(chunk_file_.rewrite(n - 1, c, d.meta));
-        if (raw_per_chunk_) {
-            PVEC_FORWARD_IF_ERROR(raw_chunks_.grow(n - 1, old_capacity, c.capacity));
+        if (d.fresh && d.fresh->index == n - 1) {
+            d.fresh->codes.resize(c.capacity * d.meta.code_bytes, 0);
+            d.fresh->raw.resize(raw_per_chunk_ ? c.capacity * raw_chunks_.slot_bytes() : 0, 0);
+        } else {
+            PVEC_FORWARD_IF_ERROR(chunk_file_.rewrite(n - 1, c, d.meta));
+            if (raw_per_chunk_) {
+                PVEC_FORWARD_IF_ERROR(raw_chunks_.grow(n - 1, old_capacity, c.capacity));
+            }
         }
         d.update_free(n - 1);
     } else {
-        PVEC_FORWARD_IF_ERROR(chunk_file_.insert(n, want, d.meta, d.meta.version));
-        if (raw_per_chunk_) {
-            PVEC_FORWARD_IF_ERROR(raw_chunks_.insert(n, want));
-        }
+        // A new chunk goes to the file whole, once this call is done with it (writer.h).
+        PVEC_FORWARD_IF_ERROR(flush_fresh(d));
         d.append(want);
+        d.fresh = Draft::FreshChunk{n, std::vector<uint8_t>(want * d.meta.code_bytes, 0),
+                                    std::vector<uint8_t>(raw_per_chunk_ ? want * raw_chunks_.slot_bytes() : 0, 0)};
     }
     PVEC_RETURN_IF(!d.lowest_free(loc), PVEC_ERROR, "no free slot after growing");
     return Status::ok();
@@ -396,10 +401,15 @@ Status Collection::write_slot(Draft &d, const SlotRef &loc, int64_t id, const fl
     const float err = lay.with_err ? slot_error(d.meta.raw_tier, *d.model, vec, code.data()) : 0.0f;
     const bool was_live = chunk.is_live(loc.slot);
     chunk.set_live(loc.slot, true);
-    PVEC_FORWARD_IF_ERROR(chunk_file_.write_slot(loc.chunk, lay, loc.slot, id, norm, err,
-                                                 code.data(), chunk.live_byte(loc.slot)));
-    PVEC_FORWARD_IF_ERROR(write_raw(loc, id, vec));
-    chunk.write_code(loc.slot, code.data());
+    if (d.fresh && d.fresh->index == loc.chunk) {
+        std::memcpy(d.fresh->codes.data() + loc.slot * lay.code_bytes, code.data(), lay.code_bytes);
+        PVEC_FORWARD_IF_ERROR(write_raw(loc, id, vec, d.fresh->raw.data()));
+    } else {
+        PVEC_FORWARD_IF_ERROR(chunk_file_.write_slot(loc.chunk, lay, loc.slot, id, norm, err,
+                                                     code.data(), chunk.live_byte(loc.slot)));
+        PVEC_FORWARD_IF_ERROR(write_raw(loc, id, vec, nullptr));
+        chunk.write_code(loc.slot, code.data());
+    }
     chunk.set_fields(loc.slot, norm, scan_aux(d.model.get(), code.data(), norm), err);
     chunk.ids[loc.slot] = id;
     if (!was_live) {
@@ -409,7 +419,24 @@ Status Collection::write_slot(Draft &d, const SlotRef &loc, int64_t id, const fl
     return Status::ok();
 }
 
-Status Collection::write_raw(const SlotRef &loc, int64_t id, const float *vec) {
+Status Collection::flush_fresh(Draft &d) {
+    if (!d.fresh) {
+        return Status::ok();
+    }
+    const Draft::FreshChunk &f = *d.fresh;
+    ResidentChunk &c = d.edit(f.index);
+    c.write_codes(f.codes.data(), c.capacity);
+    PVEC_FORWARD_IF_ERROR(
+        chunk_file_.insert_built(f.index, c, f.codes.data(), d.meta, d.meta.version));
+    if (raw_per_chunk_) {
+        PVEC_FORWARD_IF_ERROR(raw_chunks_.insert_filled(f.index, f.raw.data(), f.raw.size()));
+    }
+    d.fresh.reset();
+    return Status::ok();
+}
+
+Status Collection::write_raw(const SlotRef &loc, int64_t id, const float *vec,
+                             uint8_t *fresh_raw) {
     const uint32_t tier = snapshot()->meta.raw_tier;
     if (tier == kRawNone) {
         return Status::ok();
@@ -446,6 +473,10 @@ Status Collection::write_raw(const SlotRef &loc, int64_t id, const float *vec) {
     const uint32_t sum = checksum::raw(uid_, id, raw_buf_.data(), size);
     std::memcpy(raw_buf_.data() + size, &sum, 4);
     if (raw_per_chunk_) {
+        if (fresh_raw != nullptr) {
+            std::memcpy(fresh_raw + loc.slot * raw_chunks_.slot_bytes(), raw_buf_.data(), size + 4);
+            return Status::ok();
+        }
         return raw_chunks_.write(loc.chunk, loc.slot, raw_buf_.data());
     }
     StmtUse use(raw_put_stmt_);
@@ -630,6 +661,7 @@ Status Collection::write_one(Draft &d, int64_t id, const float *vec, const char 
 }
 
 Status Collection::finish(Draft &d) {
+    PVEC_FORWARD_IF_ERROR(flush_fresh(d));
     chunk_file_.close_blob();
     raw_chunks_.close();
     PVEC_FORWARD_IF_ERROR(db_.catalog().bump_version(&d.meta));

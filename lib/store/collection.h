@@ -143,8 +143,11 @@ private:
     // Sets the file versions of the draft's touched chunks (after bumping the collection's).
     Status finish(Draft &d);
     bool raw_per_chunk() const { return raw_per_chunk_; }
-    // Stores item `id`'s raw vector, which lives at `loc`.
-    Status write_raw(const SlotRef &loc, int64_t id, const float *vec);
+    // Stores item `id`'s raw vector, which lives at `loc` (in `fresh_raw`, the raw slots of the
+    // draft's fresh chunk, when given).
+    Status write_raw(const SlotRef &loc, int64_t id, const float *vec, uint8_t *fresh_raw);
+    // Writes the draft's fresh chunk (writer.h) to the file in one INSERT of its rows.
+    Status flush_fresh(Draft &d);
     // Item `id`'s raw vector (it lives at `loc` of snapshot `s`).
     Status read_raw(const Snapshot &s, const SlotRef &loc, int64_t id, float *vec);
     // One raw vector to read: the item, where it lives, where its dim floats go.

@@ -33,6 +33,8 @@ public:
     Status prepare();
     // A new chunk's row: `capacity` free (zero) slots.
     Status insert(std::size_t chunk, std::size_t capacity);
+    // A new chunk's row with its slots' bytes (a multiple of slot_bytes()).
+    Status insert_filled(std::size_t chunk, const uint8_t *bytes, std::size_t n);
     // Chunk `chunk` grew to `capacity` slots: free slots appended.
     Status grow(std::size_t chunk, std::size_t old_capacity, std::size_t capacity);
     // One slot's stored bytes and sum (slot_bytes()), written in place.

@@ -65,6 +65,10 @@ public:
     void write_code(std::size_t slot, const uint8_t *code) {
         kernels::block_store(codes_.get(), stride_, slot, code);
     }
+    // Slots 0 .. count-1 from row-major codes at once (a new chunk filled by one write call).
+    void write_codes(const uint8_t *rows, std::size_t count) {
+        kernels::block_store_rows(codes_.get(), stride_, rows, count);
+    }
     void read_code(std::size_t slot, uint8_t *code) const {
         kernels::block_load(codes_.get(), stride_, slot, code);
     }

@@ -8,11 +8,17 @@
 //    stays the one before the call without any undo step.
 //  - Every chunk it changed is listed by touched(), so the file's chunk versions can be set to
 //    the collection's new version before the call commits.
+//  - At most one chunk is `fresh`: created by this call and not yet in the file. Its slots are
+//    written to the file in one INSERT of its rows (Collection::flush_fresh) instead of slot by
+//    slot into a row of zeros; until then its codes are kept row-major in `fresh->codes`, not in
+//    the resident block. It is flushed before another chunk is created and before the call
+//    finishes, so a published draft never has one.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -44,6 +50,14 @@ public:
     // that must grow grows for them at once instead of kChunkGrowth slots at a time, each growth
     // being a rewrite of the chunk's row. At most one chunk's worth is allocated beyond need.
     std::size_t pending_items = 1;
+
+    // The chunk this call created whose file rows are not written yet (invariants above).
+    struct FreshChunk {
+        std::size_t index;
+        std::vector<uint8_t> codes;  // capacity x code_bytes, row-major
+        std::vector<uint8_t> raw;    // capacity x raw slot bytes (raw vectors per chunk only)
+    };
+    std::optional<FreshChunk> fresh;
 
     std::size_t chunk_count() const { return chunks_.size(); }
     const ResidentChunk &chunk(std::size_t i) const { return *chunks_[i]; }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
 
 #include "../../lib/codec/minifloat.h"
 #include "test_helpers.h"
@@ -267,6 +268,91 @@ TEST(RawChunksStore, SlotsFollowTheChunksAndDamageIsReported) {
     pvec_free(report);
     c = open_coll(db, "c");
     EXPECT_EQ(pvec_get(c, 100 + 260, got.data(), kD, nullptr, nullptr), PVEC_CORRUPT);
+    pvec_collection_close(c);
+    PV_OK(pvec_db_close(db));
+}
+
+// A write call that creates chunks writes each new chunk's rows whole once it is done with it
+// (store/writer.h, "fresh"): the same file as slot-by-slot writes would leave, read back exactly,
+// including items written twice in one batch, and nothing of a call that failed after flushing.
+TEST(RawChunksStore, BatchesWriteNewChunksWhole) {
+    TempDb tmp;
+    constexpr uint32_t kD = 20;
+    pvec_db *db = open_db(tmp.path());
+    pvec_collection_options o = PVEC_COLLECTION_OPTIONS_INIT;
+    o.dim = kD;
+    o.metric = PVEC_METRIC_DOT;
+    o.codec = "int8";
+    o.raw_tier = PVEC_RAW_F32;
+    o.train_threshold = PVEC_TRAIN_NEVER;
+    pvec_collection *c = nullptr;
+    PV_OK(pvec_collection_create(db, "c", &o, &c, nullptr));
+    const auto v = gaussian_vectors(1400, kD, 23);
+    std::vector<int64_t> ids(1400);
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        ids[i] = int64_t(5000 + i);
+    }
+    // 300 items, trained (code errors on), then batches past the last chunk.
+    PV_OK(pvec_add_batch(c, 300, ids.data(), v.data(), kD, nullptr, nullptr));
+    PV_OK(pvec_collection_train(c, nullptr, nullptr));
+    // A batch that fails after its first new chunk was flushed (item 600 exists) leaves nothing.
+    std::vector<int64_t> bad(ids.begin() + 300, ids.begin() + 900);
+    bad[550] = ids[10];
+    char *err = nullptr;
+    EXPECT_EQ(pvec_add_batch(c, bad.size(), bad.data(), v.data() + 300 * kD, kD, nullptr, &err),
+              PVEC_EXISTS);
+    pvec_free(err);
+    EXPECT_EQ(count(c), 300u);
+    // An upsert batch: 700 new items, 20 old ones replaced, and 10 new ones given twice (the
+    // second vector wins).
+    std::vector<int64_t> up(ids.begin() + 300, ids.begin() + 1000);
+    std::vector<float> upv(v.begin() + 300 * kD, v.begin() + 1000 * kD);
+    for (std::size_t i = 0; i < 20; ++i) {
+        up.push_back(ids[i * 7]);
+        upv.insert(upv.end(), v.begin() + (1000 + i) * kD, v.begin() + (1001 + i) * kD);
+    }
+    for (std::size_t i = 0; i < 10; ++i) {
+        up.push_back(ids[300 + i * 31]);
+        upv.insert(upv.end(), v.begin() + (1100 + i) * kD, v.begin() + (1101 + i) * kD);
+    }
+    PV_OK(pvec_upsert_batch(c, up.size(), up.data(), upv.data(), kD, nullptr, nullptr));
+    std::map<int64_t, std::vector<float>> want;
+    for (std::size_t i = 0; i < up.size(); ++i) {
+        want[up[i]].assign(upv.begin() + i * kD, upv.begin() + (i + 1) * kD);
+    }
+    for (std::size_t i = 0; i < 300; ++i) {
+        want.emplace(ids[i], std::vector<float>(v.begin() + i * kD, v.begin() + (i + 1) * kD));
+    }
+    std::vector<Item> items;
+    for (const auto &[id, x] : want) {
+        items.push_back(Item{id, x});
+    }
+    for (int reopen = 0; reopen < 2; ++reopen) {
+        EXPECT_EQ(count(c), want.size());
+        char *report = nullptr;
+        EXPECT_EQ(pvec_db_check(db, &report, nullptr), PVEC_OK) << report;
+        pvec_free(report);
+        std::vector<float> got(kD);
+        for (const auto &[id, x] : want) {
+            PV_OK(pvec_get(c, id, got.data(), kD, nullptr, nullptr));
+            ASSERT_EQ(got, x) << "item " << id;
+        }
+        // Exact search reads codes, code errors and raw vectors of every chunk.
+        for (std::size_t qi = 0; qi < 5; ++qi) {
+            const float *q = v.data() + (1200 + qi) * kD;
+            pvec_search_options so = PVEC_SEARCH_OPTIONS_INIT;
+            so.rescore = PVEC_RESCORE_EXACT;
+            std::vector<int64_t> out(10);
+            std::size_t n = 0;
+            PV_OK(pvec_search(c, q, kD, 10, &so, out.data(), nullptr, &n, nullptr));
+            out.resize(n);
+            EXPECT_EQ(out, oracle(items, q, kD, PVEC_METRIC_DOT, 10)) << "query " << qi;
+        }
+        pvec_collection_close(c);
+        PV_OK(pvec_db_close(db));
+        db = open_db(tmp.path());
+        c = open_coll(db, "c");
+    }
     pvec_collection_close(c);
     PV_OK(pvec_db_close(db));
 }
