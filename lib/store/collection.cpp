@@ -380,8 +380,9 @@ Status Collection::allocate_slot(Draft &d, SlotRef *loc) {
         // A new chunk goes to the file whole, once this call is done with it (writer.h).
         PVEC_FORWARD_IF_ERROR(flush_fresh(d));
         d.append(want);
+        const std::size_t raw_bytes = raw_per_chunk_ ? want * raw_chunks_.slot_bytes() : 0;
         d.fresh = Draft::FreshChunk{n, std::vector<uint8_t>(want * d.meta.code_bytes, 0),
-                                    std::vector<uint8_t>(raw_per_chunk_ ? want * raw_chunks_.slot_bytes() : 0, 0)};
+                                    std::vector<uint8_t>(raw_bytes, 0)};
     }
     PVEC_RETURN_IF(!d.lowest_free(loc), PVEC_ERROR, "no free slot after growing");
     return Status::ok();

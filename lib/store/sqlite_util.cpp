@@ -98,9 +98,9 @@ Status Blob::open(sqlite3 *conn, const std::string &table, const char *column, i
 // A handle kept on its row expires when another statement changes the row (SQLITE_ABORT): then
 // it is opened afresh once, and used only if the row kept its size (the caller checked offsets
 // against that size).
-Status Blob::refresh_expired(int rc) {
+Status Blob::refresh_expired(int rc, const char *what) {
     if ((rc & 0xff) != SQLITE_ABORT) {
-        return sqlite_status(conn_, rc, "accessing chunk blob");
+        return sqlite_status(conn_, rc, what);
     }
     const std::size_t bytes = size();
     sqlite3 *conn = conn_;
@@ -117,7 +117,7 @@ Status Blob::refresh_expired(int rc) {
 Status Blob::read(void *dst, std::size_t n, std::size_t offset) {
     int rc = sqlite3_blob_read(blob_, dst, static_cast<int>(n), static_cast<int>(offset));
     if (rc != SQLITE_OK) {
-        PVEC_FORWARD_IF_ERROR(refresh_expired(rc));
+        PVEC_FORWARD_IF_ERROR(refresh_expired(rc, "reading chunk blob"));
         rc = sqlite3_blob_read(blob_, dst, static_cast<int>(n), static_cast<int>(offset));
     }
     return rc == SQLITE_OK ? Status::ok() : sqlite_status(conn_, rc, "reading chunk blob");
@@ -126,7 +126,7 @@ Status Blob::read(void *dst, std::size_t n, std::size_t offset) {
 Status Blob::write(const void *src, std::size_t n, std::size_t offset) {
     int rc = sqlite3_blob_write(blob_, src, static_cast<int>(n), static_cast<int>(offset));
     if (rc != SQLITE_OK) {
-        PVEC_FORWARD_IF_ERROR(refresh_expired(rc));
+        PVEC_FORWARD_IF_ERROR(refresh_expired(rc, "writing chunk blob"));
         rc = sqlite3_blob_write(blob_, src, static_cast<int>(n), static_cast<int>(offset));
     }
     return rc == SQLITE_OK ? Status::ok() : sqlite_status(conn_, rc, "writing chunk blob");

@@ -121,7 +121,7 @@ public:
     }
 
 private:
-    Status refresh_expired(int rc);
+    Status refresh_expired(int rc, const char *what);
 
     sqlite3 *conn_ = nullptr;
     sqlite3_blob *blob_ = nullptr;
