@@ -74,6 +74,7 @@ Status Blob::open(sqlite3 *conn, const std::string &table, const char *column, i
         int rc = sqlite3_blob_reopen(blob_, row);
         if (rc == SQLITE_OK) {
             row_ = row;
+            bytes_ = static_cast<std::size_t>(sqlite3_blob_bytes(blob_));
             return Status::ok();
         }
         close();  // a failed reopen leaves the handle unusable
@@ -92,6 +93,7 @@ Status Blob::open(sqlite3 *conn, const std::string &table, const char *column, i
     column_ = column;
     write_ = write;
     row_ = row;
+    bytes_ = static_cast<std::size_t>(sqlite3_blob_bytes(blob_));
     return Status::ok();
 }
 

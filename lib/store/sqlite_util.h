@@ -112,7 +112,8 @@ public:
                 bool write);
     Status read(void *dst, std::size_t n, std::size_t offset);
     Status write(const void *src, std::size_t n, std::size_t offset);
-    std::size_t size() const { return blob_ ? static_cast<std::size_t>(sqlite3_blob_bytes(blob_)) : 0; }
+    // The row's bytes when the handle was positioned on it (an expired handle reports 0 itself).
+    std::size_t size() const { return blob_ ? bytes_ : 0; }
     void close() {
         if (blob_) {
             sqlite3_blob_close(blob_);
@@ -128,6 +129,7 @@ private:
     std::string table_;
     const char *column_ = nullptr;
     int64_t row_ = 0;
+    std::size_t bytes_ = 0;
     bool write_ = false;
 };
 

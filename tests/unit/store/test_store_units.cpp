@@ -1,8 +1,13 @@
-// The chunk blob layout and the resident chunk's block addressing.
+// The chunk blob layout, the resident chunk's block addressing and the blob handle.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
-#include "store/snapshot.h"
+#include <cstring>
+#include <vector>
+
 #include "store/chunk_format.h"
+#include "store/snapshot.h"
+#include "store/sqlite_util.h"
 
 namespace pocketvec::store {
 namespace {
@@ -60,6 +65,62 @@ TEST(ResidentChunk, LiveBitsCountAndMatchTheDiskBytes) {
     EXPECT_EQ(c.live_count, 1u);
     EXPECT_FALSE(c.is_live(9));
     EXPECT_TRUE(c.is_live(70));
+}
+
+}  // namespace
+}  // namespace pocketvec::store
+
+namespace pocketvec::store {
+namespace {
+
+// block_store_rows writes what block_store would, slot by slot, for any code size and count.
+TEST(ResidentChunk, RowsStoredAtOnceEqualSlotBySlot) {
+    for (std::size_t code_bytes : {1u, 5u, 16u, 63u, 64u, 65u, 1536u}) {
+        for (std::size_t count : {1u, 15u, 16u, 17u, 200u, 256u}) {
+            std::vector<uint8_t> rows(count * code_bytes);
+            for (std::size_t i = 0; i < rows.size(); ++i) {
+                rows[i] = static_cast<uint8_t>(i * 131 + code_bytes);
+            }
+            ResidentChunk one(code_bytes), all(code_bytes);
+            for (std::size_t s = 0; s < count; ++s) {
+                one.write_code(s, rows.data() + s * code_bytes);
+            }
+            all.write_codes(rows.data(), count);
+            ASSERT_EQ(std::memcmp(one.block(), all.block(), one.bytes()), 0)
+                << code_bytes << " bytes, " << count << " slots";
+        }
+    }
+}
+
+// A blob handle left on its row (to keep SQLite's overflow page cache) that another statement
+// expired is opened again: it reads the row's new bytes, and refuses a row that changed size.
+TEST(Blob, AnExpiredHandleIsOpenedAgain) {
+    sqlite3 *conn = nullptr;
+    ASSERT_EQ(sqlite3_open(":memory:", &conn), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(conn,
+                           "CREATE TABLE t(id INTEGER PRIMARY KEY, data BLOB);"
+                           "INSERT INTO t VALUES(1, zeroblob(10000));",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    Blob b;
+    ASSERT_TRUE(b.open(conn, "t", "data", 1, false).is_ok());
+    uint8_t got[4] = {9, 9, 9, 9};
+    ASSERT_TRUE(b.read(got, 4, 9000).is_ok());
+    EXPECT_EQ(got[0], 0);
+    ASSERT_EQ(sqlite3_exec(conn, "UPDATE t SET data = CAST(zeroblob(9000) || x'07070707' ||"
+                                 " zeroblob(996) AS BLOB) WHERE id = 1",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    ASSERT_TRUE(b.open(conn, "t", "data", 1, false).is_ok());  // same row: the handle stays
+    const Status st = b.read(got, 4, 9000);
+    ASSERT_TRUE(st.is_ok()) << st.message();
+    EXPECT_EQ(got[0], 7);
+    ASSERT_EQ(sqlite3_exec(conn, "UPDATE t SET data = zeroblob(20) WHERE id = 1", nullptr, nullptr,
+                           nullptr),
+              SQLITE_OK);
+    EXPECT_EQ(b.read(got, 4, 0).code(), PVEC_ERROR);
+    b.close();
+    sqlite3_close(conn);
 }
 
 }  // namespace
