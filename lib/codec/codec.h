@@ -197,10 +197,11 @@ void dot_rows_scalar(const PreparedQuery &pq, const uint8_t *codes, std::size_t 
 //   rabitq, rabitq2: the same estimate against the quantized query (exact integer popcounts,
 //     equal at every level), which differs from dot_rows by at most
 //     |alpha_j| * qscale / 2 * sum_i |xb_i| plus float rounding.
-// `block` and `out` (256 floats) must be 64-byte aligned.
+// `block` and `out` (256 floats) must be 64-byte aligned. `next`, when not null, is the block of
+// the same codec the caller scores next: the kernels read its first rows ahead (never more).
 void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out);
 void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out,
-               const kernels::KernelTable &table);
+               const kernels::KernelTable &table, const uint8_t *next = nullptr);
 
 // For int8 and int4 queries: bounds over every possible code c of the query's integer rounding,
 // |dot_block(pq, c) - (base + w . c)| <= rounding (exact arithmetic), and of the magnitude of the

@@ -158,7 +158,7 @@ void weighted_hamming(const PreparedQuery &pq, const kernels::KernelTable &kt, c
         acc[v] = 0;
     }
     for (uint32_t j = 0; j < pq.query_bits; ++j) {
-        kt.hamming_block(pq.bits32.data() + j * groups, plane, groups, ham);
+        kt.hamming_block(pq.bits32.data() + j * groups, plane, groups, ham, nullptr);
         for (std::size_t v = 0; v < kernels::kBlockVectors; ++v) {
             acc[v] += ham[v] << j;
         }
@@ -344,24 +344,26 @@ void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out) {
 }
 
 void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out,
-               const kernels::KernelTable &kt) {
+               const kernels::KernelTable &kt, const uint8_t *next) {
     constexpr std::size_t kSlots = kernels::kBlockVectors;
     const std::size_t groups = (code_bytes(pq.id, pq.dim) + 3) / 4;
     const float *w = pq.block_w.data();  // per-group weights, padded (prepare_query)
     alignas(64) int32_t isum[kSlots];
     switch (pq.id) {
     case CodecId::f32:
-        kt.dot_f32_block(w, reinterpret_cast<const float *>(block), groups, out);
+        kt.dot_f32_block(w, reinterpret_cast<const float *>(block), groups, out,
+                         reinterpret_cast<const float *>(next));
         break;
     case CodecId::f16:
-        kt.dot_f16_block(w, block, groups, out);
+        kt.dot_f16_block(w, block, groups, out, next);
         break;
     case CodecId::bf16:
-        kt.dot_bf16_block(w, block, groups, out);
+        kt.dot_bf16_block(w, block, groups, out, next);
         break;
     case CodecId::e4m3:
     case CodecId::e5m2:
-        (pq.id == CodecId::e4m3 ? kt.dot_e4m3_block : kt.dot_e5m2_block)(w, block, groups, out);
+        (pq.id == CodecId::e4m3 ? kt.dot_e4m3_block : kt.dot_e5m2_block)(w, block, groups, out,
+                                                                          next);
         for (std::size_t v = 0; v < kSlots; ++v) {
             out[v] *= pq.scale;
         }
@@ -369,14 +371,14 @@ void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out,
     case CodecId::int8:
     case CodecId::int4:
         (pq.id == CodecId::int8 ? kt.dot_u8_block : kt.dot_u4_block)(pq.qint.data(), block, groups,
-                                                                     isum);
+                                                                     isum, next);
         for (std::size_t v = 0; v < kSlots; ++v) {
             out[v] = pq.base + pq.qscale * static_cast<float>(isum[v]);
         }
         break;
     case CodecId::binary: {
         uint32_t *ham = reinterpret_cast<uint32_t *>(isum);
-        kt.hamming_block(pq.bits32.data(), block, groups, ham);
+        kt.hamming_block(pq.bits32.data(), block, groups, ham, next);
         for (std::size_t v = 0; v < kSlots; ++v) {
             out[v] = static_cast<float>(pq.dim) - 2.0f * static_cast<float>(ham[v]);
         }

@@ -36,7 +36,7 @@ inline int32_t pair16(int lo, int hi) {
 // go through `out` between chunks; each tile prefetches its lines a chunk ahead (chunks.h).
 // `per_group(g)` prepares group g's broadcast query registers.
 template <class Ops, std::size_t kAcc, class PerGroup, class Body>
-inline void int_tiles(const uint8_t *block, std::size_t groups, int32_t *out,
+inline void int_tiles(const uint8_t *block, const uint8_t *next, std::size_t groups, int32_t *out,
                       const PerGroup &per_group, const Body &body) {
     using V = typename Ops::V;
     constexpr std::size_t kTile = kAcc * Ops::kSlots;
@@ -50,7 +50,7 @@ inline void int_tiles(const uint8_t *block, std::size_t groups, int32_t *out,
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
-                prefetch_ahead(row, g, groups, kTile * kGroupBytes, t == 0);
+                prefetch_ahead(block, next, row, g, groups, kTile * kGroupBytes, t == 0);
                 const auto qg = per_group(g);
                 for (std::size_t i = 0; i < kAcc; ++i) {
                     acc[i] = body(acc[i], Ops::load(row + i * Ops::kSlots * kGroupBytes), qg);
@@ -69,11 +69,12 @@ template <class Ops> struct QueryPair { typename Ops::V even, odd; };
 // in place by a mask and a shift, each multiplied by its query pair with pmaddwd. No widening
 // shuffle, no saturation: each product fits s16 x s16 -> s32 exactly.
 template <class Ops, std::size_t kAcc>
-void dot_u8_generic(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+void dot_u8_generic(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out,
+                    const uint8_t *next) {
     using V = typename Ops::V;
     const V low_bytes = Ops::set1(0x00ff00ff);
     int_tiles<Ops, kAcc>(
-        block, groups, out,
+        block, next, groups, out,
         [&](std::size_t g) {
             const int16_t *qg = q + 4 * g;
             return QueryPair<Ops>{Ops::set1(pair16(qg[0], qg[2])), Ops::set1(pair16(qg[1], qg[3]))};
@@ -90,11 +91,12 @@ template <class Ops> struct QueryQuad { typename Ops::V lo_even, lo_odd, hi_even
 // int4 codes: the low and high nibbles, each split into even and odd bytes as in dot_u8_generic
 // (int16 weights rule out pmaddubsw).
 template <class Ops, std::size_t kAcc>
-void dot_u4_generic(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+void dot_u4_generic(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out,
+                    const uint8_t *next) {
     using V = typename Ops::V;
     const V low_nibbles = Ops::set1(0x000f000f);
     int_tiles<Ops, kAcc>(
-        block, groups, out,
+        block, next, groups, out,
         [&](std::size_t g) {
             const int16_t *lo = q + 8 * g;
             const int16_t *hi = lo + 4;
@@ -115,12 +117,13 @@ void dot_u4_generic(const int16_t *q, const uint8_t *block, std::size_t groups, 
 
 // Binary codes, SWAR popcount of each 32-bit lane (SSE2: no byte shuffle, no POPCNT).
 template <class Ops, std::size_t kAcc>
-void hamming_swar(const uint32_t *q, const uint8_t *block, std::size_t groups, uint32_t *out) {
+void hamming_swar(const uint32_t *q, const uint8_t *block, std::size_t groups, uint32_t *out,
+                  const uint8_t *next) {
     using V = typename Ops::V;
     const V m1 = Ops::set1(0x55555555), m2 = Ops::set1(0x33333333), m4 = Ops::set1(0x0f0f0f0f);
     const V m6 = Ops::set1(0x3f);
     int_tiles<Ops, kAcc>(
-        block, groups, reinterpret_cast<int32_t *>(out),
+        block, next, groups, reinterpret_cast<int32_t *>(out),
         [&](std::size_t g) { return Ops::set1(static_cast<int32_t>(q[g])); },
         [&](V acc, V x, V qg) {
             V v = Ops::xor_(x, qg);
@@ -136,7 +139,8 @@ void hamming_swar(const uint32_t *q, const uint8_t *block, std::size_t groups, u
 // Binary codes, nibble-table popcount with pshufb: byte counts (<= 8 each) are summed in bytes
 // over one chunk of kChunkGroups (<= 128), then widened into the slot's 32-bit lane.
 template <class Ops, std::size_t kAcc>
-void hamming_pshufb(const uint32_t *q, const uint8_t *block, std::size_t groups, uint32_t *out) {
+void hamming_pshufb(const uint32_t *q, const uint8_t *block, std::size_t groups, uint32_t *out,
+                    const uint8_t *next) {
     using V = typename Ops::V;
     static_assert(kChunkGroups * 8 <= 255, "byte counts of a chunk must fit a byte");
     const V table = Ops::set_nibble_popcounts();
@@ -153,7 +157,8 @@ void hamming_pshufb(const uint32_t *q, const uint8_t *block, std::size_t groups,
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
-                prefetch_ahead(row, g, groups, kAcc * Ops::kSlots * kGroupBytes, t == 0);
+                prefetch_ahead(block, next, row, g, groups, kAcc * Ops::kSlots * kGroupBytes,
+                               t == 0);
                 const V qg = Ops::set1(static_cast<int32_t>(q[g]));
                 for (std::size_t i = 0; i < kAcc; ++i) {
                     const V x = Ops::xor_(Ops::load(row + i * Ops::kSlots * kGroupBytes), qg);

@@ -101,7 +101,8 @@ constexpr std::size_t kBlockAccumulators = 8;
 // Runs step(acc, row + offset of register i, g) for each group g of every chunk and tile; the
 // accumulators start at 0 and carry through out[] between chunks.
 template <class Arch, class Step>
-inline void float_tiles(const uint8_t *block, std::size_t groups, float *out, const Step &step) {
+inline void float_tiles(const uint8_t *block, const void *next, std::size_t groups, float *out,
+                        const Step &step) {
     using B = xsimd::batch<float, Arch>;
     constexpr std::size_t kW = B::size;
     constexpr std::size_t kTile = kBlockAccumulators * kW;
@@ -115,7 +116,7 @@ inline void float_tiles(const uint8_t *block, std::size_t groups, float *out, co
             }
             for (std::size_t g = g0; g < g1; ++g) {
                 const uint8_t *row = block + (g * kBlockVectors + t) * 4;
-                prefetch_ahead(row, g, groups, kTile * 4, t == 0);
+                prefetch_ahead(block, next, row, g, groups, kTile * 4, t == 0);
                 step(acc, row, g);
             }
             for (std::size_t i = 0; i < kBlockAccumulators; ++i) {
@@ -126,10 +127,11 @@ inline void float_tiles(const uint8_t *block, std::size_t groups, float *out, co
 }
 
 template <class Arch>
-void dot_f32_block_tiled(const float *q, const float *block, std::size_t dim, float *out) {
+void dot_f32_block_tiled(const float *q, const float *block, std::size_t dim, float *out,
+                         const float *next) {
     using B = xsimd::batch<float, Arch>;
     constexpr std::size_t kW = B::size;
-    float_tiles<Arch>(reinterpret_cast<const uint8_t *>(block), dim, out,
+    float_tiles<Arch>(reinterpret_cast<const uint8_t *>(block), next, dim, out,
                       [&](B *acc, const uint8_t *row, std::size_t g) {
                           const float *r = reinterpret_cast<const float *>(row);
                           const B qg(q[g]);
@@ -140,10 +142,11 @@ void dot_f32_block_tiled(const float *q, const float *block, std::size_t dim, fl
 }
 
 template <class Arch>
-void l2sq_f32_block_tiled(const float *q, const float *block, std::size_t dim, float *out) {
+void l2sq_f32_block_tiled(const float *q, const float *block, std::size_t dim, float *out,
+                          const float *next) {
     using B = xsimd::batch<float, Arch>;
     constexpr std::size_t kW = B::size;
-    float_tiles<Arch>(reinterpret_cast<const uint8_t *>(block), dim, out,
+    float_tiles<Arch>(reinterpret_cast<const uint8_t *>(block), next, dim, out,
                       [&](B *acc, const uint8_t *row, std::size_t g) {
                           const float *r = reinterpret_cast<const float *>(row);
                           const B qg(q[g]);
@@ -157,12 +160,13 @@ void l2sq_f32_block_tiled(const float *q, const float *block, std::size_t dim, f
 // bf16 codes (two per 4-byte group, lo half first): a bf16 is the top half of a binary32, so the
 // low half decodes by a shift and the high half by a mask. Accumulators hold one slot per lane.
 template <class Arch>
-void dot_bf16_block_tiled(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+void dot_bf16_block_tiled(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                          const uint8_t *next) {
     using F = xsimd::batch<float, Arch>;
     using U = xsimd::batch<uint32_t, Arch>;
     constexpr std::size_t kW = F::size;
     const U high_half(0xffff0000u);
-    float_tiles<Arch>(block, groups, out, [&](F *acc, const uint8_t *row, std::size_t g) {
+    float_tiles<Arch>(block, next, groups, out, [&](F *acc, const uint8_t *row, std::size_t g) {
         const uint32_t *r = reinterpret_cast<const uint32_t *>(row);
         const F wl(w[2 * g]);
         const F wh(w[2 * g + 1]);

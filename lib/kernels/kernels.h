@@ -38,8 +38,10 @@ struct KernelTable {
 
     // Block kernels: out[v] for every v < kBlockVectors, over `dim` groups of one f32 each.
     // `block` is 64-byte aligned; `out` holds kBlockVectors floats, 64-byte aligned.
-    void (*dot_f32_block)(const float *q, const float *block, std::size_t dim, float *out);
-    void (*l2sq_f32_block)(const float *q, const float *block, std::size_t dim, float *out);
+    void (*dot_f32_block)(const float *q, const float *block, std::size_t dim, float *out,
+                          const float *next);
+    void (*l2sq_f32_block)(const float *q, const float *block, std::size_t dim, float *out,
+                           const float *next);
 
     // Code block kernels over `groups` 4-byte groups of every slot (block_layout.h); `block` and
     // `out` (kBlockVectors values) 64-byte aligned. Byte k of group g of slot v is c[g][k].
@@ -51,18 +53,24 @@ struct KernelTable {
     //   dot_u4:  out[v] = sum_g sum_k q[8g + k] * (c[g][k] & 15)
     //                              + q[8g + 4 + k] * (c[g][k] >> 4)          (int4 codes)
     //   hamming: out[v] = sum_g popcount(q[g] ^ group g as a little-endian u32)   (binary)
-    void (*dot_u8_block)(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out);
-    void (*dot_u4_block)(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out);
+    void (*dot_u8_block)(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out,
+                         const uint8_t *next);
+    void (*dot_u4_block)(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out,
+                         const uint8_t *next);
     void (*hamming_block)(const uint32_t *q, const uint8_t *block, std::size_t groups,
-                          uint32_t *out);
+                          uint32_t *out, const uint8_t *next);
     // Float kernels: equal across levels up to float rounding (summation order differs).
     //   dot_f16, dot_bf16: out[v] = sum_g w[2g] * h(lo half) + w[2g + 1] * h(hi half)
     //   dot_e4m3, dot_e5m2: out[v] = sum_g sum_k w[4g + k] * fp8(c[g][k])
     // FP8 NaN codes (which encode never writes) give unspecified finite or NaN scores.
-    void (*dot_f16_block)(const float *w, const uint8_t *block, std::size_t groups, float *out);
-    void (*dot_bf16_block)(const float *w, const uint8_t *block, std::size_t groups, float *out);
-    void (*dot_e4m3_block)(const float *w, const uint8_t *block, std::size_t groups, float *out);
-    void (*dot_e5m2_block)(const float *w, const uint8_t *block, std::size_t groups, float *out);
+    void (*dot_f16_block)(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                          const uint8_t *next);
+    void (*dot_bf16_block)(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                           const uint8_t *next);
+    void (*dot_e4m3_block)(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                           const uint8_t *next);
+    void (*dot_e5m2_block)(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                           const uint8_t *next);
 
     // Selection: bit v % 64 of mask[v / 64] = (s[v] <= threshold), for the kBlockVectors scores
     // of one block (`s` 64-byte aligned; NaN scores never pass). Exact at every level.

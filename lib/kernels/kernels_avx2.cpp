@@ -61,34 +61,40 @@ float l2sq_f32_avx2(const float *a, const float *b, std::size_t n) {
     return l2sq_f32_row<Arch>(a, b, n);
 }
 
-void dot_f32_block_avx2(const float *q, const float *block, std::size_t dim, float *out) {
-    dot_f32_block_tiled<Arch>(q, block, dim, out);
+void dot_f32_block_avx2(const float *q, const float *block, std::size_t dim, float *out,
+                        const float *next) {
+    dot_f32_block_tiled<Arch>(q, block, dim, out, next);
 }
 
-void l2sq_f32_block_avx2(const float *q, const float *block, std::size_t dim, float *out) {
-    l2sq_f32_block_tiled<Arch>(q, block, dim, out);
+void l2sq_f32_block_avx2(const float *q, const float *block, std::size_t dim, float *out,
+                         const float *next) {
+    l2sq_f32_block_tiled<Arch>(q, block, dim, out, next);
 }
 
-void dot_u8_block_avx2(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
-    dot_u8_generic<Ops256, 8>(q, block, groups, out);
+void dot_u8_block_avx2(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out,
+                       const uint8_t *next) {
+    dot_u8_generic<Ops256, 8>(q, block, groups, out, next);
 }
 
-void dot_u4_block_avx2(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
-    dot_u4_generic<Ops256, 4>(q, block, groups, out);
+void dot_u4_block_avx2(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out,
+                       const uint8_t *next) {
+    dot_u4_generic<Ops256, 4>(q, block, groups, out, next);
 }
 
 void hamming_block_avx2(const uint32_t *q, const uint8_t *block, std::size_t groups,
-                        uint32_t *out) {
-    hamming_pshufb<Ops256, 4>(q, block, groups, out);
+                        uint32_t *out, const uint8_t *next) {
+    hamming_pshufb<Ops256, 4>(q, block, groups, out, next);
 }
 
-void dot_bf16_block_avx2(const float *w, const uint8_t *block, std::size_t groups, float *out) {
-    dot_bf16_block_tiled<Arch>(w, block, groups, out);
+void dot_bf16_block_avx2(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                         const uint8_t *next) {
+    dot_bf16_block_tiled<Arch>(w, block, groups, out, next);
 }
 
 // f16: each 16 bytes are 4 slots x (lo, hi); converted, the lanes alternate lo/hi of one slot, so
 // the weights alternate too and the two halves are added once per tile.
-void dot_f16_block_avx2(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+void dot_f16_block_avx2(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                        const uint8_t *next) {
     constexpr std::size_t kAcc = 8;
     constexpr std::size_t kTile = kAcc * 4;     // slots
     alignas(64) float lanes[2 * kBlockVectors]; // slot s: its lo and hi sums at 2s, 2s + 1
@@ -101,7 +107,7 @@ void dot_f16_block_avx2(const float *w, const uint8_t *block, std::size_t groups
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
-                prefetch_ahead(row, g, groups, kTile * kGroupBytes, t == 0);
+                prefetch_ahead(block, next, row, g, groups, kTile * kGroupBytes, t == 0);
                 double pair;
                 std::memcpy(&pair, w + 2 * g, sizeof pair);
                 const __m256 wg = _mm256_castpd_ps(_mm256_set1_pd(pair));
@@ -127,7 +133,8 @@ void dot_f16_block_avx2(const float *w, const uint8_t *block, std::size_t groups
 // becomes s.0eeee.mmm0000000 = e4m3(b) * 2^-8 (undone once per score). Converted, the even words
 // give (b0, b2) and the odd words (b1, b3) of 4 slots, so each slot keeps two sums.
 template <bool kE4m3>
-void dot_fp8_block_avx2(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+void dot_fp8_block_avx2(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                        const uint8_t *next) {
     constexpr std::size_t kLines = 4;          // 32-byte loads (8 slots each) per tile
     constexpr std::size_t kTile = kLines * 8; // slots
     const __m256i keep = _mm256_set1_epi32(kE4m3 ? static_cast<int>(0xbf80bf80u)
@@ -142,7 +149,7 @@ void dot_fp8_block_avx2(const float *w, const uint8_t *block, std::size_t groups
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
-                prefetch_ahead(row, g, groups, kTile * kGroupBytes, t == 0);
+                prefetch_ahead(block, next, row, g, groups, kTile * kGroupBytes, t == 0);
                 const __m256 wg = _mm256_broadcast_ps(reinterpret_cast<const __m128 *>(w + 4 * g));
                 const __m256 w_even = _mm256_permute_ps(wg, _MM_SHUFFLE(2, 0, 2, 0));
                 const __m256 w_odd = _mm256_permute_ps(wg, _MM_SHUFFLE(3, 1, 3, 1));
@@ -179,12 +186,14 @@ void dot_fp8_block_avx2(const float *w, const uint8_t *block, std::size_t groups
     }
 }
 
-void dot_e4m3_block_avx2(const float *w, const uint8_t *block, std::size_t groups, float *out) {
-    dot_fp8_block_avx2<true>(w, block, groups, out);
+void dot_e4m3_block_avx2(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                         const uint8_t *next) {
+    dot_fp8_block_avx2<true>(w, block, groups, out, next);
 }
 
-void dot_e5m2_block_avx2(const float *w, const uint8_t *block, std::size_t groups, float *out) {
-    dot_fp8_block_avx2<false>(w, block, groups, out);
+void dot_e5m2_block_avx2(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                         const uint8_t *next) {
+    dot_fp8_block_avx2<false>(w, block, groups, out, next);
 }
 
 void mask_le_avx2(const float *s, float threshold, uint64_t *mask) {

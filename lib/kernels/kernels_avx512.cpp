@@ -64,29 +64,34 @@ float l2sq_f32_avx512(const float *a, const float *b, std::size_t n) {
     return l2sq_f32_row<Arch>(a, b, n);
 }
 
-void dot_f32_block_avx512(const float *q, const float *block, std::size_t dim, float *out) {
-    dot_f32_block_tiled<Arch>(q, block, dim, out);
+void dot_f32_block_avx512(const float *q, const float *block, std::size_t dim, float *out,
+                          const float *next) {
+    dot_f32_block_tiled<Arch>(q, block, dim, out, next);
 }
 
-void l2sq_f32_block_avx512(const float *q, const float *block, std::size_t dim, float *out) {
-    l2sq_f32_block_tiled<Arch>(q, block, dim, out);
+void l2sq_f32_block_avx512(const float *q, const float *block, std::size_t dim, float *out,
+                           const float *next) {
+    l2sq_f32_block_tiled<Arch>(q, block, dim, out, next);
 }
 
-void dot_u8_block_avx512(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
-    dot_u8_generic<Ops512, 16>(q, block, groups, out);
+void dot_u8_block_avx512(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out,
+                         const uint8_t *next) {
+    dot_u8_generic<Ops512, 16>(q, block, groups, out, next);
 }
 
-void dot_u4_block_avx512(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
-    dot_u4_generic<Ops512, 16>(q, block, groups, out);
+void dot_u4_block_avx512(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out,
+                         const uint8_t *next) {
+    dot_u4_generic<Ops512, 16>(q, block, groups, out, next);
 }
 
 void hamming_block_avx512(const uint32_t *q, const uint8_t *block, std::size_t groups,
-                          uint32_t *out) {
-    hamming_pshufb<Ops512, 8>(q, block, groups, out);
+                          uint32_t *out, const uint8_t *next) {
+    hamming_pshufb<Ops512, 8>(q, block, groups, out, next);
 }
 
-void dot_bf16_block_avx512(const float *w, const uint8_t *block, std::size_t groups, float *out) {
-    dot_bf16_block_tiled<Arch>(w, block, groups, out);
+void dot_bf16_block_avx512(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                           const uint8_t *next) {
+    dot_bf16_block_tiled<Arch>(w, block, groups, out, next);
 }
 
 #ifndef XF16_ACC
@@ -97,7 +102,8 @@ void dot_bf16_block_avx512(const float *w, const uint8_t *block, std::size_t gro
 // lo/hi of one slot, so the weights alternate too and the two halves are added once per tile.
 // Tiles of 128 slots (16 accumulators, two tiles per row): with four tiles of 64 the per-tile
 // prefetch read 512 MiB of codes from memory at 9.0 GB/s against 9.6 (same in L2).
-void dot_f16_block_avx512(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+void dot_f16_block_avx512(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                          const uint8_t *next) {
     constexpr std::size_t kAcc = 16;
     constexpr std::size_t kTile = kAcc * 8;     // slots
     alignas(64) float lanes[2 * kBlockVectors]; // slot s: its lo and hi sums at 2s, 2s + 1
@@ -110,7 +116,7 @@ void dot_f16_block_avx512(const float *w, const uint8_t *block, std::size_t grou
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
-                prefetch_ahead(row, g, groups, kTile * kGroupBytes, t == 0);
+                prefetch_ahead(block, next, row, g, groups, kTile * kGroupBytes, t == 0);
                 double pair;
                 std::memcpy(&pair, w + 2 * g, sizeof pair);
                 const __m512 wg = _mm512_castpd_ps(_mm512_set1_pd(pair));
@@ -139,7 +145,8 @@ void dot_f16_block_avx512(const float *w, const uint8_t *block, std::size_t grou
 // Converted, the lanes of the even words hold (b0, b2) and those of the odd words (b1, b3) of 8
 // slots, so each slot keeps two sums, (b0, b1) and (b2, b3), added once at the end.
 template <bool kE4m3>
-void dot_fp8_block_avx512(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+void dot_fp8_block_avx512(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                          const uint8_t *next) {
     constexpr std::size_t kLines = 8;              // 64-byte lines (16 slots each) per tile
     constexpr std::size_t kTile = kLines * 16;     // slots
     const __m512i keep = _mm512_set1_epi32(kE4m3 ? static_cast<int>(0xbf80bf80u)
@@ -154,7 +161,7 @@ void dot_fp8_block_avx512(const float *w, const uint8_t *block, std::size_t grou
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
-                prefetch_ahead(row, g, groups, kTile * kGroupBytes, t == 0);
+                prefetch_ahead(block, next, row, g, groups, kTile * kGroupBytes, t == 0);
                 const __m512 wg = _mm512_broadcast_f32x4(_mm_loadu_ps(w + 4 * g));
                 const __m512 w_even = _mm512_permute_ps(wg, _MM_SHUFFLE(2, 0, 2, 0));
                 const __m512 w_odd = _mm512_permute_ps(wg, _MM_SHUFFLE(3, 1, 3, 1));
@@ -190,12 +197,14 @@ void dot_fp8_block_avx512(const float *w, const uint8_t *block, std::size_t grou
     }
 }
 
-void dot_e4m3_block_avx512(const float *w, const uint8_t *block, std::size_t groups, float *out) {
-    dot_fp8_block_avx512<true>(w, block, groups, out);
+void dot_e4m3_block_avx512(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                           const uint8_t *next) {
+    dot_fp8_block_avx512<true>(w, block, groups, out, next);
 }
 
-void dot_e5m2_block_avx512(const float *w, const uint8_t *block, std::size_t groups, float *out) {
-    dot_fp8_block_avx512<false>(w, block, groups, out);
+void dot_e5m2_block_avx512(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                           const uint8_t *next) {
+    dot_fp8_block_avx512<false>(w, block, groups, out, next);
 }
 
 void mask_le_avx512(const float *s, float threshold, uint64_t *mask) {
@@ -217,7 +226,7 @@ void mask_le_avx512(const float *s, float threshold, uint64_t *mask) {
 #define PVEC_TARGET_VNNI __attribute__((target("avx512vnni")))
 
 PVEC_TARGET_VNNI void dot_u8_block_vnni(const int16_t *q, const uint8_t *block, std::size_t groups,
-                                        int32_t *out) {
+                                        int32_t *out, const uint8_t *next) {
     const __m512i low_bytes = _mm512_set1_epi32(0x00ff00ff);
     __m512i acc[16];
     for (__m512i &a : acc) {
@@ -225,7 +234,7 @@ PVEC_TARGET_VNNI void dot_u8_block_vnni(const int16_t *q, const uint8_t *block, 
     }
     const uint8_t *row = block;
     for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
-        prefetch_ahead(row, g, groups, kRowBytes, true);
+        prefetch_ahead(block, next, row, g, groups, kRowBytes, true);
         const int16_t *qg = q + 4 * g;
         const __m512i even = _mm512_set1_epi32(pair16(qg[0], qg[2]));
         const __m512i odd = _mm512_set1_epi32(pair16(qg[1], qg[3]));
@@ -249,7 +258,7 @@ PVEC_TARGET_VNNI void dot_u8_block_vnni(const int16_t *q, const uint8_t *block, 
 // saturate), which is exact because the true sum fits int32 (KernelTable's bound). Tiles of 128
 // slots (16 accumulators) walk the block chunk by chunk, the combined sums passing through `out`.
 PVEC_TARGET_VNNI void dot_u4_block_vnni(const int16_t *q, const uint8_t *block, std::size_t groups,
-                                        int32_t *out) {
+                                        int32_t *out, const uint8_t *next) {
     constexpr std::size_t kLines = 8; // 64-byte lines (16 slots each) per tile
     constexpr std::size_t kTile = kLines * 16;
     const __m512i nibbles = _mm512_set1_epi8(0x0f);
@@ -273,7 +282,7 @@ PVEC_TARGET_VNNI void dot_u4_block_vnni(const int16_t *q, const uint8_t *block, 
             }
             const uint8_t *row = block + (g0 * kBlockVectors + t) * kGroupBytes;
             for (std::size_t g = g0; g < g1; ++g, row += kBlockVectors * kGroupBytes) {
-                prefetch_ahead(row, g, groups, kTile * kGroupBytes, t == 0);
+                prefetch_ahead(block, next, row, g, groups, kTile * kGroupBytes, t == 0);
                 const int32_t *h = halves + 4 * (g - g0);
                 const __m512i lo_hi = _mm512_set1_epi32(h[0]);
                 const __m512i hi_hi = _mm512_set1_epi32(h[1]);
@@ -299,14 +308,15 @@ PVEC_TARGET_VNNI void dot_u4_block_vnni(const int16_t *q, const uint8_t *block, 
 
 // ---- AVX512-VPOPCNTDQ: one VPOPCNTD per 16 slots.
 __attribute__((target("avx512vpopcntdq"))) void
-hamming_block_vpopcnt(const uint32_t *q, const uint8_t *block, std::size_t groups, uint32_t *out) {
+hamming_block_vpopcnt(const uint32_t *q, const uint8_t *block, std::size_t groups, uint32_t *out,
+                      const uint8_t *next) {
     __m512i acc[16];
     for (__m512i &a : acc) {
         a = _mm512_setzero_si512();
     }
     const uint8_t *row = block;
     for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
-        prefetch_ahead(row, g, groups, kRowBytes, true);
+        prefetch_ahead(block, next, row, g, groups, kRowBytes, true);
         const __m512i qg = _mm512_set1_epi32(static_cast<int32_t>(q[g]));
         for (std::size_t i = 0; i < 16; ++i) {
             const __m512i x = _mm512_xor_si512(_mm512_load_si512(row + 64 * i), qg);

@@ -34,16 +34,19 @@ float l2sq_f32_neon(const float *a, const float *b, std::size_t n) {
     return l2sq_f32_row<Arch>(a, b, n);
 }
 
-void dot_f32_block_neon(const float *q, const float *block, std::size_t dim, float *out) {
-    dot_f32_block_tiled<Arch>(q, block, dim, out);
+void dot_f32_block_neon(const float *q, const float *block, std::size_t dim, float *out,
+                        const float *next) {
+    dot_f32_block_tiled<Arch>(q, block, dim, out, next);
 }
 
-void l2sq_f32_block_neon(const float *q, const float *block, std::size_t dim, float *out) {
-    l2sq_f32_block_tiled<Arch>(q, block, dim, out);
+void l2sq_f32_block_neon(const float *q, const float *block, std::size_t dim, float *out,
+                         const float *next) {
+    l2sq_f32_block_tiled<Arch>(q, block, dim, out, next);
 }
 
-void dot_bf16_block_neon(const float *w, const uint8_t *block, std::size_t groups, float *out) {
-    dot_bf16_block_tiled<Arch>(w, block, groups, out);
+void dot_bf16_block_neon(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                         const uint8_t *next) {
+    dot_bf16_block_tiled<Arch>(w, block, groups, out, next);
 }
 
 // Byte codes (one per dimension, 4 per group) through widening multiply-accumulate: each slot of a
@@ -87,11 +90,13 @@ inline void dot_bytes_smlal(const int16_t *q, const uint8_t *block, std::size_t 
     }
 }
 
-void dot_u8_block_neon(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+void dot_u8_block_neon(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out,
+                       const uint8_t * /*next*/) {
     dot_bytes_smlal<1>(q, block, groups, out, [](uint8x16_t x, std::size_t) { return x; });
 }
 
-void dot_u4_block_neon(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+void dot_u4_block_neon(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out,
+                       const uint8_t * /*next*/) {
     dot_bytes_smlal<2>(q, block, groups, out, [](uint8x16_t x, std::size_t plane) {
         return plane == 0 ? vandq_u8(x, vdupq_n_u8(0x0f)) : vshrq_n_u8(x, 4);
     });
@@ -100,7 +105,7 @@ void dot_u4_block_neon(const int16_t *q, const uint8_t *block, std::size_t group
 // Binary: CNT gives byte counts (<= 8), summed in bytes over up to 31 groups (<= 248), then
 // widened pairwise into each slot's 32-bit lane.
 void hamming_block_neon(const uint32_t *q, const uint8_t *block, std::size_t groups,
-                        uint32_t *out) {
+                        uint32_t *out, const uint8_t * /*next*/) {
     constexpr std::size_t kAcc = 8;
     constexpr std::size_t kFlush = 31;
     for (std::size_t t = 0; t < kBlockVectors; t += 4 * kAcc) {
@@ -131,7 +136,8 @@ void hamming_block_neon(const uint32_t *q, const uint8_t *block, std::size_t gro
 }
 
 // f16: each 16 bytes are 4 slots x (lo, hi); converted, the lanes alternate lo/hi of one slot.
-void dot_f16_block_neon(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+void dot_f16_block_neon(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                        const uint8_t * /*next*/) {
     constexpr std::size_t kAcc = 8;
     constexpr std::size_t kTile = kAcc * 2; // slots
     for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
@@ -195,11 +201,13 @@ void dot_fp8_block_neon(const float *w, const uint8_t *block, std::size_t groups
     }
 }
 
-void dot_e4m3_block_neon(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+void dot_e4m3_block_neon(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                         const uint8_t * /*next*/) {
     dot_fp8_block_neon<true>(w, block, groups, out);
 }
 
-void dot_e5m2_block_neon(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+void dot_e5m2_block_neon(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                         const uint8_t * /*next*/) {
     dot_fp8_block_neon<false>(w, block, groups, out);
 }
 
@@ -281,7 +289,8 @@ PVEC_TARGET_DOTPROD inline void dot_bytes_sdot(const int16_t *q, const uint8_t *
 }
 
 PVEC_TARGET_DOTPROD void dot_u8_block_sdot(const int16_t *q, const uint8_t *block,
-                                           std::size_t groups, int32_t *out) {
+                                           std::size_t groups, int32_t *out,
+                                           const uint8_t * /*next*/) {
     int32_t q_sum = 0;
     for (std::size_t i = 0; i < 4 * groups; ++i) {
         q_sum += q[i];
@@ -296,7 +305,8 @@ PVEC_TARGET_DOTPROD void dot_u8_block_sdot(const int16_t *q, const uint8_t *bloc
 }
 
 PVEC_TARGET_DOTPROD void dot_u4_block_sdot(const int16_t *q, const uint8_t *block,
-                                           std::size_t groups, int32_t *out) {
+                                           std::size_t groups, int32_t *out,
+                                           const uint8_t * /*next*/) {
     dot_bytes_sdot<2>(q, block, groups, out, [](uint8x16_t x, std::size_t plane) {
         return vreinterpretq_s8_u8(plane == 0 ? vandq_u8(x, vdupq_n_u8(0x0f)) : vshrq_n_u8(x, 4));
     });

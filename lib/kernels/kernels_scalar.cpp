@@ -34,7 +34,8 @@ float l2sq_f32_scalar(const float *a, const float *b, std::size_t n) {
 
 // Group-major like the layout, so the block is read in order; each out[v] still accumulates its
 // own components in index order.
-void dot_f32_block_scalar(const float *q, const float *block, std::size_t dim, float *out) {
+void dot_f32_block_scalar(const float *q, const float *block, std::size_t dim, float *out,
+                          const float * /*next*/) {
     for (std::size_t v = 0; v < kBlockVectors; ++v) {
         out[v] = 0.0f;
     }
@@ -47,7 +48,8 @@ void dot_f32_block_scalar(const float *q, const float *block, std::size_t dim, f
     }
 }
 
-void l2sq_f32_block_scalar(const float *q, const float *block, std::size_t dim, float *out) {
+void l2sq_f32_block_scalar(const float *q, const float *block, std::size_t dim, float *out,
+                           const float * /*next*/) {
     for (std::size_t v = 0; v < kBlockVectors; ++v) {
         out[v] = 0.0f;
     }
@@ -73,7 +75,8 @@ inline const uint8_t *group(const uint8_t *block, std::size_t g, std::size_t v) 
     return block + (g * kBlockVectors + v) * kGroupBytes;
 }
 
-void dot_u8_block_scalar(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+void dot_u8_block_scalar(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out,
+                         const uint8_t * /*next*/) {
     for (std::size_t v = 0; v < kBlockVectors; ++v) {
         int32_t s = 0;
         for (std::size_t g = 0; g < groups; ++g) {
@@ -86,7 +89,8 @@ void dot_u8_block_scalar(const int16_t *q, const uint8_t *block, std::size_t gro
     }
 }
 
-void dot_u4_block_scalar(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
+void dot_u4_block_scalar(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out,
+                         const uint8_t * /*next*/) {
     for (std::size_t v = 0; v < kBlockVectors; ++v) {
         int32_t s = 0;
         for (std::size_t g = 0; g < groups; ++g) {
@@ -109,7 +113,7 @@ inline uint32_t popcount32(uint32_t x) {
 }
 
 void hamming_block_scalar(const uint32_t *q, const uint8_t *block, std::size_t groups,
-                          uint32_t *out) {
+                          uint32_t *out, const uint8_t * /*next*/) {
     for (std::size_t v = 0; v < kBlockVectors; ++v) {
         uint32_t h = 0;
         for (std::size_t g = 0; g < groups; ++g) {
@@ -148,16 +152,20 @@ void dot_byte_block(const float *w, const uint8_t *block, std::size_t groups, fl
     }
 }
 
-void dot_f16_block_scalar(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+void dot_f16_block_scalar(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                          const uint8_t * /*next*/) {
     dot_half_block(w, block, groups, out, fast_f16_to_f32);
 }
-void dot_bf16_block_scalar(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+void dot_bf16_block_scalar(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                           const uint8_t * /*next*/) {
     dot_half_block(w, block, groups, out, fast_bf16_to_f32);
 }
-void dot_e4m3_block_scalar(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+void dot_e4m3_block_scalar(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                           const uint8_t * /*next*/) {
     dot_byte_block(w, block, groups, out, fast_e4m3_to_f32);
 }
-void dot_e5m2_block_scalar(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+void dot_e5m2_block_scalar(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                           const uint8_t * /*next*/) {
     dot_byte_block(w, block, groups, out, fast_e5m2_to_f32);
 }
 
@@ -243,7 +251,8 @@ template <class Decode> std::vector<float> byte_table(Decode decode) {
 
 } // namespace
 
-void dot_f16_block(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+void dot_f16_block(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                   const uint8_t * /*next*/) {
     const float *t = f16_table();
     tiled(block, groups, out, [&](std::size_t g, const uint8_t *c) {
         const uint32_t x = load_u32le(c);
@@ -251,12 +260,14 @@ void dot_f16_block(const float *w, const uint8_t *block, std::size_t groups, flo
     });
 }
 
-void dot_e4m3_block(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+void dot_e4m3_block(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                    const uint8_t * /*next*/) {
     static const std::vector<float> lut = byte_table(fast_e4m3_to_f32);
     dot_fp8_lut(w, block, groups, out, lut.data());
 }
 
-void dot_e5m2_block(const float *w, const uint8_t *block, std::size_t groups, float *out) {
+void dot_e5m2_block(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                    const uint8_t * /*next*/) {
     static const std::vector<float> lut = byte_table(fast_e5m2_to_f32);
     dot_fp8_lut(w, block, groups, out, lut.data());
 }

@@ -47,29 +47,34 @@ float l2sq_f32_sse2(const float *a, const float *b, std::size_t n) {
     return l2sq_f32_row<Arch>(a, b, n);
 }
 
-void dot_f32_block_sse2(const float *q, const float *block, std::size_t dim, float *out) {
-    dot_f32_block_tiled<Arch>(q, block, dim, out);
+void dot_f32_block_sse2(const float *q, const float *block, std::size_t dim, float *out,
+                        const float *next) {
+    dot_f32_block_tiled<Arch>(q, block, dim, out, next);
 }
 
-void l2sq_f32_block_sse2(const float *q, const float *block, std::size_t dim, float *out) {
-    l2sq_f32_block_tiled<Arch>(q, block, dim, out);
+void l2sq_f32_block_sse2(const float *q, const float *block, std::size_t dim, float *out,
+                         const float *next) {
+    l2sq_f32_block_tiled<Arch>(q, block, dim, out, next);
 }
 
-void dot_u8_block_sse2(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
-    dot_u8_generic<Ops128, 4>(q, block, groups, out);
+void dot_u8_block_sse2(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out,
+                       const uint8_t *next) {
+    dot_u8_generic<Ops128, 4>(q, block, groups, out, next);
 }
 
-void dot_u4_block_sse2(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out) {
-    dot_u4_generic<Ops128, 2>(q, block, groups, out);
+void dot_u4_block_sse2(const int16_t *q, const uint8_t *block, std::size_t groups, int32_t *out,
+                       const uint8_t *next) {
+    dot_u4_generic<Ops128, 2>(q, block, groups, out, next);
 }
 
 void hamming_block_sse2(const uint32_t *q, const uint8_t *block, std::size_t groups,
-                        uint32_t *out) {
-    hamming_swar<Ops128, 4>(q, block, groups, out);
+                        uint32_t *out, const uint8_t *next) {
+    hamming_swar<Ops128, 4>(q, block, groups, out, next);
 }
 
-void dot_bf16_block_sse2(const float *w, const uint8_t *block, std::size_t groups, float *out) {
-    dot_bf16_block_tiled<Arch>(w, block, groups, out);
+void dot_bf16_block_sse2(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                         const uint8_t *next) {
+    dot_bf16_block_tiled<Arch>(w, block, groups, out, next);
 }
 
 void mask_le_sse2(const float *s, float threshold, uint64_t *mask) {

@@ -11,8 +11,11 @@ namespace pocketvec::kernels::portable {
 // table load decodes f16 faster than the bit manipulation where there is no F16C / FCVTL.
 const float *f16_table();
 
-void dot_f16_block(const float *w, const uint8_t *block, std::size_t groups, float *out);
-void dot_e4m3_block(const float *w, const uint8_t *block, std::size_t groups, float *out);
-void dot_e5m2_block(const float *w, const uint8_t *block, std::size_t groups, float *out);
+void dot_f16_block(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                   const uint8_t *next);
+void dot_e4m3_block(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                    const uint8_t *next);
+void dot_e5m2_block(const float *w, const uint8_t *block, std::size_t groups, float *out,
+                    const uint8_t *next);
 
 }  // namespace pocketvec::kernels::portable

@@ -288,7 +288,8 @@ std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &bl
             return;
         }
         alignas(64) float raw[kBlockVectors];
-        block_kernel(qv, b.codes, query.dim, raw);
+        block_kernel(qv, b.codes, query.dim, raw,
+                     bi + 1 < blocks.size() ? blocks[bi + 1].codes : nullptr);
         alignas(64) float scores[kBlockVectors];
         float_scores(b, raw, scores);
         offer_scored(kt, scores, b.live, b.ids, bi, top);
@@ -327,7 +328,8 @@ std::vector<Hit> scan_exact(const Query &query, const std::vector<BlockView> &bl
                     continue;
                 }
                 alignas(64) float raw[kBlockVectors];
-                block_kernel(qv, b.codes, query.dim, raw);
+                block_kernel(qv, b.codes, query.dim, raw,
+                             bi + 1 < blocks.size() ? blocks[bi + 1].codes : nullptr);
                 for_each_live(b.live, [&](std::size_t s) {
                     const float v = float_score(b, raw, s);
                     if (v <= limit) {
@@ -381,8 +383,13 @@ std::vector<std::vector<Hit>> scan_codes_batch(const std::vector<model::Query> &
                                   }
                                   alignas(64) float ip[kBlockVectors];
                                   alignas(64) float scores[kBlockVectors];
+                                  // The first query reads the block from memory: it reads the
+                                  // next one's first rows ahead.
+                                  const uint8_t *next =
+                                      bi + 1 < blocks.size() ? blocks[bi + 1].codes : nullptr;
                                   for (std::size_t qi = 0; qi < nq; ++qi) {
-                                      codec::dot_block(queries[qi].prepared, b.codes, ip, kt);
+                                      codec::dot_block(queries[qi].prepared, b.codes, ip, kt,
+                                                       qi == 0 ? next : nullptr);
                                       code_scores(queries[qi], ip, b.norm2, scores);
                                       if (bounds != nullptr) {
                                           bound_keys((*bounds)[qi], b.errs, scores);

@@ -147,15 +147,15 @@ TEST_P(LevelVsScalar, BlockKernelsMatchScalar) {
         AlignedFloats ref = aligned_floats(kBlockVectors);
         AlignedFloats got = aligned_floats(kBlockVectors);
 
-        scalar().dot_f32_block(q, block.get(), dim, ref.get());
-        table_->dot_f32_block(q, block.get(), dim, got.get());
+        scalar().dot_f32_block(q, block.get(), dim, ref.get(), nullptr);
+        table_->dot_f32_block(q, block.get(), dim, got.get(), block.get());
         for (std::size_t v = 0; v < kBlockVectors; ++v) {
             const double tol = tolerance(sum_abs_dot(q, block.get() + v, dim, kBlockVectors));
             ASSERT_NEAR(got[v], ref[v], tol) << "dot, vector " << v;
         }
 
-        scalar().l2sq_f32_block(q, block.get(), dim, ref.get());
-        table_->l2sq_f32_block(q, block.get(), dim, got.get());
+        scalar().l2sq_f32_block(q, block.get(), dim, ref.get(), nullptr);
+        table_->l2sq_f32_block(q, block.get(), dim, got.get(), block.get());
         for (std::size_t v = 0; v < kBlockVectors; ++v) {
             const double tol = tolerance(sum_abs_l2(q, block.get() + v, dim, kBlockVectors));
             ASSERT_NEAR(got[v], ref[v], tol) << "l2sq, vector " << v;
@@ -218,15 +218,15 @@ TEST_P(LevelVsScalar, IntegerCodeKernelsEqualScalarExactly) {
         fill_block(block.p, groups, rng, nullptr);
 
         const std::vector<int16_t> q8 = random_query(4 * groups, rng);
-        scalar().dot_u8_block(q8.data(), block.p, groups, ref);
-        table_->dot_u8_block(q8.data(), block.p, groups, got);
+        scalar().dot_u8_block(q8.data(), block.p, groups, ref, nullptr);
+        table_->dot_u8_block(q8.data(), block.p, groups, got, block.p);
         for (std::size_t v = 0; v < kBlockVectors; ++v) {
             ASSERT_EQ(got[v], ref[v]) << "int8, slot " << v;
         }
 
         const std::vector<int16_t> q4 = random_query(8 * groups, rng);
-        scalar().dot_u4_block(q4.data(), block.p, groups, ref);
-        table_->dot_u4_block(q4.data(), block.p, groups, got);
+        scalar().dot_u4_block(q4.data(), block.p, groups, ref, nullptr);
+        table_->dot_u4_block(q4.data(), block.p, groups, got, block.p);
         for (std::size_t v = 0; v < kBlockVectors; ++v) {
             ASSERT_EQ(got[v], ref[v]) << "int4, slot " << v;
         }
@@ -236,8 +236,10 @@ TEST_P(LevelVsScalar, IntegerCodeKernelsEqualScalarExactly) {
             b = static_cast<uint32_t>(rng());
         }
         bits[0] = 0xffffffffu;
-        scalar().hamming_block(bits.data(), block.p, groups, reinterpret_cast<uint32_t *>(ref));
-        table_->hamming_block(bits.data(), block.p, groups, reinterpret_cast<uint32_t *>(got));
+        scalar().hamming_block(bits.data(), block.p, groups, reinterpret_cast<uint32_t *>(ref),
+               nullptr);
+        table_->hamming_block(bits.data(), block.p, groups, reinterpret_cast<uint32_t *>(got),
+                              block.p);
         for (std::size_t v = 0; v < kBlockVectors; ++v) {
             ASSERT_EQ(got[v], ref[v]) << "binary, slot " << v;
         }
@@ -254,17 +256,17 @@ TEST_P(LevelVsScalar, IntegerKernelsHoldTheLargestSums) {
     const int16_t w8 = static_cast<int16_t>((0x7fffffff / 255) / 65536);  // 128
     std::vector<int16_t> q(8 * groups, static_cast<int16_t>(-w8));
     alignas(64) int32_t got[kBlockVectors];
-    table_->dot_u8_block(q.data(), block.p, groups, got);
+    table_->dot_u8_block(q.data(), block.p, groups, got, block.p);
     EXPECT_EQ(got[0], -255 * 128 * 65536 + 0);
     EXPECT_EQ(got[255], -255 * 128 * 65536);
-    table_->dot_u4_block(q.data(), block.p, groups, got);
+    table_->dot_u4_block(q.data(), block.p, groups, got, block.p);
     EXPECT_EQ(got[17], -15 * 128 * 8 * static_cast<int32_t>(groups));
     // The largest weights, both signs, on a few groups.
     for (int sign : {1, -1}) {
         std::vector<int16_t> big(8 * 4, static_cast<int16_t>(sign * kMaxQueryWeight));
-        table_->dot_u8_block(big.data(), block.p, 4, got);
+        table_->dot_u8_block(big.data(), block.p, 4, got, block.p);
         EXPECT_EQ(got[3], sign * kMaxQueryWeight * 255 * 16);
-        table_->dot_u4_block(big.data(), block.p, 4, got);
+        table_->dot_u4_block(big.data(), block.p, 4, got, block.p);
         EXPECT_EQ(got[3], sign * kMaxQueryWeight * 15 * 32);
     }
 }
@@ -286,8 +288,8 @@ TEST_P(LevelVsScalar, IntegerKernelsTakeEveryWeight) {
         AlignedBytes block(groups * kBlockVectors * kGroupBytes);
         fill_block(block.p, groups, rng, nullptr);
         const auto kernel = per_group == 4 ? &KernelTable::dot_u8_block : &KernelTable::dot_u4_block;
-        (scalar().*kernel)(q.data(), block.p, groups, ref);
-        (table_->*kernel)(q.data(), block.p, groups, got);
+        (scalar().*kernel)(q.data(), block.p, groups, ref, nullptr);
+        (table_->*kernel)(q.data(), block.p, groups, got, block.p);
         for (std::size_t v = 0; v < kBlockVectors; ++v) {
             ASSERT_EQ(got[v], ref[v]) << (per_group == 4 ? "int8" : "int4") << ", slot " << v;
         }
@@ -301,7 +303,7 @@ bool any_byte(uint8_t) { return true; }
 
 TEST_P(LevelVsScalar, FloatCodeKernelsMatchScalar) {
     std::mt19937 rng(43u);
-    using Kernel = void (*)(const float *, const uint8_t *, std::size_t, float *);
+    using Kernel = void (*)(const float *, const uint8_t *, std::size_t, float *, const uint8_t *);
     struct Case {
         const char *name;
         Kernel KernelTable::*kernel;
@@ -335,15 +337,15 @@ TEST_P(LevelVsScalar, FloatCodeKernelsMatchScalar) {
             for (std::size_t i = 0; i < w.size(); ++i) {
                 wabs[i] = std::fabs(w[i]);
             }
-            (scalar().*c.kernel)(w.data(), block.p, groups, ref.get());
-            (table_->*c.kernel)(w.data(), block.p, groups, got.get());
+            (scalar().*c.kernel)(w.data(), block.p, groups, ref.get(), nullptr);
+            (table_->*c.kernel)(w.data(), block.p, groups, got.get(), block.p);
             // sum |w| |x|: the scalar kernel over |w| and the codes with their sign bits cleared.
             AlignedBytes unsigned_block(groups * kBlockVectors * kGroupBytes);
             for (std::size_t i = 0; i < groups * kBlockVectors * kGroupBytes; ++i) {
                 const bool sign_byte = !c.halves || i % 2 == 1;
                 unsigned_block.p[i] = sign_byte ? block.p[i] & 0x7f : block.p[i];
             }
-            (scalar().*c.kernel)(wabs.data(), unsigned_block.p, groups, mag.get());
+            (scalar().*c.kernel)(wabs.data(), unsigned_block.p, groups, mag.get(), nullptr);
             for (std::size_t v = 0; v < kBlockVectors; ++v) {
                 ASSERT_NEAR(got[v], ref[v], tolerance(mag[v])) << "slot " << v;
             }
@@ -395,16 +397,16 @@ TEST(Scalar, CodeKernelsOnKnownValues) {
     c[2] = 0x01;  // e4m3 smallest subnormal 2^-9, e5m2 2^-16
     const float w[4] = {1.0f, 1.0f, 512.0f, 0.0f};
     alignas(64) float out[kBlockVectors];
-    scalar().dot_e4m3_block(w, block.p, 1, out);
+    scalar().dot_e4m3_block(w, block.p, 1, out, nullptr);
     EXPECT_EQ(out[3], 1.0f - 2.0f + 1.0f);
     EXPECT_EQ(out[0], 0.0f);
-    scalar().dot_e5m2_block(w, block.p, 1, out);
+    scalar().dot_e5m2_block(w, block.p, 1, out, nullptr);
     EXPECT_EQ(out[3], 0.5f - 2.0f + 512.0f * 0x1p-16f);
     // halves: lo = 0xc038 (f16 -2.109375; bf16 -2.875), hi = 0x0001 (f16 2^-24, bf16 2^-133)
     const float wh[2] = {1.0f, 0x1p24f};
-    scalar().dot_f16_block(wh, block.p, 1, out);
+    scalar().dot_f16_block(wh, block.p, 1, out, nullptr);
     EXPECT_EQ(out[3], -2.109375f + 1.0f);
-    scalar().dot_bf16_block(wh, block.p, 1, out);
+    scalar().dot_bf16_block(wh, block.p, 1, out, nullptr);
     EXPECT_EQ(out[3], -2.875f);  // + 2^-109, below half an ulp of 2.875
 }
 
@@ -424,8 +426,8 @@ TEST(Scalar, BlockLayoutMatchesRowLayout) {
         const std::vector<float> q = random_floats(dim, rng);
         AlignedFloats dot = aligned_floats(kBlockVectors);
         AlignedFloats l2 = aligned_floats(kBlockVectors);
-        scalar().dot_f32_block(q.data(), block.get(), dim, dot.get());
-        scalar().l2sq_f32_block(q.data(), block.get(), dim, l2.get());
+        scalar().dot_f32_block(q.data(), block.get(), dim, dot.get(), nullptr);
+        scalar().l2sq_f32_block(q.data(), block.get(), dim, l2.get(), nullptr);
         for (std::size_t v = 0; v < kBlockVectors; ++v) {
             const float *row = rows.data() + v * dim;
             EXPECT_NEAR(dot[v], scalar().dot_f32(q.data(), row, dim),
