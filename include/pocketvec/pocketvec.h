@@ -318,10 +318,62 @@ PVEC_API int pvec_collection_create(pvec_db *db, const char *name,
                                     char **errmsg);
 
 /* Opens the collection `name`; *out is a handle to close with pvec_collection_close. Opening the
- * same collection twice gives two handles on one shared resident copy.
+ * same collection twice gives two handles on one shared resident copy: every chunk of the
+ * collection is loaded into memory at the first open and kept in step with the file (the
+ * "resident" mode; see pvec_collection_open_v2 for a streaming one).
  * Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND, PVEC_CORRUPT, PVEC_NOMEM. Any thread. Since 0.1. */
 PVEC_API int pvec_collection_open(pvec_db *db, const char *name, pvec_collection **out,
                                   char **errmsg);
+
+typedef struct pvec_collection_open_options {
+    uint32_t struct_size; /* sizeof(pvec_collection_open_options) */
+    uint32_t flags;       /* reserved, must be 0 */
+    uint64_t memory_cap;  /* 0 = resident (pvec_collection_open's mode). Otherwise streaming: the
+                             handle holds no chunks, and each search reads them from the file
+                             through a window of at most this many bytes; see below. */
+} pvec_collection_open_options;
+
+#define PVEC_COLLECTION_OPEN_OPTIONS_INIT {sizeof(pvec_collection_open_options), 0u, 0u}
+PVEC_API void pvec_collection_open_options_init(pvec_collection_open_options *opts);
+
+/* Opens the collection `name` as pvec_collection_open does, with options (`opts` optional: NULL
+ * or memory_cap = 0 is pvec_collection_open exactly).
+ * Streaming (memory_cap > 0), for collections larger than the memory a device can spare: the
+ * handle is its own, never shares or loads the resident copy (a resident handle on the same
+ * collection may coexist; neither affects the other). Every search reads the collection's chunks
+ * from the file in chunk order, a window at a time, checks each chunk's checksums as a resident
+ * load does (a damaged chunk fails the search with PVEC_CORRUPT; no answer comes from it),
+ * scans the window with the same kernels and merges the windows' candidates under the same order,
+ * so ids and scores are exactly those of a resident search of the same state (also with
+ * oversampling and PVEC_RESCORE_RAW / AUTO, and for pvec_search_batch, which reads the chunks
+ * once for all its queries).
+ * What memory_cap bounds: the chunks a search holds (each chunk's slot columns and codes, about
+ * 5 KiB + 256 x code_bytes), the one chunk blob SQLite reads while a chunk is decoded, and the
+ * growth of the connection's page cache up to its bound (PRAGMA cache_size; SQLite's default is
+ * 2000 KiB). Not counted: a selection of k x r candidates per query (24 bytes each) and, for
+ * exact float32 scans, up to 2 k vectors per query. The search reads the file with the
+ * connection's memory map turned off (PRAGMA mmap_size = 0 for its duration, the previous value
+ * restored after, also on an attached connection), so mapped file pages do not add to the
+ * process's resident set.
+ * A memory_cap below one chunk's need (pvec_collection_info.min_memory_cap: the page cache bound
+ * plus one chunk plus one blob, about 2.1 MiB for 384 int8 dimensions at SQLite's default cache)
+ * returns PVEC_RANGE here, and from a later search when training raised the need above it.
+ * What a search sees is the same as in resident mode (see "Threads"): one committed state, plus
+ * this pvec_db's own uncommitted writes inside its transaction; other connections' commits are
+ * visible at the next search. Limits of a streaming handle: a search holds the pvec_db's mutex
+ * while it reads (searches and other calls on the same pvec_db wait for it, unlike resident
+ * searches); pvec_add, pvec_upsert, their batch forms, pvec_delete, pvec_collection_train and
+ * pvec_model_import return PVEC_UNSUPPORTED (write through a resident handle: a streaming handle
+ * sees those writes at its next search); pvec_get returns PVEC_UNSUPPORTED; PVEC_RESCORE_EXACT of
+ * a trained collection returns PVEC_UNSUPPORTED (untrained collections are searched exactly
+ * anyway); pvec_count and pvec_collection_info_get read the items and chunks tables (no chunk
+ * blob) at every call.
+ * Returns PVEC_OK, PVEC_MISUSE (NULL db, name or out; struct_size; flags not 0), PVEC_NOTFOUND,
+ * PVEC_RANGE (memory_cap below min_memory_cap), PVEC_CORRUPT, PVEC_IO, PVEC_NOMEM. Any thread.
+ * Since 0.2. */
+PVEC_API int pvec_collection_open_v2(pvec_db *db, const char *name,
+                                     const pvec_collection_open_options *opts,
+                                     pvec_collection **out, char **errmsg);
 
 /* Releases a collection handle (NULL is a no-op). Pending writes of an explicit transaction are
  * not affected. Since 0.1. */
@@ -356,6 +408,11 @@ typedef struct pvec_collection_info {
     uint32_t code_dim;     /* dimensions after PCA (= dim without PCA) */
     uint32_t raw_tier;     /* PVEC_RAW_* */
     uint32_t model_version;/* increases with every training or import; 0 = untrained */
+    /* Appended in 0.2: a caller built against the 0.1 header passes the smaller struct_size and
+     * gets the fields above only. */
+    uint64_t memory_cap;   /* the handle's streaming cap (pvec_collection_open_v2); 0 = resident */
+    uint64_t min_memory_cap; /* the smallest memory_cap a streaming handle on this collection
+                                accepts now (it grows with the code size: training may raise it) */
 } pvec_collection_info;
 
 /* Fills *info (whose struct_size the caller sets) for `coll`.

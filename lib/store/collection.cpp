@@ -77,8 +77,9 @@ std::shared_ptr<const Snapshot> empty_snapshot(const CollectionMeta &meta) {
 
 }  // namespace
 
-Collection::Collection(Database &db, const CollectionMeta &meta)
-    : db_(db), id_(meta.id), uid_(meta.uid), dim_(meta.dim), current_(empty_snapshot(meta)),
+Collection::Collection(Database &db, const CollectionMeta &meta, uint64_t memory_cap)
+    : db_(db), id_(meta.id), uid_(meta.uid), dim_(meta.dim), memory_cap_(memory_cap),
+      current_(empty_snapshot(meta)),
       chunk_file_(db.conn(), meta), raw_per_chunk_((meta.flags & kFlagRawChunks) != 0),
       raw_chunks_(db.conn(), meta) {}
 
@@ -455,14 +456,14 @@ Status Collection::write_raw(const SlotRef &loc, int64_t id, const float *vec) {
                              : sqlite_status(db_.conn(), rc, "writing raw vector " + std::to_string(id));
 }
 
-Status Collection::read_raw(const Snapshot &s, const SlotRef &loc, int64_t id, float *vec) {
+Status Collection::read_raw(const RawPlaces &s, const SlotRef &loc, int64_t id, float *vec) {
     if (raw_per_chunk_) {
         raw_buf_.resize(raw_chunks_.slot_bytes());
-        Status st = raw_chunks_.read(loc.chunk, loc.slot, s.chunks[loc.chunk]->capacity,
+        Status st = raw_chunks_.read(loc.chunk, loc.slot, s.capacity(loc.chunk),
                                      raw_buf_.data());
         raw_chunks_.close();
         PVEC_FORWARD_IF_ERROR(st);
-        return decode_raw(s.meta.raw_tier, id, raw_buf_.data(), raw_buf_.size(), vec);
+        return decode_raw(s.tier, id, raw_buf_.data(), raw_buf_.size(), vec);
     }
     StmtUse use(raw_get_stmt_);
     use.bind(1, id);
@@ -473,7 +474,7 @@ Status Collection::read_raw(const Snapshot &s, const SlotRef &loc, int64_t id, f
     if (rc != SQLITE_ROW) {
         return sqlite_status(db_.conn(), rc, "reading raw vector " + std::to_string(id));
     }
-    return decode_raw(s.meta.raw_tier, id, static_cast<const uint8_t *>(use.blob(0)),
+    return decode_raw(s.tier, id, static_cast<const uint8_t *>(use.blob(0)),
                       use.bytes(0), vec);
 }
 
@@ -512,14 +513,14 @@ Status Collection::decode_raw(uint32_t tier, int64_t id, const uint8_t *blob, st
     return Status::ok();
 }
 
-Status Collection::read_raw_many(const Snapshot &s, std::vector<RawWanted> wanted) {
+Status Collection::read_raw_many(const RawPlaces &s, std::vector<RawWanted> wanted) {
     // One incremental-BLOB handle moved from row to row (sqlite3_blob_reopen seeks the B-tree
     // without running a statement): about half the cost per vector of the prepared lookup. The
     // handle is closed before returning, so no read cursor outlives the call.
     if (wanted.empty()) {
         return Status::ok();
     }
-    const uint32_t tier = s.meta.raw_tier;
+    const uint32_t tier = s.tier;
     if (raw_per_chunk_) {
         // In chunk and slot order: one handle per chunk row, moved along its slots.
         std::sort(wanted.begin(), wanted.end(), [](const RawWanted &a, const RawWanted &b) {
@@ -529,7 +530,7 @@ Status Collection::read_raw_many(const Snapshot &s, std::vector<RawWanted> wante
         raw_buf_.resize(raw_chunks_.slot_bytes());
         Status st;
         for (const RawWanted &w : wanted) {
-            st = raw_chunks_.read(w.loc.chunk, w.loc.slot, s.chunks[w.loc.chunk]->capacity,
+            st = raw_chunks_.read(w.loc.chunk, w.loc.slot, s.capacity(w.loc.chunk),
                                   raw_buf_.data());
             if (st.is_ok()) {
                 st = decode_raw(tier, w.id, raw_buf_.data(), raw_buf_.size(), w.out);
@@ -591,7 +592,7 @@ Status Collection::source_vector(const Snapshot &s, const SlotRef &loc, float *v
     }
     PVEC_RETURN_IF(s.meta.raw_tier == kRawNone, PVEC_UNSUPPORTED,
                    "the original vectors are gone (compressed codes and no raw tier)");
-    return read_raw(s, loc, chunk.ids[loc.slot], vec);
+    return read_raw(raw_places(s), loc, chunk.ids[loc.slot], vec);
 }
 
 Status Collection::write_one(Draft &d, int64_t id, const float *vec, const char *meta,
@@ -755,6 +756,9 @@ Status Collection::remove(int64_t id) {
 }
 
 Status Collection::get(int64_t id, float *vec, std::string *meta, bool *has_meta) {
+    PVEC_RETURN_IF(streaming(), PVEC_UNSUPPORTED,
+                   "pvec_get is not available on a streaming handle (memory_cap > 0): open the "
+                   "collection with pvec_collection_open for it");
     PVEC_FORWARD_IF_ERROR(alive());
     PVEC_FORWARD_IF_ERROR(prepare());
     // The items row and the raw vector are read in one transaction that matches the snapshot.
@@ -808,6 +812,9 @@ Status Collection::get(int64_t id, float *vec, std::string *meta, bool *has_meta
 }
 
 Status Collection::stats(CollectionStats *out) {
+    if (streaming()) {
+        return stats_stream(out);
+    }
     PVEC_FORWARD_IF_ERROR(alive());
     const SnapshotPtr s = snapshot();
     out->count = s->count;
@@ -818,46 +825,51 @@ Status Collection::stats(CollectionStats *out) {
         for (const auto &c : s->chunks) {
             bytes += chunk_layout(s->meta, c->capacity).total_bytes();
         }
-        Stmt st;
-        if (st.prepare(db_.conn(),
-                       "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN (?1, ?2, ?3, ?4)")
-                .is_ok()) {
-            StmtUse use(st);
-            const std::string a = tables::items(id_), b = tables::chunks(id_),
-                              r = raw_per_chunk_ ? tables::raw_chunks(id_) : tables::raw(id_),
-                              v = tables::versions(id_);
-            use.bind(1, std::string_view(a));
-            use.bind(2, std::string_view(b));
-            use.bind(3, std::string_view(r));
-            use.bind(4, std::string_view(v));
-            if (use.step() == SQLITE_ROW) {
-                bytes = static_cast<uint64_t>(use.int64(0));
-            }
-        } else {
-            // No dbstat (an optional module: SQLCipher 3.4.1 has none): the chunk bytes above
-            // plus what the raw tier and the metadata hold, without the B-trees' own overhead.
-            std::string sql = "SELECT (SELECT coalesce(sum(length(meta)), 0) FROM " +
-                              tables::items(id_) + ")";
-            if (raw_per_chunk_) {
-                sql += " + (SELECT coalesce(sum(length(data)), 0) FROM " + tables::raw_chunks(id_) + ")";
-            } else if (s->meta.raw_tier != kRawNone) {
-                sql += " + (SELECT coalesce(sum(length(vec)), 0) FROM " + tables::raw(id_) + ")";
-            }
-            if (st.prepare(db_.conn(), sql).is_ok()) {
-                StmtUse use(st);
-                if (use.step() == SQLITE_ROW) {
-                    bytes += static_cast<uint64_t>(use.int64(0));
-                }
-            }
-        }
-        bytes_used_ = bytes;
+        bytes_used_ = measure_bytes(s->meta, bytes);
         bytes_version_ = s->meta.version;
     }
     out->bytes_used = bytes_used_;
     return Status::ok();
 }
 
-Status Collection::rescore_raw(const Snapshot &s, const float *query, std::size_t k,
+uint64_t Collection::measure_bytes(const CollectionMeta &meta, uint64_t chunk_bytes) {
+    uint64_t bytes = chunk_bytes;
+    Stmt st;
+    if (st.prepare(db_.conn(),
+                   "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN (?1, ?2, ?3, ?4)")
+            .is_ok()) {
+        StmtUse use(st);
+        const std::string a = tables::items(id_), b = tables::chunks(id_),
+                          r = raw_per_chunk_ ? tables::raw_chunks(id_) : tables::raw(id_),
+                          v = tables::versions(id_);
+        use.bind(1, std::string_view(a));
+        use.bind(2, std::string_view(b));
+        use.bind(3, std::string_view(r));
+        use.bind(4, std::string_view(v));
+        if (use.step() == SQLITE_ROW) {
+            bytes = static_cast<uint64_t>(use.int64(0));
+        }
+    } else {
+        // No dbstat (an optional module: SQLCipher 3.4.1 has none): the chunk bytes above
+        // plus what the raw tier and the metadata hold, without the B-trees' own overhead.
+        std::string sql = "SELECT (SELECT coalesce(sum(length(meta)), 0) FROM " +
+                          tables::items(id_) + ")";
+        if (raw_per_chunk_) {
+            sql += " + (SELECT coalesce(sum(length(data)), 0) FROM " + tables::raw_chunks(id_) + ")";
+        } else if (meta.raw_tier != kRawNone) {
+            sql += " + (SELECT coalesce(sum(length(vec)), 0) FROM " + tables::raw(id_) + ")";
+        }
+        if (st.prepare(db_.conn(), sql).is_ok()) {
+            StmtUse use(st);
+            if (use.step() == SQLITE_ROW) {
+                bytes += static_cast<uint64_t>(use.int64(0));
+            }
+        }
+    }
+    return bytes;
+}
+
+Status Collection::rescore_raw(Metric metric, const RawPlaces &s, const float *query, std::size_t k,
                                const std::vector<search::Hit> &candidates,
                                std::vector<search::Hit> *out) {
     // Fetched in storage order (read_raw_many) straight into raw[i] of candidate i, scored in the
@@ -871,12 +883,31 @@ Status Collection::rescore_raw(const Snapshot &s, const float *query, std::size_
     PVEC_FORWARD_IF_ERROR(read_raw_many(s, std::move(wanted)));
     std::size_t next = 0;
     return search::rescore_exact(
-        s.meta.metric, query, dim_, k, candidates,
+        metric, query, dim_, k, candidates,
         [&](const search::Hit &, float *x) {
             std::memcpy(x, raw.data() + (next++) * dim_, dim_ * sizeof(float));
             return Status::ok();
         },
         out);
+}
+
+// Exact search of a trained collection needs raw vectors, scan scores that estimate an inner
+// product, and the code errors that bound them.
+Status Collection::exact_supported(const Snapshot &snap, bool exact) {
+    if (!exact || !snap.model) {
+        return Status::ok();
+    }
+    PVEC_RETURN_IF(snap.meta.raw_tier == kRawNone, PVEC_UNSUPPORTED,
+                   "exact search needs a collection created with a raw tier");
+    PVEC_RETURN_IF(!search::codes_bound_scores(*snap.model), PVEC_UNSUPPORTED,
+                   std::string("exact search is not available for ") +
+                       codec::codec_name(snap.model->codec.id) +
+                       " codes (their scan scores carry no error bound); use "
+                       "PVEC_RESCORE_RAW with an oversampling factor");
+    PVEC_RETURN_IF((snap.meta.flags & kFlagSlotErrors) == 0, PVEC_UNSUPPORTED,
+                   "exact search needs the per-vector code errors that training stores since "
+                   "format 4; this collection was trained before: train it again");
+    return Status::ok();
 }
 
 Status Collection::search(const float *query, const SearchSpec &spec,
@@ -895,6 +926,9 @@ Status Collection::search_batch(const float *queries, std::size_t n, const Searc
     PVEC_RETURN_IF(spec.k == 0, PVEC_RANGE, "k must be at least 1");
     PVEC_RETURN_IF(spec.rescore > PVEC_RESCORE_EXACT, PVEC_INVALID, "unknown rescore source");
     hits->assign(n, {});
+    if (streaming()) {
+        return search_stream(queries, n, spec, hits);
+    }
     uint64_t rescored = 0;
     auto report = [&]() {
         if (spec.rescored != nullptr) {
@@ -920,25 +954,7 @@ Status Collection::search_batch(const float *queries, std::size_t n, const Searc
                    PVEC_UNSUPPORTED,
                    "rescoring from raw vectors needs a collection created with a raw tier");
     const bool exact = spec.rescore == PVEC_RESCORE_EXACT;
-    // Exact search of a trained collection needs raw vectors, scan scores that estimate an inner
-    // product, and the code errors that bound them.
-    auto exact_supported = [&](const Snapshot &snap) -> Status {
-        if (!exact || !snap.model) {
-            return Status::ok();
-        }
-        PVEC_RETURN_IF(snap.meta.raw_tier == kRawNone, PVEC_UNSUPPORTED,
-                       "exact search needs a collection created with a raw tier");
-        PVEC_RETURN_IF(!search::codes_bound_scores(*snap.model), PVEC_UNSUPPORTED,
-                       std::string("exact search is not available for ") +
-                           codec::codec_name(snap.model->codec.id) +
-                           " codes (their scan scores carry no error bound); use "
-                           "PVEC_RESCORE_RAW with an oversampling factor");
-        PVEC_RETURN_IF((snap.meta.flags & kFlagSlotErrors) == 0, PVEC_UNSUPPORTED,
-                       "exact search needs the per-vector code errors that training stores since "
-                       "format 4; this collection was trained before: train it again");
-        return Status::ok();
-    };
-    PVEC_FORWARD_IF_ERROR(exact_supported(*s));
+    PVEC_FORWARD_IF_ERROR(exact_supported(*s, exact));
     // Every query of a batch answers from the one pinned snapshot.
     auto exact_scan = [&](const Snapshot &snap) {
         std::vector<search::BlockView> blocks;
@@ -1017,7 +1033,7 @@ Status Collection::search_batch(const float *queries, std::size_t n, const Searc
             PVEC_FORWARD_IF_ERROR(read.end());
             return report();
         }
-        PVEC_FORWARD_IF_ERROR(exact_supported(*s));
+        PVEC_FORWARD_IF_ERROR(exact_supported(*s, exact));
         scan(*s, &found);
     }
     PVEC_FORWARD_IF_ERROR(prepare());
@@ -1030,7 +1046,8 @@ Status Collection::search_batch(const float *queries, std::size_t n, const Searc
         } else {
             rescored += found[q].size();
             PVEC_FORWARD_IF_ERROR(
-                rescore_raw(*s, queries + q * dim_, k, found[q], &(*hits)[q]));
+                rescore_raw(s->meta.metric, raw_places(*s), queries + q * dim_, k, found[q],
+                            &(*hits)[q]));
         }
     }
     PVEC_FORWARD_IF_ERROR(read.end());
@@ -1066,7 +1083,7 @@ Status Collection::search_exact(const Snapshot &s, const float *query, const mod
             const search::Hit &h = hits[i];
             wanted[i] = {h.id, SlotRef{h.pos / kChunkSlots, h.pos % kChunkSlots}, x + i * dim_};
         }
-        return read_raw_many(s, std::move(wanted));
+        return read_raw_many(raw_places(s), std::move(wanted));
     };
     search::ExactScores done;
     for (;;) {
@@ -1151,6 +1168,13 @@ Status Collection::train(const TrainSpec &spec) {
 }
 
 Status Collection::export_model(std::vector<uint8_t> *blob) {
+    if (streaming()) {
+        const bool committed = sqlite3_get_autocommit(db_.conn()) != 0;
+        Database::ReadScope read(db_);
+        PVEC_FORWARD_IF_ERROR(read.begin_plain());
+        PVEC_FORWARD_IF_ERROR(stream_refresh(committed));
+        PVEC_FORWARD_IF_ERROR(read.end());
+    }
     PVEC_FORWARD_IF_ERROR(alive());
     const SnapshotPtr s = snapshot();
     PVEC_RETURN_IF(!s->model, PVEC_NOTFOUND, "the collection is not trained: it has no model");

@@ -1,0 +1,357 @@
+// Streaming mode (pvec_collection_open_v2 with a memory cap): a search reads the collection's
+// chunks from the file through a bounded window instead of holding them resident.
+//
+// Why results equal resident mode's: each window of chunks is scanned by the same kernels and
+// selection as a resident scan (search/scan.h), with positions offset by the window's first chunk,
+// and the windows' selections are merged under the one total order (score, then id) that every
+// selection uses, exactly as the scan's thread ranges are merged. Exact f32 scans keep each
+// window's exact best k with their vectors and re-rank them in double with the next window's
+// (search::rescore_exact), so the final ranking is the resident one.
+//
+// Memory (what the cap bounds): the window's resident chunks, the one chunk blob SQLite reads
+// while a chunk is decoded, and the growth of the connection's page cache up to its bound
+// (PRAGMA cache_size); min_memory_cap() is their sum for a one-chunk window. The file is read with
+// SQLite's memory map turned off for the duration of the search (it would map up to mmap_size of
+// the file into the process's resident set), and turned back on after.
+//
+// Locking: a streaming search uses the connection throughout, so it holds the Database's mutex
+// from its first read to its last (unlike a resident search, it does not run concurrently with
+// other calls on the same pvec_db). It reads everything in one read transaction, or in the
+// explicit transaction that is open, so it sees one committed state plus this connection's own
+// uncommitted writes, as a resident search does.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "codec/codec.h"
+#include "pocketvec/pocketvec.h"
+#include "search/exact.h"
+#include "search/scan.h"
+#include "store/collection.h"
+#include "store/database.h"
+
+namespace pocketvec::store {
+namespace {
+
+// SQLite's per-page overhead in its page cache (PgHdr, PgHdr1, the b-tree's MemPage), rounded up:
+// what one cached page costs beyond page_size bytes.
+constexpr uint64_t kPageOverhead = 512;
+
+int64_t pragma_int(sqlite3 *conn, const char *sql, int64_t fallback) {
+    Stmt st;
+    if (!st.prepare(conn, sql).is_ok()) {
+        return fallback;
+    }
+    StmtUse use(st);
+    return use.step() == SQLITE_ROW ? use.int64(0) : fallback;
+}
+
+// The bytes the connection's page cache may grow to (PRAGMA cache_size: pages, or KiB when
+// negative), with SQLite's per-page overhead.
+uint64_t page_cache_bound(sqlite3 *conn) {
+    const int64_t page = std::max<int64_t>(512, pragma_int(conn, "PRAGMA page_size", 4096));
+    const int64_t size = pragma_int(conn, "PRAGMA cache_size", -2000);
+    const uint64_t pages = size >= 0 ? static_cast<uint64_t>(size)
+                                     : static_cast<uint64_t>(-size) * 1024 / uint64_t(page);
+    return pages * (uint64_t(page) + kPageOverhead);
+}
+
+// One resident chunk of `meta`'s code size: the object (its slot columns) and its code block.
+uint64_t resident_chunk_bytes(const CollectionMeta &meta) {
+    return sizeof(ResidentChunk) +
+           std::max<uint64_t>(64, kernels::block_bytes(meta.code_bytes));
+}
+
+// The largest chunk blob of `meta` (a full chunk), as SQLite hands it to ChunkFile::load.
+uint64_t chunk_blob_bytes(const CollectionMeta &meta) {
+    return chunk_layout(meta, kChunkSlots).total_bytes();
+}
+
+// Turns the connection's memory map off while it lives, and back to what it was after: mapped
+// file pages count in the process's resident set, and a scan touches every page of the chunks.
+class MmapOff {
+public:
+    explicit MmapOff(sqlite3 *conn) : conn_(conn) {
+        was_ = pragma_int(conn_, "PRAGMA mmap_size", 0);
+        if (was_ > 0) {
+            (void)exec(conn_, "PRAGMA mmap_size = 0");
+        }
+    }
+    ~MmapOff() {
+        if (was_ > 0) {
+            (void)exec(conn_, ("PRAGMA mmap_size = " + std::to_string(was_)).c_str());
+        }
+    }
+    MmapOff(const MmapOff &) = delete;
+    MmapOff &operator=(const MmapOff &) = delete;
+
+private:
+    sqlite3 *conn_;
+    int64_t was_ = 0;
+};
+
+std::size_t saturating_mul(std::size_t a, std::size_t b) {
+    return b != 0 && a > std::numeric_limits<std::size_t>::max() / b ? std::numeric_limits<std::size_t>::max()
+                                                                      : a * b;
+}
+
+}  // namespace
+
+uint64_t Collection::min_memory_cap(sqlite3 *conn, const CollectionMeta &meta) {
+    return page_cache_bound(conn) + resident_chunk_bytes(meta) + chunk_blob_bytes(meta);
+}
+
+Status Collection::stream_refresh(bool committed) {
+    const SnapshotPtr cur = snapshot();
+    CollectionMeta row;
+    bool found;
+    PVEC_FORWARD_IF_ERROR(db_.catalog().read_by_id(id_, &row, &found));
+    PVEC_RETURN_IF(!found || row.uid != uid_, PVEC_NOTFOUND, "the collection was dropped");
+    PVEC_RETURN_IF(row.dim != dim_ || row.metric != cur->meta.metric ||
+                       row.raw_tier != cur->meta.raw_tier,
+                   PVEC_CORRUPT, "collection '" + row.name + "' changed its definition");
+    // A state read outside any transaction is committed and never rolled back: it stays valid
+    // while the row's version is the same. One read inside a transaction may be undone, so it is
+    // never trusted by a later call.
+    const bool same = stream_committed_ && row.version == cur->meta.version;
+    if (!same) {
+        std::shared_ptr<const model::Model> model = cur->model;
+        if (!stream_committed_ || row.model_id != cur->meta.model_id) {
+            PVEC_FORWARD_IF_ERROR(db_.catalog().read_model(&row, &model));
+        } else {
+            row.model_version = cur->meta.model_version;
+        }
+        auto next = std::make_shared<Snapshot>();
+        next->meta = row;
+        next->model = std::move(model);
+        std::lock_guard<std::mutex> lock(snapshot_mutex_);
+        current_ = std::move(next);
+        stream_committed_ = committed;
+    }
+    const CollectionMeta &meta = snapshot()->meta;
+    const uint64_t least = min_memory_cap(db_.conn(), meta);
+    PVEC_RETURN_IF(memory_cap_ < least, PVEC_RANGE,
+                   "memory_cap " + std::to_string(memory_cap_) + " is below the " +
+                       std::to_string(least) + " bytes one chunk of '" + meta.name +
+                       "' needs (its page cache bound, one resident chunk and one chunk blob)");
+    return Status::ok();
+}
+
+Status Collection::count(uint64_t *out) {
+    if (!streaming()) {
+        const SnapshotPtr s = snapshot();
+        PVEC_RETURN_IF(s->dropped, PVEC_NOTFOUND, "the collection was dropped");
+        *out = s->count;
+        return Status::ok();
+    }
+    const bool committed = sqlite3_get_autocommit(db_.conn()) != 0;
+    Database::ReadScope read(db_);
+    PVEC_FORWARD_IF_ERROR(read.begin_plain());
+    PVEC_FORWARD_IF_ERROR(stream_refresh(committed));
+    Stmt n;
+    PVEC_FORWARD_IF_ERROR(n.prepare(db_.conn(), "SELECT count(*) FROM " + tables::items(id_)));
+    {
+        StmtUse use(n);
+        const int rc = use.step();
+        if (rc != SQLITE_ROW) {
+            return sqlite_status(db_.conn(), rc, "counting the items");
+        }
+        *out = static_cast<uint64_t>(use.int64(0));
+    }
+    return read.end();
+}
+
+Status Collection::stats_stream(CollectionStats *out) {
+    const bool committed = sqlite3_get_autocommit(db_.conn()) != 0;
+    Database::ReadScope read(db_);
+    PVEC_FORWARD_IF_ERROR(read.begin_plain());
+    PVEC_FORWARD_IF_ERROR(stream_refresh(committed));
+    const SnapshotPtr s = snapshot();
+    PVEC_FORWARD_IF_ERROR(count(&out->count));
+    // The capacity column of every chunk row (never its blob): slots and bytes without a scan.
+    Stmt caps;
+    PVEC_FORWARD_IF_ERROR(
+        caps.prepare(db_.conn(), "SELECT capacity FROM " + tables::chunks(id_) + " ORDER BY id"));
+    uint64_t capacity = 0, chunk_bytes = 0;
+    {
+        StmtUse use(caps);
+        int rc;
+        while ((rc = use.step()) == SQLITE_ROW) {
+            const int64_t c = use.int64(0);
+            PVEC_RETURN_IF(c < 0 || c > int64_t(kChunkSlots), PVEC_CORRUPT,
+                           "collection '" + s->meta.name + "': a chunk has an invalid capacity");
+            capacity += static_cast<uint64_t>(c);
+            chunk_bytes += chunk_layout(s->meta, static_cast<std::size_t>(c)).total_bytes();
+        }
+        if (rc != SQLITE_DONE) {
+            return sqlite_status(db_.conn(), rc, "reading the chunks");
+        }
+    }
+    out->capacity = capacity;
+    out->bytes_used = measure_bytes(s->meta, chunk_bytes);
+    return read.end();
+}
+
+Status Collection::search_stream(const float *queries, std::size_t n, const SearchSpec &spec,
+                                 std::vector<std::vector<search::Hit>> *hits) {
+    std::lock_guard<std::mutex> lock(db_.mutex());
+    uint64_t rescored = 0;
+    PVEC_FORWARD_IF_ERROR(prepare());
+    MmapOff no_map(db_.conn());
+    const bool committed = sqlite3_get_autocommit(db_.conn()) != 0;
+    Database::ReadScope read(db_);
+    PVEC_FORWARD_IF_ERROR(read.begin_plain());
+    PVEC_FORWARD_IF_ERROR(stream_refresh(committed));
+    const SnapshotPtr s = snapshot();
+    const CollectionMeta &meta = s->meta;
+    PVEC_RETURN_IF(spec.rescore == PVEC_RESCORE_RAW && meta.raw_tier == kRawNone, PVEC_UNSUPPORTED,
+                   "rescoring from raw vectors needs a collection created with a raw tier");
+    const bool exact = spec.rescore == PVEC_RESCORE_EXACT;
+    PVEC_FORWARD_IF_ERROR(exact_supported(*s, exact));
+    PVEC_RETURN_IF(exact && s->model, PVEC_UNSUPPORTED,
+                   "PVEC_RESCORE_EXACT of a trained collection is not available on a streaming "
+                   "handle (its widening rescans are not streamed yet): use PVEC_RESCORE_RAW with "
+                   "an oversampling factor, or a resident handle");
+
+    std::vector<int64_t> versions;
+    PVEC_FORWARD_IF_ERROR(chunk_file_.versions(&versions));
+    const std::size_t n_chunks = versions.size();
+    // The window: as many resident chunks as fit beside one blob and the page cache's bound.
+    const uint64_t fixed = page_cache_bound(db_.conn()) + chunk_blob_bytes(meta);
+    const std::size_t per = static_cast<std::size_t>(
+        std::max<uint64_t>(1, (memory_cap_ - std::min(memory_cap_, fixed)) / resident_chunk_bytes(meta)));
+    const std::size_t slots = n_chunks * kChunkSlots;  // at least the live items
+
+    std::vector<std::size_t> capacities(n_chunks, 0);
+    uint64_t count = 0;
+    std::vector<std::shared_ptr<ResidentChunk>> window;
+    window.reserve(std::min(per, n_chunks));
+    // Calls visit(first chunk, window) for every window, in chunk order; a window's buffers are
+    // released before the next one is read.
+    auto stream = [&](const auto &visit) -> Status {
+        for (std::size_t first = 0; first < n_chunks; first += per) {
+            window.clear();
+            for (std::size_t i = first; i < std::min(n_chunks, first + per); ++i) {
+                std::shared_ptr<ResidentChunk> c;
+                PVEC_FORWARD_IF_ERROR(chunk_file_.load(i, meta, s->model.get(), &c));
+                capacities[i] = c->capacity;
+                count += c->live_count;
+                window.push_back(std::move(c));
+            }
+            visit(first);
+        }
+        window.clear();
+        return Status::ok();
+    };
+
+    if (!s->model) {
+        // Exact float32: each window's exact best k, kept with their vectors, re-ranked in double
+        // with every later window's (at most 2k vectors per query held).
+        const std::size_t k = std::min(spec.k, std::max<std::size_t>(1, slots));
+        std::vector<std::vector<search::Hit>> best(n);
+        std::vector<std::vector<float>> vecs(n);
+        PVEC_FORWARD_IF_ERROR(stream([&](std::size_t) {
+            std::vector<search::BlockView> blocks;
+            for (const auto &c : window) {
+                blocks.push_back(search::BlockView{c->f32_block(), c->ids.data(), c->live.data(),
+                                                   c->aux.data()});
+            }
+            for (std::size_t q = 0; q < n; ++q) {
+                const float *query = queries + q * dim_;
+                std::vector<search::Hit> found = search::scan_exact(
+                    search::Query{meta.metric, query, dim_, k, spec.threads}, blocks);
+                std::vector<search::Hit> cands = best[q];
+                std::vector<float> x = vecs[q];
+                for (search::Hit h : found) {
+                    const std::size_t at = x.size() / dim_;
+                    x.resize(x.size() + dim_);
+                    window[h.pos / kChunkSlots]->read_code(
+                        h.pos % kChunkSlots, reinterpret_cast<uint8_t *>(x.data() + at * dim_));
+                    h.pos = at;
+                    cands.push_back(h);
+                }
+                std::vector<search::Hit> kept;
+                (void)search::rescore_exact(
+                    meta.metric, query, dim_, k, cands,
+                    [&](const search::Hit &h, float *out) {
+                        std::memcpy(out, x.data() + h.pos * dim_, dim_ * sizeof(float));
+                        return Status::ok();
+                    },
+                    &kept);
+                vecs[q].clear();
+                for (search::Hit &h : kept) {
+                    vecs[q].insert(vecs[q].end(), x.begin() + h.pos * dim_,
+                                   x.begin() + (h.pos + 1) * dim_);
+                    h.pos = vecs[q].size() / dim_ - 1;
+                }
+                best[q] = std::move(kept);
+            }
+        }));
+        for (std::size_t q = 0; q < n; ++q) {
+            for (search::Hit &h : best[q]) {
+                h.pos = 0;
+            }
+            (*hits)[q] = std::move(best[q]);
+        }
+        PVEC_FORWARD_IF_ERROR(read.end());
+        if (spec.rescored != nullptr) {
+            *spec.rescored = 0;
+        }
+        return Status::ok();
+    }
+
+    const uint32_t r = std::max<uint32_t>(1, spec.oversample);
+    const bool rescore = spec.rescore == PVEC_RESCORE_RAW ||
+                         (spec.rescore == PVEC_RESCORE_AUTO && r > 1 && meta.raw_tier != kRawNone);
+    // The resident scan keeps min(count, k x r); the count is known only after the scan, and a
+    // selection larger than the live items returns them all, so min(slots, k x r) keeps the same.
+    const std::size_t keep =
+        std::max<std::size_t>(1, std::min(slots, rescore ? saturating_mul(spec.k, r) : spec.k));
+    std::vector<model::Query> mq;
+    for (std::size_t q = 0; q < n; ++q) {
+        mq.push_back(model::prepare_query(*s->model, queries + q * dim_));
+    }
+    std::vector<search::TopK> merged(n, search::TopK(keep));
+    PVEC_FORWARD_IF_ERROR(stream([&](std::size_t first) {
+        std::vector<search::CodeBlockView> blocks;
+        blocks.reserve(window.size());
+        for (const auto &c : window) {
+            blocks.push_back(search::CodeBlockView{c->block(), c->stride(), c->ids.data(),
+                                                   c->live.data(), c->aux.data(), c->errs.data()});
+        }
+        std::vector<std::vector<search::Hit>> found =
+            search::scan_codes_batch(mq, blocks, keep, spec.threads);
+        for (std::size_t q = 0; q < n; ++q) {
+            for (const search::Hit &h : found[q]) {
+                merged[q].offer(h.score, h.id, h.pos + first * kChunkSlots);
+            }
+        }
+    }));
+    const bool hamming = !mq.empty() && mq[0].hamming;
+    const std::size_t k = std::min<std::size_t>(spec.k, count);
+    for (std::size_t q = 0; q < n; ++q) {
+        std::vector<search::Hit> found = merged[q].take_sorted();
+        if (rescore) {
+            rescored += found.size();
+            const RawPlaces places{meta.raw_tier, nullptr, &capacities};
+            PVEC_FORWARD_IF_ERROR(
+                rescore_raw(meta.metric, places, queries + q * dim_, k, found, &(*hits)[q]));
+            continue;
+        }
+        if (meta.metric == Metric::l2 && !hamming) {
+            for (search::Hit &h : found) {
+                h.score = std::sqrt(std::max(0.0f, h.score));
+            }
+            std::sort(found.begin(), found.end(), search::better);
+        }
+        (*hits)[q] = std::move(found);
+    }
+    PVEC_FORWARD_IF_ERROR(read.end());
+    if (spec.rescored != nullptr) {
+        *spec.rescored = rescored;
+    }
+    return Status::ok();
+}
+
+}  // namespace pocketvec::store
