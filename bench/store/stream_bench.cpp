@@ -205,10 +205,6 @@ int main(int argc, char **argv) {
     so.memory_cap = a.cap;
     pvec_collection *st = nullptr;
     CHECK(pvec_collection_open_v2(db, "bench", &so, &st, &e_), "open streaming");
-    pvec_collection_info info;
-    info.struct_size = sizeof info;
-    CHECK(pvec_collection_info_get(st, &info, &e_), "info");
-
     const long rss_before = status_kib("VmRSS");
     if (!reset_hwm()) {
         std::fprintf(stderr, "cannot reset VmHWM (/proc/self/clear_refs)\n");
@@ -218,6 +214,15 @@ int main(int argc, char **argv) {
     const Run streamed = search(st, a, queries, oversample);
     const long hwm_stream = status_kib("VmHWM");
     const long rss_stream = status_kib("VmRSS");
+    // Again, once the process's one-time costs (library pages, the scan pool's threads) are paid.
+    reset_hwm();
+    const long rss_warm = status_kib("VmRSS");
+    (void)search(st, a, queries, oversample);
+    const long hwm_warm = status_kib("VmHWM");
+    // After the measurement: info reads every page of the collection's tables (dbstat).
+    pvec_collection_info info;
+    info.struct_size = sizeof info;
+    CHECK(pvec_collection_info_get(st, &info, &e_), "info");
     pvec_collection_close(st);
 
     const long rss_res0 = status_kib("VmRSS");
@@ -252,6 +257,8 @@ int main(int argc, char **argv) {
                 "10%% = %.2f MiB): %s\n",
                 peak_mib, 100.0 * peak_mib / cap_mib, cap_mib * 1.1,
                 peak_mib <= cap_mib * 1.1 ? "within" : "EXCEEDED");
+    std::printf("streaming, second round (warm process): peak extra %.2f MiB = %.1f%% of the cap\n",
+                double(hwm_warm - rss_warm) / 1024, 100.0 * double(hwm_warm - rss_warm) / 1024 / cap_mib);
     std::printf("streaming: %.1f ms per pvec_search\n", streamed.ms);
     std::printf("resident: open %.0f ms, %.1f ms per pvec_search, VmRSS +%.1f MiB while open\n",
                 open_ms, resident.ms, double(rss_res - rss_res0) / 1024);

@@ -163,6 +163,7 @@ Status Collection::count(uint64_t *out) {
 }
 
 Status Collection::stats_stream(CollectionStats *out) {
+    MmapOff no_map(db_.conn());  // dbstat reads every page of the collection's tables
     const bool committed = sqlite3_get_autocommit(db_.conn()) != 0;
     Database::ReadScope read(db_);
     PVEC_FORWARD_IF_ERROR(read.begin_plain());
