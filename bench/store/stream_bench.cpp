@@ -62,7 +62,7 @@ bool reset_hwm() {
 }
 
 struct Args {
-    std::size_t count = 400000, dim = 384, queries = 20, k = 10;
+    std::size_t count = 400000, dim = 384, queries = 20, k = 10, threads = 0;
     std::string codec = "int8";
     uint64_t cap = 16ull << 20;
     bool raw = false, reuse = false;
@@ -119,6 +119,7 @@ Run search(pvec_collection *c, const Args &a, const std::vector<float> &q, uint3
     std::vector<size_t> found(a.queries);
     pvec_search_options o = PVEC_SEARCH_OPTIONS_INIT;
     o.oversample = oversample;
+    o.threads = static_cast<uint32_t>(a.threads);
     const auto t = Clock::now();
     // One pvec_search per query (each reads the whole collection through the cap), then one
     // pvec_search_batch of all of them (one pass).
@@ -160,6 +161,8 @@ int main(int argc, char **argv) {
             a.queries = std::strtoull(next(), nullptr, 10);
         } else if (s == "--k") {
             a.k = std::strtoull(next(), nullptr, 10);
+        } else if (s == "--threads") {
+            a.threads = std::strtoull(next(), nullptr, 10);
         } else if (s == "--raw") {
             a.raw = true;
         } else if (s == "--path") {
@@ -168,7 +171,7 @@ int main(int argc, char **argv) {
             a.reuse = true;
         } else {
             std::fprintf(stderr, "usage: %s [--count N] [--dim D] [--codec C] [--cap BYTES] "
-                                 "[--queries Q] [--k K] [--raw] [--path FILE] [--reuse]\n", argv[0]);
+                                 "[--queries Q] [--k K] [--threads T] [--raw] [--path FILE] [--reuse]\n", argv[0]);
             return 2;
         }
     }
@@ -206,6 +209,7 @@ int main(int argc, char **argv) {
     pvec_collection *st = nullptr;
     CHECK(pvec_collection_open_v2(db, "bench", &so, &st, &e_), "open streaming");
     const long rss_before = status_kib("VmRSS");
+    const long anon_before = status_kib("RssAnon"), file_before = status_kib("RssFile");
     if (!reset_hwm()) {
         std::fprintf(stderr, "cannot reset VmHWM (/proc/self/clear_refs)\n");
         return 1;
@@ -214,6 +218,7 @@ int main(int argc, char **argv) {
     const Run streamed = search(st, a, queries, oversample);
     const long hwm_stream = status_kib("VmHWM");
     const long rss_stream = status_kib("VmRSS");
+    const long anon_after = status_kib("RssAnon"), file_after = status_kib("RssFile");
     // Again, once the process's one-time costs (library pages, the scan pool's threads) are paid.
     reset_hwm();
     const long rss_warm = status_kib("VmRSS");
@@ -257,6 +262,8 @@ int main(int argc, char **argv) {
                 "10%% = %.2f MiB): %s\n",
                 peak_mib, 100.0 * peak_mib / cap_mib, cap_mib * 1.1,
                 peak_mib <= cap_mib * 1.1 ? "within" : "EXCEEDED");
+    std::printf("streaming: after the searches, RssAnon %+ld KiB, RssFile %+ld KiB against before\n",
+                anon_after - anon_before, file_after - file_before);
     std::printf("streaming, second round (warm process): peak extra %.2f MiB = %.1f%% of the cap\n",
                 double(hwm_warm - rss_warm) / 1024, 100.0 * double(hwm_warm - rss_warm) / 1024 / cap_mib);
     std::printf("streaming: %.1f ms per pvec_search\n", streamed.ms);
