@@ -95,13 +95,21 @@ private:
     int64_t was_ = 0;
 };
 
-// Gives the heap's free pages back to the system. glibc's dynamic mmap threshold moves the window's
-// chunk-sized blocks (a float32 chunk is 390 KiB) from mmap to its heap after the first is freed,
-// and the heap then keeps freed blocks and the holes between them: measured 1.5-2 MiB over the cap
-// at 400,000 x 384 float32 without this (98% of the cap with it, bench/store/stream_bench.cpp).
-void release_heap() {
+// Gives the heap's free pages back to the system after a window of `bytes` was released. glibc's
+// dynamic mmap threshold moves chunk-sized blocks (a float32 chunk at 384 dimensions is 390 KiB)
+// from mmap to its heap after the first is freed, and the heap then keeps freed blocks and the
+// holes between them: measured 1.5-2 MiB over the cap at 400,000 x 384 float32 without this, 97-99%
+// of the cap with it (bench/store/stream_bench.cpp). A trim walks the whole heap, so it runs only
+// after windows large enough for that walk to be small beside reading them.
+constexpr uint64_t kTrimWindowBytes = 1u << 20;
+
+void release_heap(uint64_t bytes) {
 #if defined(__GLIBC__)
-    (void)malloc_trim(0);
+    if (bytes >= kTrimWindowBytes) {
+        (void)malloc_trim(0);
+    }
+#else
+    (void)bytes;
 #endif
 }
 
@@ -245,9 +253,13 @@ Status Collection::search_stream(const float *queries, std::size_t n, const Sear
     // Calls visit(first chunk, window) for every window, in chunk order; a window's buffers are
     // released before the next one is read.
     auto stream = [&](const auto &visit) -> Status {
-        for (std::size_t first = 0; first < n_chunks; first += per) {
+        auto release = [&]() {
+            const uint64_t held = uint64_t(window.size()) * resident_chunk_bytes(meta);
             window.clear();
-            release_heap();
+            release_heap(held);
+        };
+        for (std::size_t first = 0; first < n_chunks; first += per) {
+            release();
             for (std::size_t i = first; i < std::min(n_chunks, first + per); ++i) {
                 std::shared_ptr<ResidentChunk> c;
                 PVEC_FORWARD_IF_ERROR(chunk_file_.load(i, meta, s->model.get(), &c));
@@ -257,8 +269,7 @@ Status Collection::search_stream(const float *queries, std::size_t n, const Sear
             }
             visit(first);
         }
-        window.clear();
-        release_heap();
+        release();
         return Status::ok();
     };
 
