@@ -1040,9 +1040,33 @@ Status Collection::search_batch(const float *queries, std::size_t n, const Searc
     for (std::size_t q = 0; q < n; ++q) {
         const std::size_t k = std::min<std::size_t>(spec.k, s->count);
         if (exact) {
-            PVEC_FORWARD_IF_ERROR(search_exact(*s, queries + q * dim_, mq[q], bounds[q], k,
-                                               exact_keep(*s), spec.threads, std::move(found[q]),
-                                               &(*hits)[q], &rescored));
+            ExactScan source;
+            source.count = s->count;
+            for (const auto &c : s->chunks) {
+                source.err_max = std::max(source.err_max, double(c->err_max));
+                source.norm_max = std::max(source.norm_max, double(c->norm_max));
+                source.aux_max = std::max(source.aux_max, double(c->aux_max));
+            }
+            auto bounds_of = [&](const std::vector<search::Hit> &hs) {
+                std::vector<SlotBounds> out(hs.size());
+                for (std::size_t i = 0; i < hs.size(); ++i) {
+                    const ResidentChunk &c = *s->chunks[hs[i].pos / kChunkSlots];
+                    const std::size_t slot = hs[i].pos % kChunkSlots;
+                    out[i] = SlotBounds{c.errs[slot], c.norms[slot], c.aux[slot]};
+                }
+                return out;
+            };
+            const search::RankByBound rank = search::rank_by_bound(bounds[q]);
+            source.scan = [&](std::size_t keep, std::vector<search::Hit> *f,
+                              std::vector<SlotBounds> *b) {
+                *f = search::scan_codes(mq[q], code_blocks(*s), keep, spec.threads, &rank);
+                *b = bounds_of(*f);
+                return Status::ok();
+            };
+            std::vector<SlotBounds> found_bounds = bounds_of(found[q]);
+            PVEC_FORWARD_IF_ERROR(search_exact(s->meta, raw_places(*s), source, queries + q * dim_,
+                                               bounds[q], k, exact_keep(*s), std::move(found[q]),
+                                               std::move(found_bounds), &(*hits)[q], &rescored));
         } else {
             rescored += found[q].size();
             PVEC_FORWARD_IF_ERROR(
@@ -1054,60 +1078,54 @@ Status Collection::search_batch(const float *queries, std::size_t n, const Searc
     return report();
 }
 
-Status Collection::search_exact(const Snapshot &s, const float *query, const model::Query &mq,
-                                const search::ScoreBounds &bounds, std::size_t k,
-                                std::size_t keep, std::size_t threads,
-                                std::vector<search::Hit> found, std::vector<search::Hit> *out,
-                                uint64_t *rescored) {
+Status Collection::search_exact(const CollectionMeta &meta, const RawPlaces &places,
+                                const ExactScan &source, const float *query,
+                                const search::ScoreBounds &bounds, std::size_t k, std::size_t keep,
+                                std::vector<search::Hit> found,
+                                std::vector<SlotBounds> found_bounds,
+                                std::vector<search::Hit> *out, uint64_t *rescored) {
     out->clear();
     if (k == 0) {
         return Status::ok();  // no items left
     }
     // A raw vector rounded to binary16 may be a little longer than the original: norms are of
     // the original.
-    const double norm_slack = s.meta.raw_tier == kRawF16 ? 1.0 + 0x1p-10 : 1.0 + 0x1p-20;
-    auto xnorm = [&](const ResidentChunk &c, std::size_t slot) {
-        return s.meta.metric == Metric::cosine ? 1.0 : double(c.norms[slot]) * norm_slack;
+    const double norm_slack = meta.raw_tier == kRawF16 ? 1.0 + 0x1p-10 : 1.0 + 0x1p-20;
+    auto xnorm = [&](float norm) {
+        return meta.metric == Metric::cosine ? 1.0 : double(norm) * norm_slack;
     };
     // Bounds over every live slot, for the items a scan did not keep: the chunks' maxima.
-    double err_max = 0, norm_max = 0, norm2_max = 0;
-    for (const auto &c : s.chunks) {
-        err_max = std::max(err_max, double(c->err_max));
-        norm_max = std::max(norm_max, double(c->norm_max));
-        norm2_max = std::max(norm2_max, double(c->aux_max));
-    }
-    const double xnorm_max = s.meta.metric == Metric::cosine ? 1.0 : norm_max * norm_slack;
+    const double xnorm_max = meta.metric == Metric::cosine ? 1.0 : source.norm_max * norm_slack;
     auto fetch = [&](const std::vector<search::Hit> &hits, float *x) {
         std::vector<RawWanted> wanted(hits.size());
         for (std::size_t i = 0; i < hits.size(); ++i) {
             const search::Hit &h = hits[i];
             wanted[i] = {h.id, SlotRef{h.pos / kChunkSlots, h.pos % kChunkSlots}, x + i * dim_};
         }
-        return read_raw_many(raw_places(s), std::move(wanted));
+        return read_raw_many(places, std::move(wanted));
     };
     search::ExactScores done;
     for (;;) {
         std::vector<search::Bounded> cands;
         cands.reserve(found.size());
-        for (const search::Hit &h : found) {
-            const ResidentChunk &c = *s.chunks[h.pos / kChunkSlots];
-            const std::size_t slot = h.pos % kChunkSlots;
+        for (std::size_t i = 0; i < found.size(); ++i) {
+            const SlotBounds &b = found_bounds[i];
             cands.push_back(search::Bounded{
-                h, search::lower_from_key(bounds, h.score, c.errs[slot], xnorm(c, slot), c.aux[slot])});
+                found[i], search::lower_from_key(bounds, found[i].score, b.err, xnorm(b.norm), b.aux)});
         }
         double kth;
         PVEC_FORWARD_IF_ERROR(
-            search::rescore_until_exact(s.meta.metric, query, dim_, k, cands, fetch, &done, out, &kth));
-        if (found.size() >= s.count || found.empty()) {
+            search::rescore_until_exact(meta.metric, query, dim_, k, cands, fetch, &done, out, &kth));
+        if (found.size() >= source.count || found.empty()) {
             break;  // every item was a candidate
         }
         // An item the scan did not keep has a key no smaller than the last kept one's.
-        if (search::lower_from_key(bounds, found.back().score, err_max, xnorm_max, norm2_max) > kth) {
+        if (search::lower_from_key(bounds, found.back().score, source.err_max, xnorm_max,
+                                   source.aux_max) > kth) {
             break;
         }
-        keep = std::min<std::size_t>(s.count, keep * 4);
-        const search::RankByBound rank = search::rank_by_bound(bounds);
-        found = search::scan_codes(mq, code_blocks(s), keep, threads, &rank);
+        keep = std::min<std::size_t>(source.count, keep * 4);
+        PVEC_FORWARD_IF_ERROR(source.scan(keep, &found, &found_bounds));
     }
     *rescored += done.size();
     return Status::ok();

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -65,6 +66,23 @@ struct SearchSpec {
     uint32_t rescore = 0;  // PVEC_RESCORE_*
     // Out, optional: raw vectors read for rescoring, summed over a batch's queries (on success).
     uint64_t *rescored = nullptr;
+};
+
+// What exact search (PVEC_RESCORE_EXACT) bounds a scanned slot by: its code error, the original
+// vector's norm and the decoded code's squared norm (ResidentChunk's errs, norms, aux).
+struct SlotBounds {
+    float err = 0, norm = 0, aux = 0;
+};
+
+// What exact search reads besides raw vectors, resident (a snapshot's chunks) or streamed (what
+// the windows held): the live count, the maxima over every live slot, and a scan of one query
+// keeping `keep` candidates ranked by bound, each with its slot's bounds.
+struct ExactScan {
+    uint64_t count = 0;
+    double err_max = 0, norm_max = 0, aux_max = 0;
+    std::function<Status(std::size_t keep, std::vector<search::Hit> *found,
+                         std::vector<SlotBounds> *bounds)>
+        scan;
 };
 
 struct TrainSpec {
@@ -213,9 +231,10 @@ private:
     // PVEC_RESCORE_EXACT: the exact best k for one query (prepared as `mq`, bounded by `bounds`)
     // whose first scan kept `found` (best first, `keep` of them); widens the scan while an unkept
     // item could still beat the k-th.
-    Status search_exact(const Snapshot &s, const float *query, const model::Query &mq,
+    Status search_exact(const CollectionMeta &meta, const RawPlaces &places,
+                        const ExactScan &source, const float *query,
                         const search::ScoreBounds &bounds, std::size_t k, std::size_t keep,
-                        std::size_t threads, std::vector<search::Hit> found,
+                        std::vector<search::Hit> found, std::vector<SlotBounds> found_bounds,
                         std::vector<search::Hit> *out, uint64_t *rescored);
     Status rescore_raw(Metric metric, const RawPlaces &s, const float *query, std::size_t k,
                        const std::vector<search::Hit> &candidates, std::vector<search::Hit> *out);
