@@ -23,6 +23,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <unordered_map>
 
 #if defined(__GLIBC__)  // defined by any libc header above
 #include <malloc.h>
@@ -232,10 +233,6 @@ Status Collection::search_stream(const float *queries, std::size_t n, const Sear
                    "rescoring from raw vectors needs a collection created with a raw tier");
     const bool exact = spec.rescore == PVEC_RESCORE_EXACT;
     PVEC_FORWARD_IF_ERROR(exact_supported(*s, exact));
-    PVEC_RETURN_IF(exact && s->model, PVEC_UNSUPPORTED,
-                   "PVEC_RESCORE_EXACT of a trained collection is not available on a streaming "
-                   "handle (its widening rescans are not streamed yet): use PVEC_RESCORE_RAW with "
-                   "an oversampling factor, or a resident handle");
 
     std::vector<int64_t> versions;
     PVEC_FORWARD_IF_ERROR(chunk_file_.versions(&versions));
@@ -248,6 +245,8 @@ Status Collection::search_stream(const float *queries, std::size_t n, const Sear
 
     std::vector<std::size_t> capacities(n_chunks, 0);
     uint64_t count = 0;
+    double maxima[3] = {0, 0, 0};  // err, norm, aux over every chunk (exact mode's bounds)
+    bool counted = false;          // the first pass has set capacities, count and maxima
     std::vector<std::shared_ptr<ResidentChunk>> window;
     window.reserve(std::min(per, n_chunks));
     // Calls visit(first chunk, window) for every window, in chunk order; a window's buffers are
@@ -263,13 +262,19 @@ Status Collection::search_stream(const float *queries, std::size_t n, const Sear
             for (std::size_t i = first; i < std::min(n_chunks, first + per); ++i) {
                 std::shared_ptr<ResidentChunk> c;
                 PVEC_FORWARD_IF_ERROR(chunk_file_.load(i, meta, s->model.get(), &c));
-                capacities[i] = c->capacity;
-                count += c->live_count;
+                if (!counted) {
+                    capacities[i] = c->capacity;
+                    count += c->live_count;
+                    maxima[0] = std::max(maxima[0], double(c->err_max));
+                    maxima[1] = std::max(maxima[1], double(c->norm_max));
+                    maxima[2] = std::max(maxima[2], double(c->aux_max));
+                }
                 window.push_back(std::move(c));
             }
             visit(first);
         }
         release();
+        counted = true;
         return Status::ok();
     };
 
@@ -330,39 +335,119 @@ Status Collection::search_stream(const float *queries, std::size_t n, const Sear
     }
 
     const uint32_t r = std::max<uint32_t>(1, spec.oversample);
-    const bool rescore = spec.rescore == PVEC_RESCORE_RAW ||
+    const bool rescore = exact || spec.rescore == PVEC_RESCORE_RAW ||
                          (spec.rescore == PVEC_RESCORE_AUTO && r > 1 && meta.raw_tier != kRawNone);
-    // The resident scan keeps min(count, k x r); the count is known only after the scan, and a
-    // selection larger than the live items returns them all, so min(slots, k x r) keeps the same.
-    const std::size_t keep =
-        std::max<std::size_t>(1, std::min(slots, rescore ? saturating_mul(spec.k, r) : spec.k));
+    // The resident scan keeps min(count, k x r) (exact mode: min(count, max(64, 8 min(k, count))));
+    // the count is known only after the scan, and a selection larger than the live items returns
+    // them all, so the same with `slots` for the count keeps the same candidates.
+    const std::size_t kk = std::min(spec.k, slots);
+    const std::size_t keep = std::max<std::size_t>(
+        1, std::min(slots, exact     ? std::max<std::size_t>(64, saturating_mul(8, kk))
+                           : rescore ? saturating_mul(spec.k, r)
+                                     : spec.k));
     std::vector<model::Query> mq;
+    std::vector<search::ScoreBounds> bounds;
+    std::vector<search::RankByBound> ranks;
     for (std::size_t q = 0; q < n; ++q) {
         mq.push_back(model::prepare_query(*s->model, queries + q * dim_));
-    }
-    std::vector<search::TopK> merged(n, search::TopK(keep));
-    PVEC_FORWARD_IF_ERROR(stream([&](std::size_t first) {
-        std::vector<search::CodeBlockView> blocks;
-        blocks.reserve(window.size());
-        for (const auto &c : window) {
-            blocks.push_back(search::CodeBlockView{c->block(), c->stride(), c->ids.data(),
-                                                   c->live.data(), c->aux.data(), c->errs.data()});
+        if (exact) {
+            bounds.push_back(search::score_bounds(*s->model, mq.back(), queries + q * dim_));
+            ranks.push_back(search::rank_by_bound(bounds.back()));
         }
-        std::vector<std::vector<search::Hit>> found =
-            search::scan_codes_batch(mq, blocks, keep, spec.threads);
-        for (std::size_t q = 0; q < n; ++q) {
-            for (const search::Hit &h : found[q]) {
-                merged[q].offer(h.score, h.id, h.pos + first * kChunkSlots);
+    }
+    ExactScan source;  // exact mode: filled by the first pass
+    // One pass over the file for queries `qs` (ranked by `rk` in exact mode): each query's best
+    // `want`, merged over the windows, with their slot bounds when `sb` is given.
+    auto scan_all = [&](const std::vector<model::Query> &qs,
+                        const std::vector<search::RankByBound> *rk, std::size_t want,
+                        std::vector<std::vector<search::Hit>> *out,
+                        std::vector<std::vector<SlotBounds>> *sb) -> Status {
+        const std::size_t nq = qs.size();
+        std::vector<search::TopK> merged(nq, search::TopK(want));
+        // Exact mode: the bounds of the hits each selection holds, by position.
+        std::vector<std::unordered_map<uint64_t, SlotBounds>> held(sb ? nq : 0);
+        PVEC_FORWARD_IF_ERROR(stream([&](std::size_t first) {
+            std::vector<search::CodeBlockView> blocks;
+            blocks.reserve(window.size());
+            for (const auto &c : window) {
+                blocks.push_back(search::CodeBlockView{c->block(), c->stride(), c->ids.data(),
+                                                       c->live.data(), c->aux.data(),
+                                                       c->errs.data()});
+            }
+            std::vector<std::vector<search::Hit>> found =
+                search::scan_codes_batch(qs, blocks, want, spec.threads, rk);
+            for (std::size_t q = 0; q < nq; ++q) {
+                for (const search::Hit &h : found[q]) {
+                    const uint64_t pos = h.pos + first * kChunkSlots;
+                    merged[q].offer(h.score, h.id, pos);
+                    if (sb) {
+                        const ResidentChunk &c = *window[h.pos / kChunkSlots];
+                        const std::size_t slot = h.pos % kChunkSlots;
+                        held[q][pos] = SlotBounds{c.errs[slot], c.norms[slot], c.aux[slot]};
+                    }
+                }
+                if (sb) {
+                    // Only the bounds of hits still selected are kept (at most `want`).
+                    std::vector<search::Hit> kept = merged[q].take_sorted();
+                    merged[q] = search::TopK(want);
+                    std::unordered_map<uint64_t, SlotBounds> still;
+                    for (const search::Hit &h : kept) {
+                        merged[q].offer(h.score, h.id, h.pos);
+                        still[h.pos] = held[q][h.pos];
+                    }
+                    held[q] = std::move(still);
+                }
+            }
+        }));
+        out->assign(nq, {});
+        if (sb) {
+            sb->assign(nq, {});
+        }
+        for (std::size_t q = 0; q < nq; ++q) {
+            (*out)[q] = merged[q].take_sorted();
+            if (sb) {
+                for (const search::Hit &h : (*out)[q]) {
+                    (*sb)[q].push_back(held[q][h.pos]);
+                }
             }
         }
-    }));
+        return Status::ok();
+    };
+    std::vector<std::vector<search::Hit>> first_found;
+    std::vector<std::vector<SlotBounds>> first_bounds;
+    PVEC_FORWARD_IF_ERROR(
+        scan_all(mq, exact ? &ranks : nullptr, keep, &first_found, exact ? &first_bounds : nullptr));
     const bool hamming = !mq.empty() && mq[0].hamming;
     const std::size_t k = std::min<std::size_t>(spec.k, count);
+    const RawPlaces places{meta.raw_tier, nullptr, &capacities};
+    if (exact) {
+        source.count = count;
+        source.err_max = maxima[0];
+        source.norm_max = maxima[1];
+        source.aux_max = maxima[2];
+    }
     for (std::size_t q = 0; q < n; ++q) {
-        std::vector<search::Hit> found = merged[q].take_sorted();
+        std::vector<search::Hit> found = std::move(first_found[q]);
+        if (exact) {
+            // A widening scan reads the file again, for this query alone.
+            const std::vector<model::Query> one{mq[q]};
+            const std::vector<search::RankByBound> one_rank{ranks[q]};
+            source.scan = [&](std::size_t want, std::vector<search::Hit> *f,
+                              std::vector<SlotBounds> *b) {
+                std::vector<std::vector<search::Hit>> fs;
+                std::vector<std::vector<SlotBounds>> bs;
+                PVEC_FORWARD_IF_ERROR(scan_all(one, &one_rank, want, &fs, &bs));
+                *f = std::move(fs[0]);
+                *b = std::move(bs[0]);
+                return Status::ok();
+            };
+            PVEC_FORWARD_IF_ERROR(search_exact(meta, places, source, queries + q * dim_, bounds[q], k,
+                                               keep, std::move(found), std::move(first_bounds[q]),
+                                               &(*hits)[q], &rescored));
+            continue;
+        }
         if (rescore) {
             rescored += found.size();
-            const RawPlaces places{meta.raw_tier, nullptr, &capacities};
             PVEC_FORWARD_IF_ERROR(
                 rescore_raw(meta.metric, places, queries + q * dim_, k, found, &(*hits)[q]));
             continue;

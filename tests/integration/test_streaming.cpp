@@ -131,7 +131,7 @@ TEST_P(StreamingSame, IdsAndScoresAsResident) {
     pvec_collection *res = make(db, "c", p.codec, p.metric, PVEC_RAW_F32);
     ASSERT_NE(res, nullptr);
     fill(res, 11);
-    const bool trained = std::strcmp(p.codec, "f32") != 0;
+    const bool trained = std::strcmp(p.codec, "f32") != 0;  // f16 has its model from the start
     if (trained) {
         PV_OK(pvec_collection_train(res, nullptr, nullptr));
     }
@@ -166,11 +166,20 @@ TEST_P(StreamingSame, IdsAndScoresAsResident) {
                     run(res, queries, 1, 5000, 2, PVEC_RESCORE_AUTO), what + " k > count");
         expect_same(run_one(st, queries.data() + kDim, 7), run_one(res, queries.data() + kDim, 7),
                     what + " pvec_search");
+        // Exact mode: the same candidates, rescored in the same order (`rescored` equal too),
+        // widening scans included; binary codes carry no bound and are refused by both.
         const Result exact = run(st, queries, nq, k, 0, PVEC_RESCORE_EXACT);
-        if (trained) {
-            EXPECT_EQ(exact.rc, PVEC_UNSUPPORTED) << what;  // documented gap
+        const Result resident_exact = run(res, queries, nq, k, 0, PVEC_RESCORE_EXACT);
+        if (std::strcmp(p.codec, "binary") == 0) {
+            EXPECT_EQ(exact.rc, PVEC_UNSUPPORTED) << what;
+            EXPECT_EQ(resident_exact.rc, PVEC_UNSUPPORTED) << what;
         } else {
-            expect_same(exact, run(res, queries, nq, k, 0, PVEC_RESCORE_EXACT), what + " exact");
+            expect_same(exact, resident_exact, what + " exact");
+            expect_same(run(st, queries, 1, 3000, 0, PVEC_RESCORE_EXACT),
+                        run(res, queries, 1, 3000, 0, PVEC_RESCORE_EXACT), what + " exact k > count");
+            if (trained) {
+                EXPECT_GT(exact.rescored, 0u) << what;
+            }
         }
         uint64_t a = 0, b = 0;
         PV_OK(pvec_count(st, &a, nullptr));
