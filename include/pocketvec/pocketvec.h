@@ -368,7 +368,9 @@ PVEC_API void pvec_collection_open_options_init(pvec_collection_open_options *op
  * while it reads (searches and other calls on the same pvec_db wait for it, unlike resident
  * searches); pvec_add, pvec_upsert, their batch forms, pvec_delete, pvec_collection_train and
  * pvec_model_import return PVEC_UNSUPPORTED (write through a resident handle: a streaming handle
- * sees those writes at its next search); pvec_get returns PVEC_UNSUPPORTED; pvec_count and
+ * sees those writes at its next search); pvec_get reads the item's row and its one chunk (a
+ * missing row is PVEC_NOTFOUND: unlike a resident handle it does not look through every chunk for
+ * an id whose row was lost to damage; pvec_db_check does); pvec_count and
  * pvec_collection_info_get read the items and chunks tables (no chunk blob) at every call. Each
  * search reads the whole collection from the file: it runs at the file's read speed (400,000 x 384
  * int8 in about 0.4 s on our test machine, against 14 ms resident; bench/RESULTS.md).

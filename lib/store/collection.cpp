@@ -756,9 +756,9 @@ Status Collection::remove(int64_t id) {
 }
 
 Status Collection::get(int64_t id, float *vec, std::string *meta, bool *has_meta) {
-    PVEC_RETURN_IF(streaming(), PVEC_UNSUPPORTED,
-                   "pvec_get is not available on a streaming handle (memory_cap > 0): open the "
-                   "collection with pvec_collection_open for it");
+    if (streaming()) {
+        return get_stream(id, vec, meta, has_meta);
+    }
     PVEC_FORWARD_IF_ERROR(alive());
     PVEC_FORWARD_IF_ERROR(prepare());
     // The items row and the raw vector are read in one transaction that matches the snapshot.

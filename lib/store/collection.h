@@ -183,6 +183,8 @@ private:
     Status search_stream(const float *queries, std::size_t n, const SearchSpec &spec,
                          std::vector<std::vector<search::Hit>> *hits);
     Status stats_stream(CollectionStats *out);
+    // get() of a streaming handle: the items row, and the one chunk holding the item.
+    Status get_stream(int64_t id, float *vec, std::string *meta, bool *has_meta);
     // bytes_used of stats(): pages of this collection's tables (dbstat), else `chunk_bytes` plus
     // raw and metadata bytes.
     uint64_t measure_bytes(const CollectionMeta &meta, uint64_t chunk_bytes);

@@ -217,6 +217,74 @@ Status Collection::stats_stream(CollectionStats *out) {
     return read.end();
 }
 
+Status Collection::get_stream(int64_t id, float *vec, std::string *meta, bool *has_meta) {
+    PVEC_FORWARD_IF_ERROR(prepare());
+    const bool committed = sqlite3_get_autocommit(db_.conn()) != 0;
+    Database::ReadScope read(db_);
+    PVEC_FORWARD_IF_ERROR(read.begin_plain());
+    PVEC_FORWARD_IF_ERROR(stream_refresh(committed));
+    const SnapshotPtr s = snapshot();
+    std::vector<int64_t> versions;
+    PVEC_FORWARD_IF_ERROR(chunk_file_.versions(&versions));
+    StmtUse use(get_stmt_);
+    use.bind(1, id);
+    const int rc = use.step();
+    if (rc == SQLITE_DONE) {
+        // A resident handle also looks for the id in the chunks (a lost items row is damage);
+        // that would read every chunk here: pvec_db_check finds it.
+        return error(PVEC_NOTFOUND, "no item with id " + std::to_string(id));
+    }
+    if (rc != SQLITE_ROW) {
+        return sqlite_status(db_.conn(), rc, "reading item " + std::to_string(id));
+    }
+    const int64_t chunk = use.int64(0), slot = use.int64(1);
+    const std::string invalid = "item " + std::to_string(id) + " points to an invalid slot";
+    PVEC_RETURN_IF(chunk < 0 || static_cast<std::size_t>(chunk) >= versions.size() || slot < 0,
+                   PVEC_CORRUPT, invalid);
+    std::shared_ptr<ResidentChunk> c;
+    PVEC_FORWARD_IF_ERROR(chunk_file_.load(static_cast<std::size_t>(chunk), s->meta,
+                                           s->model.get(), &c));
+    PVEC_RETURN_IF(slot >= static_cast<int64_t>(c->capacity) ||
+                       !c->is_live(static_cast<std::size_t>(slot)) || c->ids[slot] != id,
+                   PVEC_CORRUPT, invalid);
+    *has_meta = !use.is_null(2);
+    const SlotRef loc{static_cast<std::size_t>(chunk), static_cast<std::size_t>(slot)};
+    PVEC_RETURN_IF(use.int64(3) != item_sum(id, loc, *has_meta ? use.text(2) : std::string_view(),
+                                            *has_meta),
+                   PVEC_CORRUPT, "the items row of item " + std::to_string(id) +
+                                     " is damaged (checksum mismatch)");
+    if (meta && *has_meta) {
+        *meta = std::string(use.text(2));
+    }
+    if (vec) {
+        if (!s->model) {
+            c->read_code(loc.slot, reinterpret_cast<uint8_t *>(vec));  // exact float32 codes
+        } else if (s->meta.raw_tier != kRawNone) {
+            std::vector<std::size_t> capacities(versions.size(), 0);
+            capacities[loc.chunk] = c->capacity;
+            PVEC_FORWARD_IF_ERROR(
+                read_raw(RawPlaces{s->meta.raw_tier, nullptr, &capacities}, loc, id, vec));
+        } else {
+            // As a resident get: the code decoded, mapped back, scaled to the original norm.
+            std::vector<uint8_t> code(s->meta.code_bytes);
+            c->read_code(loc.slot, code.data());
+            model::reconstruct(*s->model, code.data(), vec);
+            if (s->meta.metric == Metric::cosine) {
+                double n2 = 0;
+                for (uint32_t i = 0; i < dim_; ++i) {
+                    n2 += double(vec[i]) * vec[i];
+                }
+                const float n = static_cast<float>(std::sqrt(n2));
+                const float scale = n > 0 ? c->norms[loc.slot] / n : 0.0f;
+                for (uint32_t i = 0; i < dim_; ++i) {
+                    vec[i] *= scale;
+                }
+            }
+        }
+    }
+    return read.end();
+}
+
 Status Collection::search_stream(const float *queries, std::size_t n, const SearchSpec &spec,
                                  std::vector<std::vector<search::Hit>> *hits) {
     std::lock_guard<std::mutex> lock(db_.mutex());

@@ -306,7 +306,7 @@ TEST(Streaming, BadOptionsAreMisuseAndChangeNothing) {
     EXPECT_EQ(pvec_db_close(db), PVEC_OK);
 }
 
-// Streaming handles refuse writes and pvec_get (documented), and nothing changes.
+// Streaming handles refuse writes (documented), and nothing changes.
 TEST(Streaming, WritesAreUnsupported) {
     TempDb tmp;
     pvec_db *db = open_db(tmp.path());
@@ -327,8 +327,6 @@ TEST(Streaming, WritesAreUnsupported) {
     EXPECT_EQ(pvec_add_batch(st, 1, &id, v.data(), kDim, nullptr, nullptr), PVEC_UNSUPPORTED);
     EXPECT_EQ(pvec_delete(st, 0, nullptr), PVEC_UNSUPPORTED);
     EXPECT_EQ(pvec_collection_train(st, nullptr, nullptr), PVEC_UNSUPPORTED);
-    std::vector<float> out(kDim);
-    EXPECT_EQ(pvec_get(st, 0, out.data(), kDim, nullptr, nullptr), PVEC_UNSUPPORTED);
     void *blob = nullptr;
     size_t size = 0;
     ASSERT_EQ(pvec_model_export(st, &blob, &size, nullptr), PVEC_OK);  // reading works
@@ -395,6 +393,46 @@ TEST(Streaming, SeesCommitsAndOwnTransaction) {
     EXPECT_EQ(pvec_db_close(other), PVEC_OK);
     pvec_collection_close(st);
     pvec_collection_close(res);
+    EXPECT_EQ(pvec_db_close(db), PVEC_OK);
+}
+
+// pvec_get through a streaming handle reads the item's one chunk: the same vector and metadata as
+// a resident get, for exact codes, a raw tier, and reconstructed codes.
+TEST(Streaming, GetAsResident) {
+    TempDb tmp;
+    pvec_db *db = open_db(tmp.path());
+    struct Kind {
+        const char *name, *codec;
+        uint32_t metric, raw;
+    };
+    for (const Kind &kind : {Kind{"f32", "f32", PVEC_METRIC_L2, PVEC_RAW_NONE},
+                             Kind{"int8raw", "int8", PVEC_METRIC_DOT, PVEC_RAW_F16},
+                             Kind{"int8", "int8", PVEC_METRIC_COSINE, PVEC_RAW_NONE}}) {
+        pvec_collection *res = make(db, kind.name, kind.codec, kind.metric, kind.raw);
+        fill(res, 21);
+        const std::vector<float> v = gaussian_vectors(1, kDim, 5);
+        PV_OK(pvec_upsert(res, 7, v.data(), kDim, "{\"k\": [1, 2]}", nullptr));
+        if (std::strcmp(kind.codec, "f32") != 0) {
+            PV_OK(pvec_collection_train(res, nullptr, nullptr));
+        }
+        pvec_collection *st = nullptr;
+        ASSERT_EQ(open_stream(db, kind.name, min_cap(res), &st), PVEC_OK);
+        for (int64_t id : {int64_t{0}, int64_t{7}, int64_t{1999}}) {
+            std::vector<float> a(kDim), b(kDim);
+            char *ma = nullptr, *mb = nullptr;
+            PV_OK(pvec_get(st, id, a.data(), kDim, &ma, nullptr));
+            PV_OK(pvec_get(res, id, b.data(), kDim, &mb, nullptr));
+            EXPECT_EQ(std::memcmp(a.data(), b.data(), 4 * kDim), 0) << kind.name << " " << id;
+            EXPECT_EQ(std::string(ma ? ma : "-"), std::string(mb ? mb : "-"));
+            pvec_free(ma);
+            pvec_free(mb);
+        }
+        std::vector<float> x(kDim);
+        EXPECT_EQ(pvec_get(st, 3, x.data(), kDim, nullptr, nullptr), PVEC_NOTFOUND);  // deleted
+        EXPECT_EQ(pvec_get(st, 7, x.data(), kDim - 1, nullptr, nullptr), PVEC_DIM);
+        pvec_collection_close(st);
+        pvec_collection_close(res);
+    }
     EXPECT_EQ(pvec_db_close(db), PVEC_OK);
 }
 
