@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_helpers.h"
@@ -516,6 +517,83 @@ TEST(Streaming, DamagedChunkIsCorrupt) {
     pvec_collection *res = nullptr;
     EXPECT_EQ(pvec_collection_open(db, "c", &res, nullptr), PVEC_CORRUPT);
     pvec_collection_close(st);
+    EXPECT_EQ(pvec_db_close(db), PVEC_OK);
+}
+
+// On the application's connection (pvec_db_attach) a streaming search turns the memory map off
+// while it reads and restores the application's setting after.
+TEST(Streaming, AttachedConnectionKeepsItsMmapSetting) {
+    TempDb tmp;
+    sqlite3 *conn = nullptr;
+    ASSERT_EQ(sqlite3_open(tmp.c_str(), &conn), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(conn, "PRAGMA mmap_size = 1048576", nullptr, nullptr, nullptr), SQLITE_OK);
+    auto mmap_size = [&]() {
+        sqlite3_stmt *st = nullptr;
+        EXPECT_EQ(sqlite3_prepare_v2(conn, "PRAGMA mmap_size", -1, &st, nullptr), SQLITE_OK);
+        EXPECT_EQ(sqlite3_step(st), SQLITE_ROW);
+        const int64_t v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        return v;
+    };
+    const int64_t before = mmap_size();
+    pvec_db *db = nullptr;
+    ASSERT_EQ(pvec_db_attach(conn, nullptr, &db, nullptr), PVEC_OK);
+    pvec_collection *res = make(db, "c", "int8", PVEC_METRIC_L2, PVEC_RAW_F32);
+    fill(res, 31);
+    PV_OK(pvec_collection_train(res, nullptr, nullptr));
+    pvec_collection *st = nullptr;
+    ASSERT_EQ(open_stream(db, "c", 8ull << 20, &st), PVEC_OK);
+    const std::vector<float> q = gaussian_vectors(4, kDim, 6);
+    expect_same(run(st, q, 4, 10, 4, PVEC_RESCORE_AUTO), run(res, q, 4, 10, 4, PVEC_RESCORE_AUTO),
+                "attached");
+    EXPECT_EQ(mmap_size(), before);
+    // Inside the application's own transaction: its uncommitted write is seen, then undone.
+    ASSERT_EQ(sqlite3_exec(conn, "BEGIN", nullptr, nullptr, nullptr), SQLITE_OK);
+    PV_OK(pvec_add(res, 90000, q.data(), kDim, nullptr, nullptr));
+    EXPECT_EQ(run_one(st, q.data(), 1).ids, std::vector<int64_t>{90000});
+    ASSERT_EQ(sqlite3_exec(conn, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+    expect_same(run_one(st, q.data(), 10), run_one(res, q.data(), 10), "after the app's rollback");
+    EXPECT_EQ(mmap_size(), before);
+    pvec_collection_close(st);
+    pvec_collection_close(res);
+    EXPECT_EQ(pvec_db_close(db), PVEC_OK);
+    sqlite3_close(conn);
+}
+
+// Streaming searches from several threads on one handle, beside writes through a resident handle
+// of the same pvec_db: serialised by the pvec_db's mutex, every call succeeds (no torn state).
+TEST(Streaming, ThreadsAndAWriter) {
+    TempDb tmp;
+    pvec_db *db = open_db(tmp.path());
+    pvec_collection *res = make(db, "c", "int8", PVEC_METRIC_COSINE, PVEC_RAW_F32);
+    fill(res, 41);
+    PV_OK(pvec_collection_train(res, nullptr, nullptr));
+    pvec_collection *st = nullptr;
+    ASSERT_EQ(open_stream(db, "c", min_cap(res), &st), PVEC_OK);
+    const std::vector<float> q = gaussian_vectors(8, kDim, 7);
+    std::vector<int> rcs(3, PVEC_OK);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t) {
+        threads.emplace_back([&, t]() {
+            for (int i = 0; i < 10 && rcs[t] == PVEC_OK; ++i) {
+                rcs[t] = run(st, q, 8, 5, 2, PVEC_RESCORE_AUTO).rc;
+            }
+        });
+    }
+    threads.emplace_back([&]() {
+        const std::vector<float> v = gaussian_vectors(20, kDim, 8);
+        for (int i = 0; i < 20 && rcs[2] == PVEC_OK; ++i) {
+            rcs[2] = pvec_add(res, 70000 + i, v.data() + i * kDim, kDim, nullptr, nullptr);
+        }
+    });
+    for (std::thread &t : threads) {
+        t.join();
+    }
+    EXPECT_EQ(rcs, std::vector<int>(3, PVEC_OK));
+    expect_same(run(st, q, 8, 5, 2, PVEC_RESCORE_AUTO), run(res, q, 8, 5, 2, PVEC_RESCORE_AUTO),
+                "after the threads");
+    pvec_collection_close(st);
+    pvec_collection_close(res);
     EXPECT_EQ(pvec_db_close(db), PVEC_OK);
 }
 
