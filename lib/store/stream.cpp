@@ -169,6 +169,7 @@ Status Collection::count(uint64_t *out) {
         return Status::ok();
     }
     const bool committed = sqlite3_get_autocommit(db_.conn()) != 0;
+    MmapOff no_map(db_.conn());  // count(*) reads every page of the items table
     Database::ReadScope read(db_);
     PVEC_FORWARD_IF_ERROR(read.begin_plain());
     PVEC_FORWARD_IF_ERROR(stream_refresh(committed));
@@ -219,6 +220,7 @@ Status Collection::stats_stream(CollectionStats *out) {
 
 Status Collection::get_stream(int64_t id, float *vec, std::string *meta, bool *has_meta) {
     PVEC_FORWARD_IF_ERROR(prepare());
+    MmapOff no_map(db_.conn());  // else every chunk read would stay mapped in the resident set
     const bool committed = sqlite3_get_autocommit(db_.conn()) != 0;
     Database::ReadScope read(db_);
     PVEC_FORWARD_IF_ERROR(read.begin_plain());
