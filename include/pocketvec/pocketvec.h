@@ -53,6 +53,15 @@
  *   that were not committed never show after a reopen, and a rolled-back write leaves no trace in
  *   search results. Searches on a handle see that handle's own uncommitted writes, like SQLite.
  *
+ * Caveats: what stays in memory, what a call may do implicitly. A collection handle opened with
+ *   pvec_collection_open keeps every chunk of the collection in RAM (codes, ids, norms: about
+ *   code_bytes + 20 bytes per slot), shared by all such handles of the pvec_db and kept until the
+ *   collection is dropped or the pvec_db closed; a streaming handle (pvec_collection_open_v2 with
+ *   a memory_cap) keeps none and bounds what each search adds by its cap. A pvec_db_open
+ *   connection maps up to 256 MiB of the file (its pages count in the resident set; streaming
+ *   calls turn the map off while they read). A write call may train the collection (its
+ *   train_threshold) and re-encode every item in the same call.
+ *
  * Versioning and stability. PVEC_VERSION_* give the version of this header; pvec_version_number()
  *   that of the library actually linked. Everything declared here is stable within a major version:
  *   functions are never removed or changed, codes and enum values are only appended, and option
@@ -360,7 +369,7 @@ PVEC_API void pvec_collection_open_options_init(pvec_collection_open_options *op
  * restored after, also on an attached connection), so mapped file pages do not add to the
  * process's resident set.
  * A memory_cap below one chunk's need (pvec_collection_info.min_memory_cap: the page cache bound
- * plus one chunk plus one blob, about 2.1 MiB for 384 int8 dimensions at SQLite's default cache)
+ * plus one chunk plus one blob: 2.39 MiB for 384 int8 dimensions at SQLite's default cache)
  * returns PVEC_RANGE here, and from a later search when training raised the need above it.
  * What a search sees is the same as in resident mode (see "Threads"): one committed state, plus
  * this pvec_db's own uncommitted writes inside its transaction; other connections' commits are
@@ -374,9 +383,9 @@ PVEC_API void pvec_collection_open_options_init(pvec_collection_open_options *op
  * pvec_collection_info_get read the items and chunks tables (no chunk blob) at every call. Each
  * search reads the whole collection from the file: it runs at the file's read speed (400,000 x 384
  * int8 in about 0.4 s on our test machine, against 14 ms resident; bench/RESULTS.md).
- * Returns PVEC_OK, PVEC_MISUSE (NULL db, name or out; struct_size; flags not 0), PVEC_NOTFOUND,
- * PVEC_RANGE (memory_cap below min_memory_cap), PVEC_CORRUPT, PVEC_IO, PVEC_NOMEM. Any thread.
- * Since 0.2. */
+ * Returns PVEC_OK, PVEC_MISUSE (NULL db, name or out; struct_size; flags not 0), PVEC_INVALID
+ * (bad name), PVEC_NOTFOUND, PVEC_RANGE (memory_cap below min_memory_cap), PVEC_CORRUPT, PVEC_BUSY,
+ * PVEC_IO, PVEC_NOMEM. Any thread. Since 0.2. */
 PVEC_API int pvec_collection_open_v2(pvec_db *db, const char *name,
                                      const pvec_collection_open_options *opts,
                                      pvec_collection **out, char **errmsg);
@@ -532,7 +541,9 @@ PVEC_API void pvec_search_options_init(pvec_search_options *opts);
  * tier; PVEC_RESCORE_EXACT where it is not available), PVEC_CORRUPT (a damaged raw vector),
  * PVEC_IO, PVEC_NOMEM. Any thread, concurrently
  * with other searches and with a write on the same pvec_db (see "Threads"); rescoring from the
- * raw tier reads the file under the pvec_db's mutex. Since 0.1. */
+ * raw tier reads the file under the pvec_db's mutex. On a streaming handle (pvec_collection_open_v2)
+ * the whole search reads the file under that mutex, and may also return PVEC_CORRUPT for a damaged
+ * chunk and PVEC_RANGE when the collection's chunks outgrew the handle's memory_cap. Since 0.1. */
 PVEC_API int pvec_search(pvec_collection *coll, const float *query, size_t dim, size_t k,
                          const pvec_search_options *opts, int64_t *ids, float *scores,
                          size_t *n_found, char **errmsg);
