@@ -250,10 +250,12 @@ void close_db(DbHandle &db) {
     (void)db.release();
 }
 
-CollectionHandle open_collection(pvec_db *db, const std::string &name) {
+CollectionHandle open_collection(pvec_db *db, const std::string &name, uint64_t memory_cap) {
     pvec_collection *raw = nullptr;
-    const PvecStatus status =
-        pvec_try([&](char **err) { return pvec_collection_open(db, name.c_str(), &raw, err); });
+    pvec_collection_open_options opts = PVEC_COLLECTION_OPEN_OPTIONS_INIT;
+    opts.memory_cap = memory_cap;
+    const PvecStatus status = pvec_try(
+        [&](char **err) { return pvec_collection_open_v2(db, name.c_str(), &opts, &raw, err); });
     CollectionHandle coll(raw);
     if (status.rc == PVEC_NOTFOUND) {
         throw ToolError("no collection named '" + name + "' in this database");

@@ -130,7 +130,8 @@ using CollectionHandle = std::unique_ptr<pvec_collection, CollectionCloser>;
 DbHandle open_db(const std::string &path, uint32_t flags);
 // Closes now and checks the status (the deleter can only warn).
 void close_db(DbHandle &db);
-CollectionHandle open_collection(pvec_db *db, const std::string &name);
+// memory_cap > 0: a streaming handle (pvec_collection_open_v2).
+CollectionHandle open_collection(pvec_db *db, const std::string &name, uint64_t memory_cap = 0);
 pvec_collection_info collection_info(pvec_collection *coll);
 
 // An explicit transaction that rolls back unless commit() was reached, so an error (or an

@@ -1,5 +1,5 @@
 // pocketvec search DB NAME (--vector JSON | --fvecs FILE --row N | --queries FILE) [-k K]
-//                  [--oversample N] [--rescore auto|none|raw|exact] [--json]
+//                  [--oversample N] [--rescore auto|none|raw|exact] [--memory-cap BYTES] [--json]
 #include "cli.h"
 #include "commands.h"
 #include "json_parse.h"
@@ -15,7 +15,8 @@ namespace {
 constexpr const char *kHelp =
     "usage: pocketvec search DB NAME (--vector \"[0.1, 0.2, ...]\" | --fvecs FILE --row N |\n"
     "                        --queries FILE [--format fvecs|npy|jsonl]) [-k K]\n"
-    "                        [--oversample N] [--rescore auto|none|raw|exact] [--json]\n"
+    "                        [--oversample N] [--rescore auto|none|raw|exact]\n"
+    "                        [--memory-cap BYTES] [--json]\n"
     "\n"
     "Finds the K items of collection NAME nearest to a query vector and prints rank, id, score\n"
     "(smaller is nearer: 1 - cosine, -dot, or the Euclidean distance) and metadata.\n"
@@ -32,6 +33,8 @@ constexpr const char *kHelp =
     "  --rescore M     auto (rescore from the raw tier when oversampling and the collection has\n"
     "                  one), none, raw (require the raw tier), or exact (the exact answer from\n"
     "                  the codes and the raw tier, whatever --oversample; PVEC_RESCORE_EXACT)\n"
+    "  --memory-cap B  streaming mode: read the chunks from the file through at most B bytes\n"
+    "                  instead of loading the collection (pvec_collection_open_v2; same results)\n"
     "  --json          print a JSON array of {\"id\", \"score\", \"meta\"}\n";
 
 constexpr uint64_t kDefaultK = 10;
@@ -140,11 +143,13 @@ int run_search(const CommandArgs &argv) {
     const Args args(
         argv,
         {{"--vector", true}, {"--fvecs", true}, {"--row", true}, {"-k", true}, {"--json", false},
-         {"--queries", true}, {"--format", true}, {"--oversample", true}, {"--rescore", true}});
+         {"--queries", true}, {"--format", true}, {"--oversample", true}, {"--rescore", true},
+         {"--memory-cap", true}});
     args.expect_positionals(2, 2, "DB NAME");
     const std::string &path = args.positionals()[0];
     const std::string &name = args.positionals()[1];
     const size_t k = args.unsigned_or("-k", kDefaultK, 1, kMaxK);
+    const uint64_t memory_cap = args.unsigned_or("--memory-cap", 0, 1, UINT64_MAX);
     const pvec_search_options opts = search_options(args);
     if (args.has("--queries")) {
         if (args.has("--vector") || args.has("--fvecs") || args.has("--row") || args.has("--json")) {
@@ -152,7 +157,7 @@ int run_search(const CommandArgs &argv) {
                              "or --json");
         }
         DbHandle db = open_db(path, PVEC_OPEN_READONLY | PVEC_OPEN_NOCREATE);
-        CollectionHandle coll = open_collection(db.get(), name);
+        CollectionHandle coll = open_collection(db.get(), name, memory_cap);
         const pvec_collection_info info = collection_info(coll.get());
         const int rc = search_file(args, coll.get(), info.dim, k, opts);
         coll.reset();
@@ -165,7 +170,7 @@ int run_search(const CommandArgs &argv) {
     const std::vector<float> query = query_from_args(args);
 
     DbHandle db = open_db(path, PVEC_OPEN_READONLY | PVEC_OPEN_NOCREATE);
-    CollectionHandle coll = open_collection(db.get(), name);
+    CollectionHandle coll = open_collection(db.get(), name, memory_cap);
     const pvec_collection_info info = collection_info(coll.get());
     if (query.size() != info.dim) {
         throw ToolError(strprintf("the query has %zu numbers, collection '%s' has dimension %u",

@@ -53,6 +53,15 @@
  *   that were not committed never show after a reopen, and a rolled-back write leaves no trace in
  *   search results. Searches on a handle see that handle's own uncommitted writes, like SQLite.
  *
+ * Caveats: what stays in memory, what a call may do implicitly. A collection handle opened with
+ *   pvec_collection_open keeps every chunk of the collection in RAM (codes, ids, norms: about
+ *   code_bytes + 20 bytes per slot), shared by all such handles of the pvec_db and kept until the
+ *   collection is dropped or the pvec_db closed; a streaming handle (pvec_collection_open_v2 with
+ *   a memory_cap) keeps none and bounds what each search adds by its cap. A pvec_db_open
+ *   connection maps up to 256 MiB of the file (its pages count in the resident set; streaming
+ *   calls turn the map off while they read). A write call may train the collection (its
+ *   train_threshold) and re-encode every item in the same call.
+ *
  * Versioning and stability. PVEC_VERSION_* give the version of this header; pvec_version_number()
  *   that of the library actually linked. Everything declared here is stable within a major version:
  *   functions are never removed or changed, codes and enum values are only appended, and option
@@ -318,10 +327,68 @@ PVEC_API int pvec_collection_create(pvec_db *db, const char *name,
                                     char **errmsg);
 
 /* Opens the collection `name`; *out is a handle to close with pvec_collection_close. Opening the
- * same collection twice gives two handles on one shared resident copy.
+ * same collection twice gives two handles on one shared resident copy: every chunk of the
+ * collection is loaded into memory at the first open and kept in step with the file (the
+ * "resident" mode; see pvec_collection_open_v2 for a streaming one).
  * Returns PVEC_OK, PVEC_MISUSE, PVEC_NOTFOUND, PVEC_CORRUPT, PVEC_NOMEM. Any thread. Since 0.1. */
 PVEC_API int pvec_collection_open(pvec_db *db, const char *name, pvec_collection **out,
                                   char **errmsg);
+
+typedef struct pvec_collection_open_options {
+    uint32_t struct_size; /* sizeof(pvec_collection_open_options) */
+    uint32_t flags;       /* reserved, must be 0 */
+    uint64_t memory_cap;  /* 0 = resident (pvec_collection_open's mode). Otherwise streaming: the
+                             handle holds no chunks, and each search reads them from the file
+                             through a window of at most this many bytes; see below. */
+} pvec_collection_open_options;
+
+#define PVEC_COLLECTION_OPEN_OPTIONS_INIT {sizeof(pvec_collection_open_options), 0u, 0u}
+PVEC_API void pvec_collection_open_options_init(pvec_collection_open_options *opts);
+
+/* Opens the collection `name` as pvec_collection_open does, with options (`opts` optional: NULL
+ * or memory_cap = 0 is pvec_collection_open exactly).
+ * Streaming (memory_cap > 0), for collections larger than the memory a device can spare: the
+ * handle is its own, never shares or loads the resident copy (a resident handle on the same
+ * collection may coexist; neither affects the other). Every search reads the collection's chunks
+ * from the file in chunk order, a window at a time, checks each chunk's checksums as a resident
+ * load does (a damaged chunk fails the search with PVEC_CORRUPT; no answer comes from it),
+ * scans the window with the same kernels and merges the windows' candidates under the same order,
+ * so ids and scores are exactly those of a resident search of the same state (also with
+ * oversampling, PVEC_RESCORE_RAW / AUTO and PVEC_RESCORE_EXACT, and for pvec_search_batch, which
+ * reads the chunks once for all its queries; an exact search whose first scan did not settle the
+ * answer reads the file again for that query, as a resident one scans again).
+ * What memory_cap bounds: the chunks a search holds (each chunk's slot columns and codes, about
+ * 5 KiB + 256 x code_bytes), the one chunk blob SQLite reads while a chunk is decoded, and the
+ * growth of the connection's page cache up to its bound (PRAGMA cache_size; SQLite's default is
+ * 2000 KiB). Not counted: a selection of k x r candidates per query (24 bytes each;
+ * PVEC_RESCORE_EXACT keeps max(64, 8 k), and more with their slots' bounds) and, for exact
+ * float32 scans, up to 2 k vectors per query. On glibc the heap's free pages are given back after
+ * each window of 1 MiB or more (malloc_trim), so that the process's resident set, not only what
+ * pocketvec counts, stays within the cap. The search reads the file with the
+ * connection's memory map turned off (PRAGMA mmap_size = 0 for its duration, the previous value
+ * restored after, also on an attached connection), so mapped file pages do not add to the
+ * process's resident set.
+ * A memory_cap below one chunk's need (pvec_collection_info.min_memory_cap: the page cache bound
+ * plus one chunk plus one blob: 2.39 MiB for 384 int8 dimensions at SQLite's default cache)
+ * returns PVEC_RANGE here, and from a later search when training raised the need above it.
+ * What a search sees is the same as in resident mode (see "Threads"): one committed state, plus
+ * this pvec_db's own uncommitted writes inside its transaction; other connections' commits are
+ * visible at the next search. Limits of a streaming handle: a search holds the pvec_db's mutex
+ * while it reads (searches and other calls on the same pvec_db wait for it, unlike resident
+ * searches); pvec_add, pvec_upsert, their batch forms, pvec_delete, pvec_collection_train and
+ * pvec_model_import return PVEC_UNSUPPORTED (write through a resident handle: a streaming handle
+ * sees those writes at its next search); pvec_get reads the item's row and its one chunk (a
+ * missing row is PVEC_NOTFOUND: unlike a resident handle it does not look through every chunk for
+ * an id whose row was lost to damage; pvec_db_check does); pvec_count and
+ * pvec_collection_info_get read the items and chunks tables (no chunk blob) at every call. Each
+ * search reads the whole collection from the file: it runs at the file's read speed (400,000 x 384
+ * int8 in about 0.4 s on our test machine, against 14 ms resident; bench/RESULTS.md).
+ * Returns PVEC_OK, PVEC_MISUSE (NULL db, name or out; struct_size; flags not 0), PVEC_INVALID
+ * (bad name), PVEC_NOTFOUND, PVEC_RANGE (memory_cap below min_memory_cap), PVEC_CORRUPT, PVEC_BUSY,
+ * PVEC_IO, PVEC_NOMEM. Any thread. Since 0.2. */
+PVEC_API int pvec_collection_open_v2(pvec_db *db, const char *name,
+                                     const pvec_collection_open_options *opts,
+                                     pvec_collection **out, char **errmsg);
 
 /* Releases a collection handle (NULL is a no-op). Pending writes of an explicit transaction are
  * not affected. Since 0.1. */
@@ -356,6 +423,11 @@ typedef struct pvec_collection_info {
     uint32_t code_dim;     /* dimensions after PCA (= dim without PCA) */
     uint32_t raw_tier;     /* PVEC_RAW_* */
     uint32_t model_version;/* increases with every training or import; 0 = untrained */
+    /* Appended in 0.2: a caller built against the 0.1 header passes the smaller struct_size and
+     * gets the fields above only. */
+    uint64_t memory_cap;   /* the handle's streaming cap (pvec_collection_open_v2); 0 = resident */
+    uint64_t min_memory_cap; /* the smallest memory_cap a streaming handle on this collection
+                                accepts now (it grows with the code size: training may raise it) */
 } pvec_collection_info;
 
 /* Fills *info (whose struct_size the caller sets) for `coll`.
@@ -469,7 +541,9 @@ PVEC_API void pvec_search_options_init(pvec_search_options *opts);
  * tier; PVEC_RESCORE_EXACT where it is not available), PVEC_CORRUPT (a damaged raw vector),
  * PVEC_IO, PVEC_NOMEM. Any thread, concurrently
  * with other searches and with a write on the same pvec_db (see "Threads"); rescoring from the
- * raw tier reads the file under the pvec_db's mutex. Since 0.1. */
+ * raw tier reads the file under the pvec_db's mutex. On a streaming handle (pvec_collection_open_v2)
+ * the whole search reads the file under that mutex, and may also return PVEC_CORRUPT for a damaged
+ * chunk and PVEC_RANGE when the collection's chunks outgrew the handle's memory_cap. Since 0.1. */
 PVEC_API int pvec_search(pvec_collection *coll, const float *query, size_t dim, size_t k,
                          const pvec_search_options *opts, int64_t *ids, float *scores,
                          size_t *n_found, char **errmsg);

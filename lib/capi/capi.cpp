@@ -39,6 +39,11 @@ static_assert(sizeof(pvec_search_options) == 24 + sizeof(void *), "pvec_search_o
 static_assert(offsetof(pvec_train_options, seed) == 24, "pvec_train_options layout changed");
 static_assert(offsetof(pvec_collection_options, codec) == 16, "pvec_collection_options layout");
 static_assert(offsetof(pvec_collection_info, codec) == 48, "pvec_collection_info layout");
+static_assert(offsetof(pvec_collection_info, memory_cap) == 336, "pvec_collection_info layout");
+static_assert(sizeof(pvec_collection_info) == 352, "pvec_collection_info: no padding");
+static_assert(offsetof(pvec_collection_open_options, memory_cap) == 8,
+              "pvec_collection_open_options layout changed");
+static_assert(sizeof(pvec_collection_open_options) == 16, "pvec_collection_open_options: no padding");
 
 namespace {
 
@@ -90,6 +95,13 @@ constexpr std::size_t first_size<pvec_open_options>() {
 template <>
 constexpr std::size_t first_size<pvec_search_options>() {
     return offsetof(pvec_search_options, reserved);
+}
+
+// 0.1.0's pvec_collection_info ended after model_version (memory_cap and min_memory_cap came in
+// 0.2).
+template <>
+constexpr std::size_t first_size<pvec_collection_info>() {
+    return offsetof(pvec_collection_info, memory_cap);
 }
 
 template <class T>
@@ -178,6 +190,9 @@ Status check_key(const pvec_open_options &o) {
 #define PVEC_LOCK_COLLECTION_FOR_WRITE(handle)                                                     \
     PVEC_CHECK_ARG((handle) != nullptr, "collection handle is NULL");                              \
     std::lock_guard<std::mutex> lock((handle)->owner->db->mutex());                                \
+    PVEC_RETURN_IF((handle)->coll->streaming(), PVEC_UNSUPPORTED,                                  \
+                   "writes are not available on a streaming handle (memory_cap > 0): open the "    \
+                   "collection with pvec_collection_open to write");                               \
     store::Collection &coll = *(handle)->coll
 
 int write_items(pvec_collection *handle, std::size_t n, const int64_t *ids, const float *vecs,
@@ -395,6 +410,39 @@ int pvec_collection_open(pvec_db *db, const char *name, pvec_collection **out, c
     });
 }
 
+void pvec_collection_open_options_init(pvec_collection_open_options *opts) {
+    if (opts) {
+        *opts = pvec_collection_open_options PVEC_COLLECTION_OPEN_OPTIONS_INIT;
+    }
+}
+
+int pvec_collection_open_v2(pvec_db *db, const char *name,
+                            const pvec_collection_open_options *opts, pvec_collection **out,
+                            char **errmsg) {
+    if (out) {
+        *out = nullptr;
+    }
+    return guarded(errmsg, [&]() -> Status {
+        PVEC_CHECK_ARG(db != nullptr, "db is NULL");
+        PVEC_CHECK_ARG(name != nullptr, "name is NULL");
+        PVEC_CHECK_ARG(out != nullptr, "out is NULL");
+        pvec_collection_open_options o;
+        PVEC_FORWARD_IF_ERROR(read_options(
+            opts, pvec_collection_open_options PVEC_COLLECTION_OPEN_OPTIONS_INIT, &o, "opts"));
+        PVEC_RETURN_IF(o.flags != 0, PVEC_MISUSE, "opts->flags must be 0");
+        std::unique_ptr<pvec_collection> handle(new pvec_collection{db, nullptr});
+        std::lock_guard<std::mutex> lock(db->db->mutex());
+        if (o.memory_cap == 0) {
+            PVEC_FORWARD_IF_ERROR(db->db->open_collection(name, &handle->coll));
+        } else {
+            PVEC_FORWARD_IF_ERROR(db->db->open_streaming(name, o.memory_cap, &handle->coll));
+        }
+        *out = handle.release();
+        db->db->open_handles++;
+        return Status::ok();
+    });
+}
+
 void pvec_collection_close(pvec_collection *coll) {
     if (!coll) {
         return;
@@ -478,6 +526,8 @@ int pvec_collection_info_get(pvec_collection *handle, pvec_collection_info *info
         v.code_dim = snap->model && m.pca_dim ? m.pca_dim : m.dim;
         v.raw_tier = m.raw_tier;
         v.model_version = m.model_version;
+        v.memory_cap = coll.memory_cap();
+        v.min_memory_cap = store::Collection::min_memory_cap(handle->owner->db->conn(), m);
         std::strncpy(v.codec, m.codec.c_str(), sizeof(v.codec) - 1);
         std::strncpy(v.name, m.name.c_str(), sizeof(v.name) - 1);
         return write_output(v, info, "info");
@@ -536,10 +586,7 @@ int pvec_count(pvec_collection *handle, uint64_t *count, char **errmsg) {
     return guarded(errmsg, [&]() -> Status {
         PVEC_CHECK_ARG(count != nullptr, "count is NULL");
         PVEC_LOCK_COLLECTION(handle);
-        const store::SnapshotPtr snap = coll.snapshot();
-        PVEC_RETURN_IF(snap->dropped, PVEC_NOTFOUND, "the collection was dropped");
-        *count = snap->count;
-        return Status::ok();
+        return coll.count(count);
     });
 }
 

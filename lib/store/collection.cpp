@@ -78,8 +78,9 @@ std::shared_ptr<const Snapshot> empty_snapshot(const CollectionMeta &meta) {
 
 }  // namespace
 
-Collection::Collection(Database &db, const CollectionMeta &meta)
-    : db_(db), id_(meta.id), uid_(meta.uid), dim_(meta.dim), current_(empty_snapshot(meta)),
+Collection::Collection(Database &db, const CollectionMeta &meta, uint64_t memory_cap)
+    : db_(db), id_(meta.id), uid_(meta.uid), dim_(meta.dim), memory_cap_(memory_cap),
+      current_(empty_snapshot(meta)),
       chunk_file_(db.conn(), meta), raw_per_chunk_((meta.flags & kFlagRawChunks) != 0),
       raw_chunks_(db.conn(), meta) {}
 
@@ -488,14 +489,14 @@ Status Collection::write_raw(const SlotRef &loc, int64_t id, const float *vec,
                              : sqlite_status(db_.conn(), rc, "writing raw vector " + std::to_string(id));
 }
 
-Status Collection::read_raw(const Snapshot &s, const SlotRef &loc, int64_t id, float *vec) {
+Status Collection::read_raw(const RawPlaces &s, const SlotRef &loc, int64_t id, float *vec) {
     if (raw_per_chunk_) {
         raw_buf_.resize(raw_chunks_.slot_bytes());
-        Status st = raw_chunks_.read(loc.chunk, loc.slot, s.chunks[loc.chunk]->capacity,
+        Status st = raw_chunks_.read(loc.chunk, loc.slot, s.capacity(loc.chunk),
                                      raw_buf_.data());
         raw_chunks_.close();
         PVEC_FORWARD_IF_ERROR(st);
-        return decode_raw(s.meta.raw_tier, id, raw_buf_.data(), raw_buf_.size(), vec);
+        return decode_raw(s.tier, id, raw_buf_.data(), raw_buf_.size(), vec);
     }
     StmtUse use(raw_get_stmt_);
     use.bind(1, id);
@@ -506,7 +507,7 @@ Status Collection::read_raw(const Snapshot &s, const SlotRef &loc, int64_t id, f
     if (rc != SQLITE_ROW) {
         return sqlite_status(db_.conn(), rc, "reading raw vector " + std::to_string(id));
     }
-    return decode_raw(s.meta.raw_tier, id, static_cast<const uint8_t *>(use.blob(0)),
+    return decode_raw(s.tier, id, static_cast<const uint8_t *>(use.blob(0)),
                       use.bytes(0), vec);
 }
 
@@ -545,14 +546,14 @@ Status Collection::decode_raw(uint32_t tier, int64_t id, const uint8_t *blob, st
     return Status::ok();
 }
 
-Status Collection::read_raw_many(const Snapshot &s, std::vector<RawWanted> wanted) {
+Status Collection::read_raw_many(const RawPlaces &s, std::vector<RawWanted> wanted) {
     // One incremental-BLOB handle moved from row to row (sqlite3_blob_reopen seeks the B-tree
     // without running a statement): about half the cost per vector of the prepared lookup. The
     // handle is closed before returning, so no read cursor outlives the call.
     if (wanted.empty()) {
         return Status::ok();
     }
-    const uint32_t tier = s.meta.raw_tier;
+    const uint32_t tier = s.tier;
     if (raw_per_chunk_) {
         // In chunk and slot order: one handle per chunk row, moved along its slots.
         std::sort(wanted.begin(), wanted.end(), [](const RawWanted &a, const RawWanted &b) {
@@ -562,7 +563,7 @@ Status Collection::read_raw_many(const Snapshot &s, std::vector<RawWanted> wante
         raw_buf_.resize(raw_chunks_.slot_bytes());
         Status st;
         for (const RawWanted &w : wanted) {
-            st = raw_chunks_.read(w.loc.chunk, w.loc.slot, s.chunks[w.loc.chunk]->capacity,
+            st = raw_chunks_.read(w.loc.chunk, w.loc.slot, s.capacity(w.loc.chunk),
                                   raw_buf_.data());
             if (st.is_ok()) {
                 st = decode_raw(tier, w.id, raw_buf_.data(), raw_buf_.size(), w.out);
@@ -624,7 +625,7 @@ Status Collection::source_vector(const Snapshot &s, const SlotRef &loc, float *v
     }
     PVEC_RETURN_IF(s.meta.raw_tier == kRawNone, PVEC_UNSUPPORTED,
                    "the original vectors are gone (compressed codes and no raw tier)");
-    return read_raw(s, loc, chunk.ids[loc.slot], vec);
+    return read_raw(raw_places(s), loc, chunk.ids[loc.slot], vec);
 }
 
 Status Collection::write_one(Draft &d, int64_t id, const float *vec, const char *meta,
@@ -789,6 +790,9 @@ Status Collection::remove(int64_t id) {
 }
 
 Status Collection::get(int64_t id, float *vec, std::string *meta, bool *has_meta) {
+    if (streaming()) {
+        return get_stream(id, vec, meta, has_meta);
+    }
     PVEC_FORWARD_IF_ERROR(alive());
     PVEC_FORWARD_IF_ERROR(prepare());
     // The items row and the raw vector are read in one transaction that matches the snapshot.
@@ -843,6 +847,9 @@ Status Collection::get(int64_t id, float *vec, std::string *meta, bool *has_meta
 }
 
 Status Collection::stats(CollectionStats *out) {
+    if (streaming()) {
+        return stats_stream(out);
+    }
     PVEC_FORWARD_IF_ERROR(alive());
     const SnapshotPtr s = snapshot();
     out->count = s->count;
@@ -853,46 +860,51 @@ Status Collection::stats(CollectionStats *out) {
         for (const auto &c : s->chunks) {
             bytes += chunk_layout(s->meta, c->capacity).total_bytes();
         }
-        Stmt st;
-        if (st.prepare(db_.conn(),
-                       "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN (?1, ?2, ?3, ?4)")
-                .is_ok()) {
-            StmtUse use(st);
-            const std::string a = tables::items(id_), b = tables::chunks(id_),
-                              r = raw_per_chunk_ ? tables::raw_chunks(id_) : tables::raw(id_),
-                              v = tables::versions(id_);
-            use.bind(1, std::string_view(a));
-            use.bind(2, std::string_view(b));
-            use.bind(3, std::string_view(r));
-            use.bind(4, std::string_view(v));
-            if (use.step() == SQLITE_ROW) {
-                bytes = static_cast<uint64_t>(use.int64(0));
-            }
-        } else {
-            // No dbstat (an optional module: SQLCipher 3.4.1 has none): the chunk bytes above
-            // plus what the raw tier and the metadata hold, without the B-trees' own overhead.
-            std::string sql = "SELECT (SELECT coalesce(sum(length(meta)), 0) FROM " +
-                              tables::items(id_) + ")";
-            if (raw_per_chunk_) {
-                sql += " + (SELECT coalesce(sum(length(data)), 0) FROM " + tables::raw_chunks(id_) + ")";
-            } else if (s->meta.raw_tier != kRawNone) {
-                sql += " + (SELECT coalesce(sum(length(vec)), 0) FROM " + tables::raw(id_) + ")";
-            }
-            if (st.prepare(db_.conn(), sql).is_ok()) {
-                StmtUse use(st);
-                if (use.step() == SQLITE_ROW) {
-                    bytes += static_cast<uint64_t>(use.int64(0));
-                }
-            }
-        }
-        bytes_used_ = bytes;
+        bytes_used_ = measure_bytes(s->meta, bytes);
         bytes_version_ = s->meta.version;
     }
     out->bytes_used = bytes_used_;
     return Status::ok();
 }
 
-Status Collection::rescore_raw(const Snapshot &s, const float *query, std::size_t k,
+uint64_t Collection::measure_bytes(const CollectionMeta &meta, uint64_t chunk_bytes) {
+    uint64_t bytes = chunk_bytes;
+    Stmt st;
+    if (st.prepare(db_.conn(),
+                   "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN (?1, ?2, ?3, ?4)")
+            .is_ok()) {
+        StmtUse use(st);
+        const std::string a = tables::items(id_), b = tables::chunks(id_),
+                          r = raw_per_chunk_ ? tables::raw_chunks(id_) : tables::raw(id_),
+                          v = tables::versions(id_);
+        use.bind(1, std::string_view(a));
+        use.bind(2, std::string_view(b));
+        use.bind(3, std::string_view(r));
+        use.bind(4, std::string_view(v));
+        if (use.step() == SQLITE_ROW) {
+            bytes = static_cast<uint64_t>(use.int64(0));
+        }
+    } else {
+        // No dbstat (an optional module: SQLCipher 3.4.1 has none): the chunk bytes above
+        // plus what the raw tier and the metadata hold, without the B-trees' own overhead.
+        std::string sql = "SELECT (SELECT coalesce(sum(length(meta)), 0) FROM " +
+                          tables::items(id_) + ")";
+        if (raw_per_chunk_) {
+            sql += " + (SELECT coalesce(sum(length(data)), 0) FROM " + tables::raw_chunks(id_) + ")";
+        } else if (meta.raw_tier != kRawNone) {
+            sql += " + (SELECT coalesce(sum(length(vec)), 0) FROM " + tables::raw(id_) + ")";
+        }
+        if (st.prepare(db_.conn(), sql).is_ok()) {
+            StmtUse use(st);
+            if (use.step() == SQLITE_ROW) {
+                bytes += static_cast<uint64_t>(use.int64(0));
+            }
+        }
+    }
+    return bytes;
+}
+
+Status Collection::rescore_raw(Metric metric, const RawPlaces &s, const float *query, std::size_t k,
                                const std::vector<search::Hit> &candidates,
                                std::vector<search::Hit> *out) {
     // Fetched in storage order (read_raw_many) straight into raw[i] of candidate i, scored in the
@@ -906,12 +918,31 @@ Status Collection::rescore_raw(const Snapshot &s, const float *query, std::size_
     PVEC_FORWARD_IF_ERROR(read_raw_many(s, std::move(wanted)));
     std::size_t next = 0;
     return search::rescore_exact(
-        s.meta.metric, query, dim_, k, candidates,
+        metric, query, dim_, k, candidates,
         [&](const search::Hit &, float *x) {
             std::memcpy(x, raw.data() + (next++) * dim_, dim_ * sizeof(float));
             return Status::ok();
         },
         out);
+}
+
+// Exact search of a trained collection needs raw vectors, scan scores that estimate an inner
+// product, and the code errors that bound them.
+Status Collection::exact_supported(const Snapshot &snap, bool exact) {
+    if (!exact || !snap.model) {
+        return Status::ok();
+    }
+    PVEC_RETURN_IF(snap.meta.raw_tier == kRawNone, PVEC_UNSUPPORTED,
+                   "exact search needs a collection created with a raw tier");
+    PVEC_RETURN_IF(!search::codes_bound_scores(*snap.model), PVEC_UNSUPPORTED,
+                   std::string("exact search is not available for ") +
+                       codec::codec_name(snap.model->codec.id) +
+                       " codes (their scan scores carry no error bound); use "
+                       "PVEC_RESCORE_RAW with an oversampling factor");
+    PVEC_RETURN_IF((snap.meta.flags & kFlagSlotErrors) == 0, PVEC_UNSUPPORTED,
+                   "exact search needs the per-vector code errors that training stores since "
+                   "format 4; this collection was trained before: train it again");
+    return Status::ok();
 }
 
 Status Collection::search(const float *query, const SearchSpec &spec,
@@ -930,6 +961,9 @@ Status Collection::search_batch(const float *queries, std::size_t n, const Searc
     PVEC_RETURN_IF(spec.k == 0, PVEC_RANGE, "k must be at least 1");
     PVEC_RETURN_IF(spec.rescore > PVEC_RESCORE_EXACT, PVEC_INVALID, "unknown rescore source");
     hits->assign(n, {});
+    if (streaming()) {
+        return search_stream(queries, n, spec, hits);
+    }
     uint64_t rescored = 0;
     auto report = [&]() {
         if (spec.rescored != nullptr) {
@@ -955,25 +989,7 @@ Status Collection::search_batch(const float *queries, std::size_t n, const Searc
                    PVEC_UNSUPPORTED,
                    "rescoring from raw vectors needs a collection created with a raw tier");
     const bool exact = spec.rescore == PVEC_RESCORE_EXACT;
-    // Exact search of a trained collection needs raw vectors, scan scores that estimate an inner
-    // product, and the code errors that bound them.
-    auto exact_supported = [&](const Snapshot &snap) -> Status {
-        if (!exact || !snap.model) {
-            return Status::ok();
-        }
-        PVEC_RETURN_IF(snap.meta.raw_tier == kRawNone, PVEC_UNSUPPORTED,
-                       "exact search needs a collection created with a raw tier");
-        PVEC_RETURN_IF(!search::codes_bound_scores(*snap.model), PVEC_UNSUPPORTED,
-                       std::string("exact search is not available for ") +
-                           codec::codec_name(snap.model->codec.id) +
-                           " codes (their scan scores carry no error bound); use "
-                           "PVEC_RESCORE_RAW with an oversampling factor");
-        PVEC_RETURN_IF((snap.meta.flags & kFlagSlotErrors) == 0, PVEC_UNSUPPORTED,
-                       "exact search needs the per-vector code errors that training stores since "
-                       "format 4; this collection was trained before: train it again");
-        return Status::ok();
-    };
-    PVEC_FORWARD_IF_ERROR(exact_supported(*s));
+    PVEC_FORWARD_IF_ERROR(exact_supported(*s, exact));
     // Every query of a batch answers from the one pinned snapshot.
     auto exact_scan = [&](const Snapshot &snap) {
         std::vector<search::BlockView> blocks;
@@ -1052,80 +1068,99 @@ Status Collection::search_batch(const float *queries, std::size_t n, const Searc
             PVEC_FORWARD_IF_ERROR(read.end());
             return report();
         }
-        PVEC_FORWARD_IF_ERROR(exact_supported(*s));
+        PVEC_FORWARD_IF_ERROR(exact_supported(*s, exact));
         scan(*s, &found);
     }
     PVEC_FORWARD_IF_ERROR(prepare());
     for (std::size_t q = 0; q < n; ++q) {
         const std::size_t k = std::min<std::size_t>(spec.k, s->count);
         if (exact) {
-            PVEC_FORWARD_IF_ERROR(search_exact(*s, queries + q * dim_, mq[q], bounds[q], k,
-                                               exact_keep(*s), spec.threads, std::move(found[q]),
-                                               &(*hits)[q], &rescored));
+            ExactScan source;
+            source.count = s->count;
+            for (const auto &c : s->chunks) {
+                source.err_max = std::max(source.err_max, double(c->err_max));
+                source.norm_max = std::max(source.norm_max, double(c->norm_max));
+                source.aux_max = std::max(source.aux_max, double(c->aux_max));
+            }
+            auto bounds_of = [&](const std::vector<search::Hit> &hs) {
+                std::vector<SlotBounds> out(hs.size());
+                for (std::size_t i = 0; i < hs.size(); ++i) {
+                    const ResidentChunk &c = *s->chunks[hs[i].pos / kChunkSlots];
+                    const std::size_t slot = hs[i].pos % kChunkSlots;
+                    out[i] = SlotBounds{c.errs[slot], c.norms[slot], c.aux[slot]};
+                }
+                return out;
+            };
+            const search::RankByBound rank = search::rank_by_bound(bounds[q]);
+            source.scan = [&](std::size_t keep, std::vector<search::Hit> *f,
+                              std::vector<SlotBounds> *b) {
+                *f = search::scan_codes(mq[q], code_blocks(*s), keep, spec.threads, &rank);
+                *b = bounds_of(*f);
+                return Status::ok();
+            };
+            std::vector<SlotBounds> found_bounds = bounds_of(found[q]);
+            PVEC_FORWARD_IF_ERROR(search_exact(s->meta, raw_places(*s), source, queries + q * dim_,
+                                               bounds[q], k, exact_keep(*s), std::move(found[q]),
+                                               std::move(found_bounds), &(*hits)[q], &rescored));
         } else {
             rescored += found[q].size();
             PVEC_FORWARD_IF_ERROR(
-                rescore_raw(*s, queries + q * dim_, k, found[q], &(*hits)[q]));
+                rescore_raw(s->meta.metric, raw_places(*s), queries + q * dim_, k, found[q],
+                            &(*hits)[q]));
         }
     }
     PVEC_FORWARD_IF_ERROR(read.end());
     return report();
 }
 
-Status Collection::search_exact(const Snapshot &s, const float *query, const model::Query &mq,
-                                const search::ScoreBounds &bounds, std::size_t k,
-                                std::size_t keep, std::size_t threads,
-                                std::vector<search::Hit> found, std::vector<search::Hit> *out,
-                                uint64_t *rescored) {
+Status Collection::search_exact(const CollectionMeta &meta, const RawPlaces &places,
+                                const ExactScan &source, const float *query,
+                                const search::ScoreBounds &bounds, std::size_t k, std::size_t keep,
+                                std::vector<search::Hit> found,
+                                std::vector<SlotBounds> found_bounds,
+                                std::vector<search::Hit> *out, uint64_t *rescored) {
     out->clear();
     if (k == 0) {
         return Status::ok();  // no items left
     }
     // A raw vector rounded to binary16 may be a little longer than the original: norms are of
     // the original.
-    const double norm_slack = s.meta.raw_tier == kRawF16 ? 1.0 + 0x1p-10 : 1.0 + 0x1p-20;
-    auto xnorm = [&](const ResidentChunk &c, std::size_t slot) {
-        return s.meta.metric == Metric::cosine ? 1.0 : double(c.norms[slot]) * norm_slack;
+    const double norm_slack = meta.raw_tier == kRawF16 ? 1.0 + 0x1p-10 : 1.0 + 0x1p-20;
+    auto xnorm = [&](float norm) {
+        return meta.metric == Metric::cosine ? 1.0 : double(norm) * norm_slack;
     };
     // Bounds over every live slot, for the items a scan did not keep: the chunks' maxima.
-    double err_max = 0, norm_max = 0, norm2_max = 0;
-    for (const auto &c : s.chunks) {
-        err_max = std::max(err_max, double(c->err_max));
-        norm_max = std::max(norm_max, double(c->norm_max));
-        norm2_max = std::max(norm2_max, double(c->aux_max));
-    }
-    const double xnorm_max = s.meta.metric == Metric::cosine ? 1.0 : norm_max * norm_slack;
+    const double xnorm_max = meta.metric == Metric::cosine ? 1.0 : source.norm_max * norm_slack;
     auto fetch = [&](const std::vector<search::Hit> &hits, float *x) {
         std::vector<RawWanted> wanted(hits.size());
         for (std::size_t i = 0; i < hits.size(); ++i) {
             const search::Hit &h = hits[i];
             wanted[i] = {h.id, SlotRef{h.pos / kChunkSlots, h.pos % kChunkSlots}, x + i * dim_};
         }
-        return read_raw_many(s, std::move(wanted));
+        return read_raw_many(places, std::move(wanted));
     };
     search::ExactScores done;
     for (;;) {
         std::vector<search::Bounded> cands;
         cands.reserve(found.size());
-        for (const search::Hit &h : found) {
-            const ResidentChunk &c = *s.chunks[h.pos / kChunkSlots];
-            const std::size_t slot = h.pos % kChunkSlots;
+        for (std::size_t i = 0; i < found.size(); ++i) {
+            const SlotBounds &b = found_bounds[i];
             cands.push_back(search::Bounded{
-                h, search::lower_from_key(bounds, h.score, c.errs[slot], xnorm(c, slot), c.aux[slot])});
+                found[i], search::lower_from_key(bounds, found[i].score, b.err, xnorm(b.norm), b.aux)});
         }
         double kth;
         PVEC_FORWARD_IF_ERROR(
-            search::rescore_until_exact(s.meta.metric, query, dim_, k, cands, fetch, &done, out, &kth));
-        if (found.size() >= s.count || found.empty()) {
+            search::rescore_until_exact(meta.metric, query, dim_, k, cands, fetch, &done, out, &kth));
+        if (found.size() >= source.count || found.empty()) {
             break;  // every item was a candidate
         }
         // An item the scan did not keep has a key no smaller than the last kept one's.
-        if (search::lower_from_key(bounds, found.back().score, err_max, xnorm_max, norm2_max) > kth) {
+        if (search::lower_from_key(bounds, found.back().score, source.err_max, xnorm_max,
+                                   source.aux_max) > kth) {
             break;
         }
-        keep = std::min<std::size_t>(s.count, keep * 4);
-        const search::RankByBound rank = search::rank_by_bound(bounds);
-        found = search::scan_codes(mq, code_blocks(s), keep, threads, &rank);
+        keep = std::min<std::size_t>(source.count, keep * 4);
+        PVEC_FORWARD_IF_ERROR(source.scan(keep, &found, &found_bounds));
     }
     *rescored += done.size();
     return Status::ok();
@@ -1186,6 +1221,13 @@ Status Collection::train(const TrainSpec &spec) {
 }
 
 Status Collection::export_model(std::vector<uint8_t> *blob) {
+    if (streaming()) {
+        const bool committed = sqlite3_get_autocommit(db_.conn()) != 0;
+        Database::ReadScope read(db_);
+        PVEC_FORWARD_IF_ERROR(read.begin_plain());
+        PVEC_FORWARD_IF_ERROR(stream_refresh(committed));
+        PVEC_FORWARD_IF_ERROR(read.end());
+    }
     PVEC_FORWARD_IF_ERROR(alive());
     const SnapshotPtr s = snapshot();
     PVEC_RETURN_IF(!s->model, PVEC_NOTFOUND, "the collection is not trained: it has no model");

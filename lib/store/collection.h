@@ -10,10 +10,16 @@
 //  - current_ only moves forward by publish() of a committed (or, in this connection's open
 //    transaction, completed) write, by refresh() from the file, or back to txn_base_ when the
 //    transaction rolls back.
+//  - A streaming Collection (memory_cap() > 0, pvec_collection_open_v2) is its handle's own object,
+//    never in the Database's registry: sync() never refreshes it and it holds no chunks. Its
+//    current_ is only the catalog row and model it last read (store/stream.cpp); every call
+//    re-reads the row under the Database's mutex, in one read transaction of the connection, and
+//    reads chunks from the file in that transaction.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -62,6 +68,23 @@ struct SearchSpec {
     uint64_t *rescored = nullptr;
 };
 
+// What exact search (PVEC_RESCORE_EXACT) bounds a scanned slot by: its code error, the original
+// vector's norm and the decoded code's squared norm (ResidentChunk's errs, norms, aux).
+struct SlotBounds {
+    float err = 0, norm = 0, aux = 0;
+};
+
+// What exact search reads besides raw vectors, resident (a snapshot's chunks) or streamed (what
+// the windows held): the live count, the maxima over every live slot, and a scan of one query
+// keeping `keep` candidates ranked by bound, each with its slot's bounds.
+struct ExactScan {
+    uint64_t count = 0;
+    double err_max = 0, norm_max = 0, aux_max = 0;
+    std::function<Status(std::size_t keep, std::vector<search::Hit> *found,
+                         std::vector<SlotBounds> *bounds)>
+        scan;
+};
+
 struct TrainSpec {
     std::optional<std::string> codec;  // empty = the collection's
     std::optional<uint32_t> pca_dim;   // empty = the collection's; 0 = none
@@ -70,9 +93,21 @@ struct TrainSpec {
     uint64_t seed = 0;
 };
 
+// Where raw vectors are read from: the tier, and each chunk's slot count (a raw chunk row is sized
+// by it), from a resident snapshot or, when streaming, from the chunks the scan read.
+struct RawPlaces {
+    uint32_t tier = 0;
+    const Snapshot *snap = nullptr;
+    const std::vector<std::size_t> *capacities = nullptr;
+    std::size_t capacity(std::size_t chunk) const {
+        return snap != nullptr ? snap->chunks[chunk]->capacity : (*capacities)[chunk];
+    }
+};
+
 class Collection : public std::enable_shared_from_this<Collection> {
 public:
-    Collection(Database &db, const CollectionMeta &meta);
+    // memory_cap > 0: a streaming object for one handle (store/stream.cpp), not registered.
+    Collection(Database &db, const CollectionMeta &meta, uint64_t memory_cap = 0);
     ~Collection();
     Collection(const Collection &) = delete;
     Collection &operator=(const Collection &) = delete;
@@ -84,6 +119,19 @@ public:
 
     // The current state, pinned (any thread).
     SnapshotPtr snapshot() const;
+    // Streaming mode: the cap on the bytes one search adds (0: resident).
+    bool streaming() const { return memory_cap_ != 0; }
+    uint64_t memory_cap() const { return memory_cap_; }
+    // The smallest memory_cap a streaming search of a collection defined as `meta` accepts on
+    // connection `conn`: its page cache's bound plus one resident chunk plus one chunk blob.
+    static uint64_t min_memory_cap(sqlite3 *conn, const CollectionMeta &meta);
+    // Streaming, the Database mutex held: the catalog row and model as of the caller's read
+    // transaction (PVEC_NOTFOUND when dropped), and the cap checked against them. `committed`:
+    // that transaction is a plain read one (no transaction was open before it), so what it reads
+    // may be kept for later calls.
+    Status stream_refresh(bool committed);
+    // The live items: the snapshot's count, or when streaming the items table's (mutex held).
+    Status count(uint64_t *out);
     bool dropped() const { return snapshot()->dropped; }
 
     // --- Called by Database, its mutex held, inside a transaction ---------------------------
@@ -129,6 +177,17 @@ public:
 private:
     Status prepare();
     Status alive() const;
+    // PVEC_RESCORE_EXACT of a trained collection: what it needs, checked against `snap`.
+    static Status exact_supported(const Snapshot &snap, bool exact);
+    // search_batch of a streaming handle (store/stream.cpp): chunks read through the cap.
+    Status search_stream(const float *queries, std::size_t n, const SearchSpec &spec,
+                         std::vector<std::vector<search::Hit>> *hits);
+    Status stats_stream(CollectionStats *out);
+    // get() of a streaming handle: the items row, and the one chunk holding the item.
+    Status get_stream(int64_t id, float *vec, std::string *meta, bool *has_meta);
+    // bytes_used of stats(): pages of this collection's tables (dbstat), else `chunk_bytes` plus
+    // raw and metadata bytes.
+    uint64_t measure_bytes(const CollectionMeta &meta, uint64_t chunk_bytes);
     Status check_meta_json(const char *json);
     // The slot of item `id` in a Snapshot or a Draft, checked against the items table.
     template <class View>
@@ -149,7 +208,8 @@ private:
     // Writes the draft's fresh chunk (writer.h) to the file in one INSERT of its rows.
     Status flush_fresh(Draft &d);
     // Item `id`'s raw vector (it lives at `loc` of snapshot `s`).
-    Status read_raw(const Snapshot &s, const SlotRef &loc, int64_t id, float *vec);
+    Status read_raw(const RawPlaces &s, const SlotRef &loc, int64_t id, float *vec);
+    static RawPlaces raw_places(const Snapshot &s) { return RawPlaces{s.meta.raw_tier, &s, nullptr}; }
     // One raw vector to read: the item, where it lives, where its dim floats go.
     struct RawWanted {
         int64_t id;
@@ -158,7 +218,7 @@ private:
     };
     // Every wanted raw vector, read in storage order (item ids for one row per vector, chunk and
     // slot per chunk); leaves no blob handle open.
-    Status read_raw_many(const Snapshot &s, std::vector<RawWanted> wanted);
+    Status read_raw_many(const RawPlaces &s, std::vector<RawWanted> wanted);
     Status decode_raw(uint32_t tier, int64_t id, const uint8_t *blob, std::size_t bytes,
                       float *vec);
     // The best available original vector of a live slot: raw tier, else exact codes.
@@ -176,16 +236,19 @@ private:
     // PVEC_RESCORE_EXACT: the exact best k for one query (prepared as `mq`, bounded by `bounds`)
     // whose first scan kept `found` (best first, `keep` of them); widens the scan while an unkept
     // item could still beat the k-th.
-    Status search_exact(const Snapshot &s, const float *query, const model::Query &mq,
+    Status search_exact(const CollectionMeta &meta, const RawPlaces &places,
+                        const ExactScan &source, const float *query,
                         const search::ScoreBounds &bounds, std::size_t k, std::size_t keep,
-                        std::size_t threads, std::vector<search::Hit> found,
+                        std::vector<search::Hit> found, std::vector<SlotBounds> found_bounds,
                         std::vector<search::Hit> *out, uint64_t *rescored);
-    Status rescore_raw(const Snapshot &s, const float *query, std::size_t k,
+    Status rescore_raw(Metric metric, const RawPlaces &s, const float *query, std::size_t k,
                        const std::vector<search::Hit> &candidates, std::vector<search::Hit> *out);
 
     Database &db_;
     const int64_t id_, uid_;
     const uint32_t dim_;
+    const uint64_t memory_cap_;
+    bool stream_committed_ = false;  // streaming: current_ was read outside any transaction
 
     mutable std::mutex snapshot_mutex_;
     SnapshotPtr current_;                        // guarded by snapshot_mutex_

@@ -536,12 +536,10 @@ Status Database::rollback() {
     return st;
 }
 
-// The registry's collection for `name` as of the file (the caller has synced), loaded on first use.
-Status Database::lookup(const std::string &name, std::shared_ptr<Collection> *out) {
+Status Database::find_meta(const std::string &name, CollectionMeta *meta) {
     PVEC_RETURN_IF(!has_schema_, PVEC_NOTFOUND, "no collection named '" + name + "'");
-    CollectionMeta meta;
     bool found;
-    PVEC_FORWARD_IF_ERROR(catalog_.read_by_name(name, &meta, &found));
+    PVEC_FORWARD_IF_ERROR(catalog_.read_by_name(name, meta, &found));
     if (!found) {
         // The name may be missing because its row is damaged: then say so rather than NOTFOUND.
         std::vector<std::string> damage;
@@ -550,6 +548,13 @@ Status Database::lookup(const std::string &name, std::shared_ptr<Collection> *ou
                        "no collection named '" + name + "', and " + damage.front());
         return error(PVEC_NOTFOUND, "no collection named '" + name + "'");
     }
+    return Status::ok();
+}
+
+// The registry's collection for `name` as of the file (the caller has synced), loaded on first use.
+Status Database::lookup(const std::string &name, std::shared_ptr<Collection> *out) {
+    CollectionMeta meta;
+    PVEC_FORWARD_IF_ERROR(find_meta(name, &meta));
     auto it = collections_.find(meta.id);
     if (it != collections_.end() && it->second->uid() == meta.uid && !it->second->dropped()) {
         *out = it->second;
@@ -568,6 +573,22 @@ Status Database::open_collection(const std::string &name, std::shared_ptr<Collec
     PVEC_FORWARD_IF_ERROR(read.begin());
     PVEC_FORWARD_IF_ERROR(lookup(name, out));
     return read.end();
+}
+
+Status Database::open_streaming(const std::string &name, uint64_t memory_cap,
+                                std::shared_ptr<Collection> *out) {
+    PVEC_FORWARD_IF_ERROR(check_name(name));
+    const bool committed = sqlite3_get_autocommit(conn_) != 0;
+    ReadScope read(*this);
+    PVEC_FORWARD_IF_ERROR(read.begin());
+    CollectionMeta meta;
+    PVEC_FORWARD_IF_ERROR(find_meta(name, &meta));
+    // Its own object: opening a streaming handle never loads (or shares) the resident copy.
+    auto coll = std::make_shared<Collection>(*this, meta, memory_cap);
+    PVEC_FORWARD_IF_ERROR(coll->stream_refresh(committed));
+    PVEC_FORWARD_IF_ERROR(read.end());
+    *out = std::move(coll);
+    return Status::ok();
 }
 
 Status Database::create_collection(const std::string &name, const CollectionSpec &spec,

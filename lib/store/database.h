@@ -94,6 +94,10 @@ public:
     Status create_collection(const std::string &name, const CollectionSpec &spec,
                              std::shared_ptr<Collection> *out);
     Status open_collection(const std::string &name, std::shared_ptr<Collection> *out);
+    // A streaming object on collection `name` for one handle (store/stream.cpp): never in the
+    // registry, holding no chunks; PVEC_RANGE when memory_cap is below one chunk's minimum.
+    Status open_streaming(const std::string &name, uint64_t memory_cap,
+                          std::shared_ptr<Collection> *out);
     Status drop_collection(const std::string &name);
     Status list_collections(std::vector<std::string> *names);
     // Verifies the whole file in one read transaction (pvec_db_check); damage goes to *report.
@@ -161,6 +165,9 @@ private:
     Status read_data_version(int64_t *v);
     Status read_has_schema(bool *exists);
     Status lookup(const std::string &name, std::shared_ptr<Collection> *out);
+    // The catalog row of `name` (the caller has synced); PVEC_NOTFOUND, or PVEC_CORRUPT when the
+    // name may be missing for damage.
+    Status find_meta(const std::string &name, CollectionMeta *meta);
     static int on_commit(void *self);
     static void on_rollback(void *self);
     void end_txn(bool committed) noexcept;

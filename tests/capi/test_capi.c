@@ -114,6 +114,29 @@ int main(int argc, char **argv) {
     CHECK(strcmp(info.codec, "f32") == 0 && strcmp(info.name, "notes") == 0);
     CHECK(info.code_bytes == 16 && info.capacity == 32 && info.bytes_used > 0);
 
+    /* Streaming mode (since 0.2): the same answer through a capped handle. */
+    {
+        pvec_collection_open_options sopts = PVEC_COLLECTION_OPEN_OPTIONS_INIT;
+        pvec_collection *streamed = NULL;
+        int64_t s_ids[5];
+        float s_scores[5];
+        size_t s_n = 0;
+        CHECK(sopts.struct_size == sizeof sopts && sopts.memory_cap == 0);
+        sopts.memory_cap = 1;
+        CHECK_RC(pvec_collection_open_v2(db, "notes", &sopts, &streamed, NULL), PVEC_RANGE);
+        CHECK(streamed == NULL);
+        sopts.memory_cap = (uint64_t)64 << 20;
+        CHECK_RC(pvec_collection_open_v2(db, "notes", &sopts, &streamed, NULL), PVEC_OK);
+        CHECK_RC(pvec_search(streamed, query, 4, 5, NULL, s_ids, s_scores, &s_n, NULL), PVEC_OK);
+        CHECK(s_n == 3 && memcmp(s_ids, out_ids, 3 * sizeof s_ids[0]) == 0);
+        CHECK(memcmp(s_scores, out_scores, 3 * sizeof s_scores[0]) == 0);
+        CHECK_RC(pvec_add(streamed, 50, vecs, 4, NULL, NULL), PVEC_UNSUPPORTED);
+        info.struct_size = sizeof info;
+        CHECK_RC(pvec_collection_info_get(streamed, &info, NULL), PVEC_OK);
+        CHECK(info.memory_cap == sopts.memory_cap && info.min_memory_cap > 0 && info.count == 3);
+        pvec_collection_close(streamed);
+    }
+
     CHECK_RC(pvec_collection_list(db, &names, &count, NULL), PVEC_OK);
     CHECK(count == 1 && strcmp(names[0], "notes") == 0);
     pvec_free(names);

@@ -46,6 +46,15 @@ expect_rc 0 "$tool" search "$db" c --queries "$work/a.jsonl" -k 1 --oversample 3
 [ "$(wc -l <"$work/out")" = 3 ] || fail "--queries did not answer 3 queries"
 grep -q '"query": 0, "ids": \[1\]' "$work/out" || fail "--queries: query 0: $(head -1 "$work/out")"
 expect_rc 1 "$tool" search "$db" c --queries "$work/missing.fvecs"
+# Streaming mode (--memory-cap): the same answers as resident; a cap below one chunk is refused.
+expect_rc 0 "$tool" search "$db" c --queries "$work/a.jsonl" -k 2 --oversample 3
+cp "$work/out" "$work/resident"
+expect_rc 0 "$tool" search "$db" c --queries "$work/a.jsonl" -k 2 --oversample 3 --memory-cap 67108864
+cmp -s "$work/out" "$work/resident" || fail "--memory-cap answered otherwise: $(cat "$work/out")"
+expect_rc 0 "$tool" search "$db" c --vector "[0, 0, 0.9, 0]" -k 1 --memory-cap 67108864 --json
+grep -q '"id": 3' "$work/out" || fail "streaming search did not find item 3: $(cat "$work/out")"
+expect_rc 1 "$tool" search "$db" c --vector "[0, 0, 0.9, 0]" --memory-cap 1000
+grep -q "memory_cap" "$work/err" || fail "--memory-cap 1000: $(cat "$work/err")"
 expect_rc 1 "$tool" delete "$db" c 1 99                          # 99 missing: nothing deleted
 expect_rc 0 "$tool" get "$db" c 1
 expect_rc 0 "$tool" delete "$db" c 1 3
