@@ -33,6 +33,7 @@
 #include "pocketvec/pocketvec.h"
 #include "search/exact.h"
 #include "search/scan.h"
+#include "store/checksum.h"
 #include "store/collection.h"
 #include "store/database.h"
 
@@ -251,8 +252,9 @@ Status Collection::get_stream(int64_t id, float *vec, std::string *meta, bool *h
                    PVEC_CORRUPT, invalid);
     *has_meta = !use.is_null(2);
     const SlotRef loc{static_cast<std::size_t>(chunk), static_cast<std::size_t>(slot)};
-    PVEC_RETURN_IF(use.int64(3) != item_sum(id, loc, *has_meta ? use.text(2) : std::string_view(),
-                                            *has_meta),
+    PVEC_RETURN_IF(!checksum::column_matches(
+                       use.int64(3),
+                       item_sum(id, loc, *has_meta ? use.text(2) : std::string_view(), *has_meta)),
                    PVEC_CORRUPT, "the items row of item " + std::to_string(id) +
                                      " is damaged (checksum mismatch)");
     if (meta && *has_meta) {
