@@ -113,9 +113,11 @@ Status ChunkFile::load(std::size_t index, const CollectionMeta &meta, const mode
             err = err_value(stored);
         }
         const uint8_t *code = data + lay.code_offset(slot);
-        chunk->write_code(slot, code);
         chunk->set_fields(slot, norm, scan_aux(model, code, norm), err);
     }
+    // The blob's codes are row-major and a free slot's are zero (find_damage checked): all of them
+    // go into the scan layout in one tiled transposition.
+    chunk->write_codes(data + lay.codes_offset(), lay.capacity);
     *out = std::move(chunk);
     return Status::ok();
 }
