@@ -413,11 +413,20 @@ TEST(MultiProcess, ReaderBesideAWriterProcessSeesOnlyCommittedStates) {
         pvec_collection_close(c);
         PV_OK(pvec_db_close(db));
     }
+    // The writer waits for one byte on `ready` until the reader has opened (after the fork: no
+    // connection crosses it), so that they overlap however fast the writes are.
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
     fflush(nullptr);
     const pid_t child = fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
         // The writer: batches, a training in the middle, deletes.
+        char go = 0;
+        close(ready[1]);
+        if (read(ready[0], &go, 1) != 1) {
+            _exit(7);
+        }
         pvec_db *db = nullptr;
         if (pvec_db_open(tmp.c_str(), nullptr, &db, nullptr) != PVEC_OK) {
             _exit(2);
@@ -450,8 +459,16 @@ TEST(MultiProcess, ReaderBesideAWriterProcessSeesOnlyCommittedStates) {
         pvec_collection_close(c);
         _exit(pvec_db_close(db) == PVEC_OK ? 0 : 6);
     }
-    pvec_db *db = open_db(tmp.path());
-    pvec_collection *c = open_coll(db, "c");
+    close(ready[0]);
+    // Closed on every way out, so a failed assertion below lets the writer end (its read returns
+    // 0) instead of waiting forever.
+    struct CloseOnExit {
+        int fd;
+        ~CloseOnExit() { close(fd); }
+    } signal_writer{ready[1]};
+    pvec_db *reader_db = open_db(tmp.path());
+    pvec_collection *reader = open_coll(reader_db, "c");
+    ASSERT_EQ(write(ready[1], "g", 1), 1);
     std::map<int, int> errors;
     int calls = 0, status = 0;
     const auto q = integer_vectors(1, kDim, 99);
@@ -459,7 +476,7 @@ TEST(MultiProcess, ReaderBesideAWriterProcessSeesOnlyCommittedStates) {
         int64_t ids[10];
         std::size_t n = 0;
         char *err = nullptr;
-        int rc = pvec_search(c, q.data(), kDim, 10, nullptr, ids, nullptr, &n, &err);
+        int rc = pvec_search(reader, q.data(), kDim, 10, nullptr, ids, nullptr, &n, &err);
         if (rc != PVEC_OK) {
             errors[rc]++;
             if (rc != PVEC_BUSY) {
@@ -468,7 +485,7 @@ TEST(MultiProcess, ReaderBesideAWriterProcessSeesOnlyCommittedStates) {
         }
         pvec_free(err);
         uint64_t cnt = 0;
-        rc = pvec_count(c, &cnt, nullptr);
+        rc = pvec_count(reader, &cnt, nullptr);
         if (rc != PVEC_OK && rc != PVEC_BUSY) {
             ADD_FAILURE() << "count: " << pvec_errstr(rc);
         }
@@ -480,12 +497,12 @@ TEST(MultiProcess, ReaderBesideAWriterProcessSeesOnlyCommittedStates) {
     ASSERT_EQ(WEXITSTATUS(status), 0);
     EXPECT_GT(calls, 0);
     // Caught up with everything the writer committed, trained state included.
-    EXPECT_EQ(count(c), 200u + 60u * 20u);
+    EXPECT_EQ(count(reader), 200u + 60u * 20u);
     pvec_collection_info info = {};
     info.struct_size = sizeof info;
-    PV_OK(pvec_collection_info_get(c, &info, nullptr));
+    PV_OK(pvec_collection_info_get(reader, &info, nullptr));
     EXPECT_EQ(info.trained, 1u);
     EXPECT_EQ(info.model_version, 2u);
-    pvec_collection_close(c);
-    PV_OK(pvec_db_close(db));
+    pvec_collection_close(reader);
+    PV_OK(pvec_db_close(reader_db));
 }
