@@ -122,28 +122,17 @@ Status ChunkFile::load(std::size_t index, const CollectionMeta &meta, const mode
     return Status::ok();
 }
 
-Status ChunkFile::insert(std::size_t index, std::size_t capacity, const CollectionMeta &meta,
-                         int64_t version) {
-    return insert_row(index, capacity, nullptr, chunk_layout(meta, capacity).total_bytes(), version);
-}
-
 Status ChunkFile::insert_built(std::size_t index, const ResidentChunk &chunk,
                                const uint8_t *row_codes, const CollectionMeta &meta,
                                int64_t version) {
+    PVEC_FORWARD_IF_ERROR(prepare());
     std::vector<uint8_t> data;
     build_blob(chunk, chunk_layout(meta, chunk.capacity), uid_, index, &data, row_codes);
-    return insert_row(index, chunk.capacity, data.data(), data.size(), version);
-}
-
-// The chunk's row (`data` null: `bytes` zero bytes) and its version row.
-Status ChunkFile::insert_row(std::size_t index, std::size_t capacity, const uint8_t *data,
-                             std::size_t bytes, int64_t version) {
-    PVEC_FORWARD_IF_ERROR(prepare());
     {
         StmtUse use(insert_);
         use.bind(1, static_cast<int64_t>(index));
-        use.bind(2, static_cast<int64_t>(capacity));
-        data != nullptr ? use.bind_blob(3, data, bytes) : use.bind_zeroblob(3, bytes);
+        use.bind(2, static_cast<int64_t>(chunk.capacity));
+        use.bind_blob(3, data.data(), data.size());
         int rc = use.step();
         if (rc != SQLITE_DONE) {
             return sqlite_status(conn_, rc, "adding a chunk to " + where_);

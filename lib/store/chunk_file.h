@@ -43,10 +43,8 @@ public:
     Status load(std::size_t index, const CollectionMeta &meta, const model::Model *model,
                 std::shared_ptr<ResidentChunk> *out);
 
-    Status insert(std::size_t index, std::size_t capacity, const CollectionMeta &meta,
-                  int64_t version);
-    // Inserts chunk `index` with its content: `chunk`'s slots, codes taken row-major from
-    // `row_codes` (chunk.capacity x code_bytes), in the layout of `meta`.
+    // Inserts chunk `index` (and its version row) with its content: `chunk`'s slots, codes taken
+    // row-major from `row_codes` (chunk.capacity x code_bytes), in the layout of `meta`.
     Status insert_built(std::size_t index, const ResidentChunk &chunk, const uint8_t *row_codes,
                         const CollectionMeta &meta, int64_t version);
     // Replaces chunk `index` by `chunk` in the layout of `meta` (growth, re-encoding).
@@ -73,9 +71,6 @@ public:
                                    std::size_t index);
 
 private:
-    Status insert_row(std::size_t index, std::size_t capacity, const uint8_t *data,
-                      std::size_t bytes, int64_t version);
-
     sqlite3 *conn_;
     int64_t uid_;
     std::string chunks_, versions_, where_;

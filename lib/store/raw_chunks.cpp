@@ -24,16 +24,6 @@ Status RawChunks::prepare() {
     return Status::ok();
 }
 
-Status RawChunks::insert(std::size_t chunk, std::size_t capacity) {
-    PVEC_FORWARD_IF_ERROR(prepare());
-    StmtUse use(insert_);
-    use.bind(1, static_cast<int64_t>(chunk));
-    use.bind_zeroblob(2, capacity * slot_bytes_);
-    int rc = use.step();
-    return rc == SQLITE_DONE ? Status::ok()
-                             : sqlite_status(conn_, rc, "adding raw vectors to " + where_);
-}
-
 Status RawChunks::insert_filled(std::size_t chunk, const uint8_t *bytes, std::size_t n) {
     PVEC_FORWARD_IF_ERROR(prepare());
     StmtUse use(insert_);

@@ -31,8 +31,6 @@ public:
     std::size_t slot_bytes() const { return slot_bytes_; }
 
     Status prepare();
-    // A new chunk's row: `capacity` free (zero) slots.
-    Status insert(std::size_t chunk, std::size_t capacity);
     // A new chunk's row with its slots' bytes (a multiple of slot_bytes()).
     Status insert_filled(std::size_t chunk, const uint8_t *bytes, std::size_t n);
     // Chunk `chunk` grew to `capacity` slots: free slots appended.
