@@ -57,8 +57,12 @@ Status seal_items(sqlite3 *conn, const CollectionMeta &m) {
     return Status::ok();
 }
 
-// Format 2 chunk blob: bitmap, ids, norms, codes (no sums section).
-Status seal_chunks(sqlite3 *conn, const CollectionMeta &m) {
+// Rewrites every chunk blob of `m` from an older layout. For chunk `index` of `capacity` slots
+// (checked like a load does), the old blob must be old_bytes(capacity) long (else PVEC_CORRUPT),
+// and convert(index, lay, in, out) fills `out` (the new layout `lay`'s size, zeroed) from it.
+template <class OldBytes, class Convert>
+Status rewrite_chunks(sqlite3 *conn, const CollectionMeta &m, bool with_err,
+                      const OldBytes &old_bytes, const Convert &convert) {
     const std::string chunks = tables::chunks(m.id);
     std::vector<int64_t> ids;
     PVEC_FORWARD_IF_ERROR(read_ids(conn, "SELECT id FROM " + chunks, &ids));
@@ -75,32 +79,16 @@ Status seal_chunks(sqlite3 *conn, const CollectionMeta &m) {
                 return sqlite_status(conn, rc, "upgrading the file format");
             }
             const int64_t cap = use.int64(0);
+            const std::string which =
+                "collection '" + m.name + "': chunk " + std::to_string(index);
             PVEC_RETURN_IF(cap < 32 || cap > 256 || cap % 32 != 0 || index < 0, PVEC_CORRUPT,
-                           "collection '" + m.name + "': chunk " + std::to_string(index) +
-                               " has an invalid capacity");
-            const ChunkLayout lay{static_cast<std::size_t>(cap), m.code_bytes};
-            const std::size_t old_codes = lay.norms_offset() + lay.capacity * 4;
-            PVEC_RETURN_IF(use.bytes(1) != old_codes + lay.capacity * lay.code_bytes, PVEC_CORRUPT,
-                           "collection '" + m.name + "': chunk " + std::to_string(index) +
-                               " has the wrong size");
-            const auto *in = static_cast<const uint8_t *>(use.blob(1));
+                           which + " has an invalid capacity");
+            const ChunkLayout lay{static_cast<std::size_t>(cap), m.code_bytes, with_err};
+            PVEC_RETURN_IF(use.bytes(1) != old_bytes(lay.capacity), PVEC_CORRUPT,
+                           which + " has the wrong size");
             out.assign(lay.total_bytes(), 0);
-            std::memcpy(out.data(), in, lay.sums_offset());
-            std::memcpy(out.data() + lay.codes_offset(), in + old_codes,
-                        lay.capacity * lay.code_bytes);
-            for (std::size_t slot = 0; slot < lay.capacity; ++slot) {
-                if (!((in[slot / 8] >> (slot % 8)) & 1u)) {
-                    continue;
-                }
-                int64_t id;
-                float norm;
-                std::memcpy(&id, in + lay.id_offset(slot), 8);
-                std::memcpy(&norm, in + lay.norm_offset(slot), 4);
-                const uint32_t sum =
-                    checksum::slot(m.uid, static_cast<std::size_t>(index), slot, id, norm, nullptr,
-                                   out.data() + lay.code_offset(slot), lay.code_bytes);
-                std::memcpy(out.data() + lay.sum_offset(slot), &sum, 4);
-            }
+            convert(static_cast<std::size_t>(index), lay, static_cast<const uint8_t *>(use.blob(1)),
+                    out.data());
         }
         StmtUse use(put);
         use.bind(1, index);
@@ -108,6 +96,36 @@ Status seal_chunks(sqlite3 *conn, const CollectionMeta &m) {
         PVEC_FORWARD_IF_ERROR(step_done(conn, use));
     }
     return Status::ok();
+}
+
+// Whether slot `slot` of a chunk blob is live (its bitmap comes first in every format).
+bool live_in(const uint8_t *blob, std::size_t slot) {
+    return ((blob[slot / 8] >> (slot % 8)) & 1u) != 0;
+}
+
+// Format 2 chunk blob: bitmap, ids, norms, codes (no sums section).
+Status seal_chunks(sqlite3 *conn, const CollectionMeta &m) {
+    const std::size_t code_bytes = m.code_bytes;
+    const auto old_codes = [](std::size_t cap) { return cap / 8 + cap * 12; };
+    return rewrite_chunks(
+        conn, m, false, [&](std::size_t cap) { return old_codes(cap) + cap * code_bytes; },
+        [&](std::size_t index, const ChunkLayout &lay, const uint8_t *in, uint8_t *out) {
+            std::memcpy(out, in, lay.sums_offset());
+            std::memcpy(out + lay.codes_offset(), in + old_codes(lay.capacity),
+                        lay.capacity * lay.code_bytes);
+            for (std::size_t slot = 0; slot < lay.capacity; ++slot) {
+                if (!live_in(in, slot)) {
+                    continue;
+                }
+                int64_t id;
+                float norm;
+                std::memcpy(&id, in + lay.id_offset(slot), 8);
+                std::memcpy(&norm, in + lay.norm_offset(slot), 4);
+                const uint32_t sum = checksum::slot(m.uid, index, slot, id, norm, nullptr,
+                                                    out + lay.code_offset(slot), lay.code_bytes);
+                std::memcpy(out + lay.sum_offset(slot), &sum, 4);
+            }
+        });
 }
 
 Status seal_raw(sqlite3 *conn, const CollectionMeta &m) {
@@ -179,34 +197,13 @@ Status seal_model(sqlite3 *conn, const CollectionMeta &m) {
 // sums anew. A slot whose format 4 sum fails keeps failing: its new sum is made wrong on purpose,
 // so the upgrade never seals damage as good and the rest of the chunk stays readable.
 Status narrow_errs(sqlite3 *conn, const CollectionMeta &m) {
-    const std::string chunks = tables::chunks(m.id);
-    std::vector<int64_t> ids;
-    PVEC_FORWARD_IF_ERROR(read_ids(conn, "SELECT id FROM " + chunks, &ids));
-    Stmt get, put;
-    PVEC_FORWARD_IF_ERROR(get.prepare(conn, "SELECT capacity, data FROM " + chunks + " WHERE id = ?1"));
-    PVEC_FORWARD_IF_ERROR(put.prepare(conn, "UPDATE " + chunks + " SET data = ?2 WHERE id = ?1"));
-    std::vector<uint8_t> out;
-    for (int64_t index : ids) {
-        {
-            StmtUse use(get);
-            use.bind(1, index);
-            int rc = use.step();
-            if (rc != SQLITE_ROW) {
-                return sqlite_status(conn, rc, "upgrading the file format");
-            }
-            const int64_t cap = use.int64(0);
-            const std::string which =
-                "collection '" + m.name + "': chunk " + std::to_string(index);
-            PVEC_RETURN_IF(cap < 32 || cap > 256 || cap % 32 != 0 || index < 0, PVEC_CORRUPT,
-                           which + " has an invalid capacity");
-            const ChunkLayout lay{static_cast<std::size_t>(cap), m.code_bytes, true};
-            const std::size_t old_codes = lay.errs_offset() + lay.capacity * 4;
-            PVEC_RETURN_IF(use.bytes(1) != old_codes + lay.capacity * lay.code_bytes, PVEC_CORRUPT,
-                           which + " has the wrong size");
-            const auto *in = static_cast<const uint8_t *>(use.blob(1));
-            out.assign(lay.total_bytes(), 0);
-            std::memcpy(out.data(), in, lay.errs_offset());
-            std::memcpy(out.data() + lay.codes_offset(), in + old_codes,
+    const std::size_t code_bytes = m.code_bytes;
+    const auto old_codes = [](std::size_t cap) { return cap / 8 + cap * 20; };
+    return rewrite_chunks(
+        conn, m, true, [&](std::size_t cap) { return old_codes(cap) + cap * code_bytes; },
+        [&](std::size_t index, const ChunkLayout &lay, const uint8_t *in, uint8_t *out) {
+            std::memcpy(out, in, lay.errs_offset());
+            std::memcpy(out + lay.codes_offset(), in + old_codes(lay.capacity),
                         lay.capacity * lay.code_bytes);
             for (std::size_t slot = 0; slot < lay.capacity; ++slot) {
                 float err;
@@ -214,8 +211,8 @@ Status narrow_errs(sqlite3 *conn, const CollectionMeta &m) {
                 // Free slots keep their bytes (zero, or damage that stays visible): nonzero
                 // float32 bits give nonzero bfloat16 bits when rounded up.
                 const uint16_t narrow = err_stored(err);
-                std::memcpy(out.data() + lay.err_offset(slot), &narrow, kErrBytes);
-                if (!((in[slot / 8] >> (slot % 8)) & 1u)) {
+                std::memcpy(out + lay.err_offset(slot), &narrow, kErrBytes);
+                if (!live_in(in, slot)) {
                     continue;
                 }
                 int64_t id;
@@ -224,22 +221,16 @@ Status narrow_errs(sqlite3 *conn, const CollectionMeta &m) {
                 std::memcpy(&id, in + lay.id_offset(slot), 8);
                 std::memcpy(&norm, in + lay.norm_offset(slot), 4);
                 std::memcpy(&old_sum, in + lay.sum_offset(slot), 4);
-                const uint8_t *code = out.data() + lay.code_offset(slot);
-                const auto at = static_cast<std::size_t>(index);
-                uint32_t sum = checksum::slot(m.uid, at, slot, id, norm, &narrow, code, lay.code_bytes);
-                if (old_sum != checksum::slot_format4(m.uid, at, slot, id, norm, &err, code,
+                const uint8_t *code = out + lay.code_offset(slot);
+                uint32_t sum =
+                    checksum::slot(m.uid, index, slot, id, norm, &narrow, code, lay.code_bytes);
+                if (old_sum != checksum::slot_format4(m.uid, index, slot, id, norm, &err, code,
                                                       lay.code_bytes)) {
                     sum ^= 1u;
                 }
-                std::memcpy(out.data() + lay.sum_offset(slot), &sum, 4);
+                std::memcpy(out + lay.sum_offset(slot), &sum, 4);
             }
-        }
-        StmtUse use(put);
-        use.bind(1, index);
-        use.bind_blob(2, out.data(), out.size());
-        PVEC_FORWARD_IF_ERROR(step_done(conn, use));
-    }
-    return Status::ok();
+        });
 }
 
 }  // namespace
