@@ -329,6 +329,19 @@ Status Collection::find(const View &s, int64_t id, bool *found, SlotRef *loc) {
     return Status::ok();
 }
 
+Status Collection::check_item_row(int64_t id, const SlotRef &loc, StmtUse &row,
+                                  std::string *meta, bool *has_meta) const {
+    *has_meta = !row.is_null(2);
+    const std::string_view text = *has_meta ? row.text(2) : std::string_view();
+    PVEC_RETURN_IF(!checksum::column_matches(row.int64(3), item_sum(id, loc, text, *has_meta)),
+                   PVEC_CORRUPT, "the items row of item " + std::to_string(id) +
+                                     " is damaged (checksum mismatch)");
+    if (meta && *has_meta) {
+        *meta = std::string(text);
+    }
+    return Status::ok();
+}
+
 uint32_t Collection::item_sum(int64_t id, const SlotRef &loc, const char *meta) const {
     return item_sum(id, loc, meta ? std::string_view(meta) : std::string_view(), meta != nullptr);
 }
@@ -815,19 +828,10 @@ Status Collection::get(int64_t id, float *vec, std::string *meta, bool *has_meta
                        !s->chunks[chunk]->is_live(static_cast<std::size_t>(slot)) ||
                        s->chunks[chunk]->ids[slot] != id,
                    PVEC_CORRUPT, "item " + std::to_string(id) + " points to an invalid slot");
-    *has_meta = !use.is_null(2);
-    const SlotRef at{static_cast<std::size_t>(chunk), static_cast<std::size_t>(slot)};
-    PVEC_RETURN_IF(!checksum::column_matches(
-                       use.int64(3),
-                       item_sum(id, at, *has_meta ? use.text(2) : std::string_view(), *has_meta)),
-                   PVEC_CORRUPT, "the items row of item " + std::to_string(id) +
-                                     " is damaged (checksum mismatch)");
-    if (meta && *has_meta) {
-        *meta = std::string(use.text(2));
-    }
+    const SlotRef loc{static_cast<std::size_t>(chunk), static_cast<std::size_t>(slot)};
+    PVEC_FORWARD_IF_ERROR(check_item_row(id, loc, use, meta, has_meta));
     if (vec) {
         const ResidentChunk &c = *s->chunks[chunk];
-        const SlotRef loc{static_cast<std::size_t>(chunk), static_cast<std::size_t>(slot)};
         if (s->meta.raw_tier != kRawNone || !s->model) {
             PVEC_FORWARD_IF_ERROR(source_vector(*s, loc, vec));
         } else {

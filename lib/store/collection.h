@@ -196,6 +196,10 @@ private:
     // The checksum of the items row of `id` at `loc` with metadata `meta` (null: none).
     uint32_t item_sum(int64_t id, const SlotRef &loc, const char *meta) const;
     uint32_t item_sum(int64_t id, const SlotRef &loc, std::string_view meta, bool has_meta) const;
+    // The items row of `id` (columns chunk, slot, meta, sum of `row`) that points at `loc`:
+    // PVEC_CORRUPT unless its sum matches; *has_meta, and *meta (may be null), from its meta.
+    Status check_item_row(int64_t id, const SlotRef &loc, StmtUse &row, std::string *meta,
+                          bool *has_meta) const;
     Status missing_item(const Snapshot &s, int64_t id) const;
     Status write_slot(Draft &d, const SlotRef &loc, int64_t id, const float *vec);
     Status write_one(Draft &d, int64_t id, const float *vec, const char *meta, bool upsert);

@@ -33,7 +33,6 @@
 #include "pocketvec/pocketvec.h"
 #include "search/exact.h"
 #include "search/scan.h"
-#include "store/checksum.h"
 #include "store/collection.h"
 #include "store/database.h"
 
@@ -250,16 +249,8 @@ Status Collection::get_stream(int64_t id, float *vec, std::string *meta, bool *h
     PVEC_RETURN_IF(slot >= static_cast<int64_t>(c->capacity) ||
                        !c->is_live(static_cast<std::size_t>(slot)) || c->ids[slot] != id,
                    PVEC_CORRUPT, invalid);
-    *has_meta = !use.is_null(2);
     const SlotRef loc{static_cast<std::size_t>(chunk), static_cast<std::size_t>(slot)};
-    PVEC_RETURN_IF(!checksum::column_matches(
-                       use.int64(3),
-                       item_sum(id, loc, *has_meta ? use.text(2) : std::string_view(), *has_meta)),
-                   PVEC_CORRUPT, "the items row of item " + std::to_string(id) +
-                                     " is damaged (checksum mismatch)");
-    if (meta && *has_meta) {
-        *meta = std::string(use.text(2));
-    }
+    PVEC_FORWARD_IF_ERROR(check_item_row(id, loc, use, meta, has_meta));
     if (vec) {
         if (!s->model) {
             c->read_code(loc.slot, reinterpret_cast<uint8_t *>(vec));  // exact float32 codes
