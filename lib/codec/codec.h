@@ -203,6 +203,43 @@ void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out);
 void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out,
                const kernels::KernelTable &table, const uint8_t *next = nullptr);
 
+// What the kernels of dot_block write for one block before it turns them into its values, for a
+// scan that selects on them (search/scan.cpp): dot_block(pq, block)[v] == sum_value(pq, sums, v)
+// bit for bit. int32: the exact integer sums (int8, int4); hamming: Hamming distances (binary);
+// float32: the kernels' float sums (f32, f16, bf16, e4m3, e5m2); none: rabitq and rabitq2, whose
+// values also take per-slot factors (block_sums is not defined for them).
+enum class SumKind : uint8_t { int32, hamming, float32, none };
+SumKind sum_kind(CodecId id);
+
+struct BlockSums {
+    union {
+        alignas(64) int32_t i[kernels::kBlockVectors];
+        alignas(64) uint32_t u[kernels::kBlockVectors];
+        alignas(64) float f[kernels::kBlockVectors];
+    };
+};
+void block_sums(const PreparedQuery &pq, const uint8_t *block, BlockSums *out,
+                const kernels::KernelTable &table, const uint8_t *next = nullptr);
+
+// dot_block's value of one sum. Increasing in an int32 or float32 sum (qscale and scale are never
+// negative), decreasing in a Hamming distance.
+inline float int32_value(const PreparedQuery &pq, int32_t s) {
+    return pq.base + pq.qscale * static_cast<float>(s);
+}
+inline float hamming_value(const PreparedQuery &pq, uint32_t h) {
+    return static_cast<float>(pq.dim) - 2.0f * static_cast<float>(h);
+}
+inline float float32_value(const PreparedQuery &pq, float x) {
+    return pq.id == CodecId::e4m3 || pq.id == CodecId::e5m2 ? x * pq.scale : x;
+}
+inline float sum_value(const PreparedQuery &pq, const BlockSums &sums, std::size_t v) {
+    switch (sum_kind(pq.id)) {
+    case SumKind::int32: return int32_value(pq, sums.i[v]);
+    case SumKind::hamming: return hamming_value(pq, sums.u[v]);
+    default: return float32_value(pq, sums.f[v]);
+    }
+}
+
 // For int8 and int4 queries: bounds over every possible code c of the query's integer rounding,
 // |dot_block(pq, c) - (base + w . c)| <= rounding (exact arithmetic), and of the magnitude of the
 // integer part, |w . c| <= magnitude. 0 and 0 for the other codecs (their block weights are the

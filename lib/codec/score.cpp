@@ -343,49 +343,62 @@ void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out) {
     dot_block(pq, block, out, kernels::active());
 }
 
+SumKind sum_kind(CodecId id) {
+    switch (id) {
+    case CodecId::int8:
+    case CodecId::int4: return SumKind::int32;
+    case CodecId::binary: return SumKind::hamming;
+    case CodecId::rabitq:
+    case CodecId::rabitq2: return SumKind::none;
+    default: return SumKind::float32;
+    }
+}
+
+void block_sums(const PreparedQuery &pq, const uint8_t *block, BlockSums *out,
+                const kernels::KernelTable &kt, const uint8_t *next) {
+    const std::size_t groups = (code_bytes(pq.id, pq.dim) + 3) / 4;
+    const float *w = pq.block_w.data();  // per-group weights, padded (prepare_query)
+    switch (pq.id) {
+    case CodecId::f32:
+        kt.dot_f32_block(w, reinterpret_cast<const float *>(block), groups, out->f,
+                         reinterpret_cast<const float *>(next));
+        break;
+    case CodecId::f16: kt.dot_f16_block(w, block, groups, out->f, next); break;
+    case CodecId::bf16: kt.dot_bf16_block(w, block, groups, out->f, next); break;
+    case CodecId::e4m3: kt.dot_e4m3_block(w, block, groups, out->f, next); break;
+    case CodecId::e5m2: kt.dot_e5m2_block(w, block, groups, out->f, next); break;
+    case CodecId::int8: kt.dot_u8_block(pq.qint.data(), block, groups, out->i, next); break;
+    case CodecId::int4: kt.dot_u4_block(pq.qint.data(), block, groups, out->i, next); break;
+    case CodecId::binary: kt.hamming_block(pq.bits32.data(), block, groups, out->u, next); break;
+    case CodecId::rabitq:
+    case CodecId::rabitq2: std::abort();  // SumKind::none: the caller checks sum_kind
+    }
+}
+
 void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out,
                const kernels::KernelTable &kt, const uint8_t *next) {
     constexpr std::size_t kSlots = kernels::kBlockVectors;
-    const std::size_t groups = (code_bytes(pq.id, pq.dim) + 3) / 4;
-    const float *w = pq.block_w.data();  // per-group weights, padded (prepare_query)
-    alignas(64) int32_t isum[kSlots];
-    switch (pq.id) {
-    case CodecId::f32:
-        kt.dot_f32_block(w, reinterpret_cast<const float *>(block), groups, out,
-                         reinterpret_cast<const float *>(next));
-        break;
-    case CodecId::f16:
-        kt.dot_f16_block(w, block, groups, out, next);
-        break;
-    case CodecId::bf16:
-        kt.dot_bf16_block(w, block, groups, out, next);
-        break;
-    case CodecId::e4m3:
-    case CodecId::e5m2:
-        (pq.id == CodecId::e4m3 ? kt.dot_e4m3_block : kt.dot_e5m2_block)(w, block, groups, out,
-                                                                          next);
+    BlockSums sums;
+    switch (sum_kind(pq.id)) {
+    case SumKind::int32:
+        block_sums(pq, block, &sums, kt, next);
         for (std::size_t v = 0; v < kSlots; ++v) {
-            out[v] *= pq.scale;
+            out[v] = int32_value(pq, sums.i[v]);
         }
-        break;
-    case CodecId::int8:
-    case CodecId::int4:
-        (pq.id == CodecId::int8 ? kt.dot_u8_block : kt.dot_u4_block)(pq.qint.data(), block, groups,
-                                                                     isum, next);
+        return;
+    case SumKind::hamming:
+        block_sums(pq, block, &sums, kt, next);
         for (std::size_t v = 0; v < kSlots; ++v) {
-            out[v] = pq.base + pq.qscale * static_cast<float>(isum[v]);
+            out[v] = hamming_value(pq, sums.u[v]);
         }
-        break;
-    case CodecId::binary: {
-        uint32_t *ham = reinterpret_cast<uint32_t *>(isum);
-        kt.hamming_block(pq.bits32.data(), block, groups, ham, next);
+        return;
+    case SumKind::float32:
+        block_sums(pq, block, &sums, kt, next);
         for (std::size_t v = 0; v < kSlots; ++v) {
-            out[v] = static_cast<float>(pq.dim) - 2.0f * static_cast<float>(ham[v]);
+            out[v] = float32_value(pq, sums.f[v]);
         }
-        break;
-    }
-    case CodecId::rabitq:
-    case CodecId::rabitq2: {
+        return;
+    case SumKind::none: {  // rabitq, rabitq2
         // With q_i = qscale (u_i - h), h = (2^bits - 1) / 2, and a code plane b (0/1 per
         // coordinate), H = sum_j 2^j popcount(plane_j ^ b) = sum_i (b_i ? 2h - u_i : u_i), so
         // sum_i (b_i - 1/2) q_i = qscale (h dim - H) / 2 exactly: the tail past dim has
@@ -393,7 +406,7 @@ void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out,
         // = 2 (h - 1/2) + (l - 1/2).
         const std::size_t pg = plane_groups(pq.dim);
         const float hd = query_half(pq.query_bits) * static_cast<float>(pq.dim);
-        uint32_t *hi = reinterpret_cast<uint32_t *>(isum);
+        uint32_t *hi = sums.u;
         weighted_hamming(pq, kt, block, 0, pg, hi);
         const std::size_t planes = code_planes(pq.id);
         alignas(64) uint32_t lo[kSlots];
@@ -412,7 +425,7 @@ void dot_block(const PreparedQuery &pq, const uint8_t *block, float *out,
             }
             out[v] = alpha * ip + pq.norm2_weight * norm * norm;
         }
-        break;
+        return;
     }
     }
 }

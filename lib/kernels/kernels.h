@@ -75,6 +75,8 @@ struct KernelTable {
     // Selection: bit v % 64 of mask[v / 64] = (s[v] <= threshold), for the kBlockVectors scores
     // of one block (`s` 64-byte aligned; NaN scores never pass). Exact at every level.
     void (*mask_le)(const float *s, float threshold, uint64_t *mask);
+    // The same over the integer sums of the integer kernels: s[v] <= threshold. Exact.
+    void (*mask_le_i32)(const int32_t *s, int32_t threshold, uint64_t *mask);
 };
 
 // The table of the best level this CPU and OS support, chosen once (thread-safe). The environment

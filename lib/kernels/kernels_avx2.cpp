@@ -208,6 +208,22 @@ void mask_le_avx2(const float *s, float threshold, uint64_t *mask) {
     }
 }
 
+void mask_le_i32_avx2(const int32_t *s, int32_t threshold, uint64_t *mask) {
+    const __m256i t = _mm256_set1_epi32(threshold);
+    for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
+        uint64_t m = 0;
+        for (std::size_t j = 0; j < 64; j += 8) {
+            const __m256i x =
+                _mm256_load_si256(reinterpret_cast<const __m256i *>(s + 64 * w + j));
+            // x <= t is !(x > t): the lanes where the comparison is false.
+            const auto bits = static_cast<unsigned>(
+                _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(x, t))) ^ 0xff);
+            m |= static_cast<uint64_t>(bits) << j;
+        }
+        mask[w] = m;
+    }
+}
+
 // Constant-initialized: no code of this unit runs at load time.
 constexpr KernelTable kTable{Level::avx2,          "avx2",
                              &dot_f32_avx2,        &l2sq_f32_avx2,
@@ -215,7 +231,8 @@ constexpr KernelTable kTable{Level::avx2,          "avx2",
                              &dot_u8_block_avx2,   &dot_u4_block_avx2,
                              &hamming_block_avx2,  &dot_f16_block_avx2,
                              &dot_bf16_block_avx2, &dot_e4m3_block_avx2,
-                             &dot_e5m2_block_avx2, &mask_le_avx2};
+                             &dot_e5m2_block_avx2, &mask_le_avx2,
+                             &mask_le_i32_avx2};
 
 } // namespace
 

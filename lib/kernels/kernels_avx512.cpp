@@ -219,6 +219,18 @@ void mask_le_avx512(const float *s, float threshold, uint64_t *mask) {
     }
 }
 
+void mask_le_i32_avx512(const int32_t *s, int32_t threshold, uint64_t *mask) {
+    const __m512i t = _mm512_set1_epi32(threshold);
+    for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
+        uint64_t m = 0;
+        for (std::size_t j = 0; j < 64; j += 16) {
+            const __mmask16 c = _mm512_cmple_epi32_mask(_mm512_load_si512(s + 64 * w + j), t);
+            m |= static_cast<uint64_t>(c) << j;
+        }
+        mask[w] = m;
+    }
+}
+
 // ---- AVX512-VNNI: VPDPWSSD multiplies s16 pairs and adds both products into each 32-bit lane,
 // exactly: the even and odd bytes of every slot's group, widened in place by a mask and a shift,
 // against the query's (q0, q2) and (q1, q3) pairs. One accumulator per 16 slots covers a whole
@@ -344,7 +356,8 @@ constexpr KernelTable make_table(const char *name, bool vnni, bool vpopcntdq) {
                        &dot_bf16_block_avx512,
                        &dot_e4m3_block_avx512,
                        &dot_e5m2_block_avx512,
-                       &mask_le_avx512};
+                       &mask_le_avx512,
+                       &mask_le_i32_avx512};
 }
 
 // Constant-initialized: no code of this unit runs at load time.

@@ -226,6 +226,20 @@ void mask_le_neon(const float *s, float threshold, uint64_t *mask) {
     }
 }
 
+void mask_le_i32_neon(const int32_t *s, int32_t threshold, uint64_t *mask) {
+    const int32x4_t t = vdupq_n_s32(threshold);
+    const uint32_t weights[4] = {1, 2, 4, 8};
+    const uint32x4_t bit = vld1q_u32(weights);
+    for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
+        uint64_t m = 0;
+        for (std::size_t j = 0; j < 64; j += 4) {
+            const uint32x4_t c = vcleq_s32(vld1q_s32(s + 64 * w + j), t);
+            m |= static_cast<uint64_t>(vaddvq_u32(vandq_u32(c, bit))) << j;
+        }
+        mask[w] = m;
+    }
+}
+
 // ---- Dot-product extension: SDOT sums four s8 x s8 products into each 32-bit lane. A weight
 // (|q| <= 4032) splits into 64 * hi + lo with |hi| <= 63 and -32 <= lo < 32, both int8; int8 codes
 // are unsigned, so they are scanned as c - 128 and 128 * sum(q) is added back. All exact.
@@ -328,7 +342,8 @@ constexpr KernelTable make_table(const char *name, bool dotprod) {
                        &dot_bf16_block_neon,
                        &dot_e4m3_block_neon,
                        &dot_e5m2_block_neon,
-                       &mask_le_neon};
+                       &mask_le_neon,
+                       &mask_le_i32_neon};
 }
 
 // Constant-initialized: no code of this unit runs at load time.

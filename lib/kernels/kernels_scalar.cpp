@@ -179,13 +179,24 @@ void mask_le_scalar(const float *s, float threshold, uint64_t *mask) {
     }
 }
 
+void mask_le_i32_scalar(const int32_t *s, int32_t threshold, uint64_t *mask) {
+    for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
+        uint64_t m = 0;
+        for (std::size_t j = 0; j < 64; ++j) {
+            m |= static_cast<uint64_t>(s[64 * w + j] <= threshold) << j;
+        }
+        mask[w] = m;
+    }
+}
+
 constexpr KernelTable kTable{Level::scalar,          "scalar",
                              &dot_f32_scalar,        &l2sq_f32_scalar,
                              &dot_f32_block_scalar,  &l2sq_f32_block_scalar,
                              &dot_u8_block_scalar,   &dot_u4_block_scalar,
                              &hamming_block_scalar,  &dot_f16_block_scalar,
                              &dot_bf16_block_scalar, &dot_e4m3_block_scalar,
-                             &dot_e5m2_block_scalar, &mask_le_scalar};
+                             &dot_e5m2_block_scalar, &mask_le_scalar,
+                             &mask_le_i32_scalar};
 
 } // namespace
 

@@ -89,6 +89,20 @@ void mask_le_sse2(const float *s, float threshold, uint64_t *mask) {
     }
 }
 
+void mask_le_i32_sse2(const int32_t *s, int32_t threshold, uint64_t *mask) {
+    const __m128i t = _mm_set1_epi32(threshold);
+    for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
+        uint64_t m = 0;
+        for (std::size_t j = 0; j < 64; j += 4) {
+            const __m128i x = _mm_load_si128(reinterpret_cast<const __m128i *>(s + 64 * w + j));
+            // x <= t is !(x > t): the lanes where the comparison is false.
+            const int bits = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpgt_epi32(x, t))) ^ 15;
+            m |= static_cast<uint64_t>(bits) << j;
+        }
+        mask[w] = m;
+    }
+}
+
 // Constant-initialized: no code of this unit runs at load time.
 constexpr KernelTable kTable{Level::sse2,
                              "sse2",
@@ -103,7 +117,8 @@ constexpr KernelTable kTable{Level::sse2,
                              &dot_bf16_block_sse2,
                              &portable::dot_e4m3_block,
                              &portable::dot_e5m2_block,
-                             &mask_le_sse2};
+                             &mask_le_sse2,
+                             &mask_le_i32_sse2};
 
 } // namespace
 

@@ -1,7 +1,10 @@
 #include "search/scan.h"
 
 #include <algorithm>
+#include <cfloat>
+#include <climits>
 #include <cmath>
+#include <cstring>
 #include <exception>
 #include <functional>
 
@@ -66,18 +69,21 @@ std::size_t range_count(std::size_t n_blocks, std::size_t block_bytes, std::size
 // waking a sleeping worker costs tens of microseconds on the virtual machines we measure on.
 // The same for `n_tops` selections at once (one per query of a batch): score_block(bi, tops)
 // offers block bi's slots to tops[0 .. n_tops). out[i] is selection i, merged over the ranges.
-template <class ScoreBlock>
+// Each range also gets its own `State` (default-constructed), passed to score_block with its
+// selections: what a range caches about its own selections (SumSelection) stays its own.
+template <class State = char, class ScoreBlock>
 std::vector<std::vector<Hit>> scan_parallel_many(std::size_t n_blocks, std::size_t block_bytes,
                                                  std::size_t n_tops, std::size_t keep,
                                                  std::size_t threads,
                                                  const ScoreBlock &score_block) {
     const std::size_t ranges = range_count(n_blocks, block_bytes * n_tops, threads);
     std::vector<std::vector<TopK>> tops(ranges, std::vector<TopK>(n_tops, TopK(keep)));
+    std::vector<State> states(ranges);
     const std::size_t per = (n_blocks + ranges - 1) / ranges;
     auto scan_range = [&](std::size_t r) {
         for (std::size_t bi = std::min(n_blocks, r * per); bi < std::min(n_blocks, (r + 1) * per);
              ++bi) {
-            score_block(bi, tops[r]);
+            score_block(bi, tops[r], states[r]);
         }
     };
     std::vector<std::vector<Hit>> out(n_tops);
@@ -117,7 +123,7 @@ template <class ScoreBlock>
 std::vector<Hit> scan_parallel(std::size_t n_blocks, std::size_t block_bytes, std::size_t keep,
                                std::size_t threads, const ScoreBlock &score_block) {
     return std::move(scan_parallel_many(n_blocks, block_bytes, 1, keep, threads,
-                                        [&](std::size_t bi, std::vector<TopK> &tops) {
+                                        [&](std::size_t bi, std::vector<TopK> &tops, char &) {
                                             score_block(bi, tops[0]);
                                         })[0]);
 }
@@ -192,6 +198,162 @@ void bound_keys(const RankByBound &r, const float *errs, float *s) {
         s[v] -= r.weight * errs[v];
     }
 }
+
+// Selection on a block's raw kernel sums (codec::block_sums) instead of its scores, for the
+// queries whose score is one monotone function of the sum, the same for every slot: cosine, dot
+// and Hamming over int8, int4, binary and the float codecs (not l2, whose score adds each slot's
+// norm, nor rabitq, nor exact mode's bounds). score(sum) = model::score(q, codec's value of sum)
+// falls as an int32 or float sum grows and rises with a Hamming distance, because every float
+// operation in it is monotone (qscale, scale >= 0). So "score <= threshold" is "sum >= T" (a
+// distance: "<= T") for one boundary T, found by bisection over the very expression the
+// candidates are scored with whenever the threshold moves (rarely, once the selection is full).
+// A block none of whose slots beats the k-th then costs the kernel and one integer or float
+// compare pass; the slots the mask passes are scored one by one and offered exactly as
+// offer_scored would offer them, so the selection is the same.
+class SumSelection {
+public:
+    static bool applies(const model::Query &q) {
+        const codec::PreparedQuery &pq = q.prepared;
+        const codec::SumKind kind = codec::sum_kind(pq.id);
+        if (kind == codec::SumKind::none || !(q.hamming || q.metric != Metric::l2)) {
+            return false;
+        }
+        return pq.qscale >= 0 && std::isfinite(pq.qscale) && pq.scale >= 0 &&
+               std::isfinite(pq.scale) && std::isfinite(pq.base) && std::isfinite(q.constant);
+    }
+
+    // Offers block bi's live slots whose score reaches top's threshold; `sums` its raw sums.
+    void offer(const kernels::KernelTable &kt, const model::Query &q, const codec::BlockSums &sums,
+               const uint64_t *live, const int64_t *ids, std::size_t bi, TopK &top) {
+        const float threshold = top.threshold();
+        if (!(seen_ == threshold)) {
+            find_boundary(q, threshold);
+            seen_ = threshold;
+        }
+        if (none_) {
+            return;
+        }
+        uint64_t mask[kBlockVectors / 64];
+        switch (mask_) {
+        case Mask::all: std::copy(live, live + kBlockVectors / 64, mask); break;
+        case Mask::le_i32: kt.mask_le_i32(sums.i, int_bound_, mask); break;
+        case Mask::gt_i32:
+            kt.mask_le_i32(sums.i, int_bound_, mask);
+            invert(mask);
+            break;
+        case Mask::gt_f32:  // also passes NaN sums, whose scores fail the check below
+            kt.mask_le(sums.f, float_bound_, mask);
+            invert(mask);
+            break;
+        }
+        const codec::PreparedQuery &pq = q.prepared;
+        for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
+            for (uint64_t m = mask[w] & live[w]; m != 0; m &= m - 1) {
+                const std::size_t slot = w * 64 + static_cast<std::size_t>(__builtin_ctzll(m));
+                const float s = model::score(q, codec::sum_value(pq, sums, slot), 0.0f);
+                if (s <= top.threshold()) {
+                    top.offer(s, ids[slot], bi * kBlockVectors + slot);
+                }
+            }
+        }
+    }
+
+private:
+    enum class Mask { all, le_i32, gt_i32, gt_f32 };
+
+    static void invert(uint64_t *mask) {
+        for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
+            mask[w] = ~mask[w];
+        }
+    }
+
+    // The smallest x in [lo, hi] with pass(x), for pass false then true as x grows; hi + 1 when
+    // none passes.
+    template <class Pass> static int64_t first_passing(int64_t lo, int64_t hi, const Pass &pass) {
+        ++hi;
+        while (lo < hi) {
+            const int64_t mid = lo + (hi - lo) / 2;
+            if (pass(mid)) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        return lo;
+    }
+
+    // A float's place in the order of floats (-inf < ... < -0 < +0 < ... < +inf), and back.
+    static int64_t float_key(float x) {
+        uint32_t u;
+        std::memcpy(&u, &x, sizeof u);
+        return (u & 0x80000000u) != 0 ? static_cast<int64_t>(~u) : int64_t{u} | 0x80000000;
+    }
+    static float key_float(int64_t key) {
+        const auto k = static_cast<uint32_t>(key);
+        const uint32_t u = (k & 0x80000000u) != 0 ? k & 0x7fffffffu : ~k;
+        float x;
+        std::memcpy(&x, &u, sizeof x);
+        return x;
+    }
+
+    void find_boundary(const model::Query &q, float threshold) {
+        const codec::PreparedQuery &pq = q.prepared;
+        none_ = false;
+        switch (codec::sum_kind(pq.id)) {
+        case codec::SumKind::int32: {
+            const int64_t t = first_passing(INT32_MIN, INT32_MAX, [&](int64_t x) {
+                const float v = codec::int32_value(pq, static_cast<int32_t>(x));
+                return model::score(q, v, 0.0f) <= threshold;
+            });
+            none_ = t > INT32_MAX;
+            mask_ = t == INT32_MIN ? Mask::all : Mask::gt_i32;
+            int_bound_ = static_cast<int32_t>(t - 1);  // sum > t - 1
+            break;
+        }
+        case codec::SumKind::hamming: {
+            // Distances are at most dim; the first failing one bounds the passing ones.
+            const int64_t t = first_passing(0, INT32_MAX, [&](int64_t h) {
+                const float v = codec::hamming_value(pq, static_cast<uint32_t>(h));
+                return !(model::score(q, v, 0.0f) <= threshold);
+            });
+            none_ = t == 0;
+            mask_ = t > INT32_MAX ? Mask::all : Mask::le_i32;
+            int_bound_ = static_cast<int32_t>(t - 1);
+            break;
+        }
+        case codec::SumKind::float32: {
+            const int64_t lo = float_key(-__builtin_huge_valf());
+            const int64_t hi = float_key(__builtin_huge_valf());
+            const int64_t t = first_passing(lo, hi, [&](int64_t key) {
+                const float v = codec::float32_value(pq, key_float(key));
+                return model::score(q, v, 0.0f) <= threshold;
+            });
+            none_ = t > hi;
+            // -0 and +0 score alike, so t is never +0's key and t - 1 a float below t's. A bound
+            // below a normal float's magnitude is lowered to -FLT_MIN, which passes more slots,
+            // so that a caller's denormals-are-zero mode cannot turn it into a tighter one.
+            mask_ = t == lo ? Mask::all : Mask::gt_f32;
+            float_bound_ = t == lo ? 0.0f : key_float(t - 1);
+            if (std::fabs(float_bound_) < FLT_MIN) {
+                float_bound_ = -FLT_MIN;
+            }
+            break;
+        }
+        case codec::SumKind::none: std::abort();  // applies() is false for these
+        }
+    }
+
+    float seen_ = __builtin_nanf("");  // the threshold the boundary is for; NaN: none yet
+    bool none_ = false;                // no sum reaches it
+    Mask mask_ = Mask::all;
+    int32_t int_bound_ = 0;
+    float float_bound_ = 0;
+};
+
+// One SumSelection per query of a batch, for one range of blocks.
+struct SumSelections {
+    std::vector<SumSelection> of_query;
+};
 
 }  // namespace
 
@@ -375,28 +537,39 @@ std::vector<std::vector<Hit>> scan_codes_batch(const std::vector<model::Query> &
     const std::size_t block_bytes = blocks.empty() ? 0 : kernels::block_bytes(blocks[0].stride);
     // Every query scores a block while it is in cache: the work grows with the queries, the
     // memory traffic does not.
-    return scan_parallel_many(blocks.size(), block_bytes, nq, keep, threads,
-                              [&](std::size_t bi, std::vector<TopK> &tops) {
-                                  const CodeBlockView &b = blocks[bi];
-                                  if (!any_live(b.live)) {
-                                      return;
-                                  }
-                                  alignas(64) float ip[kBlockVectors];
-                                  alignas(64) float scores[kBlockVectors];
-                                  // The first query reads the block from memory: it reads the
-                                  // next one's first rows ahead.
-                                  const uint8_t *next =
-                                      bi + 1 < blocks.size() ? blocks[bi + 1].codes : nullptr;
-                                  for (std::size_t qi = 0; qi < nq; ++qi) {
-                                      codec::dot_block(queries[qi].prepared, b.codes, ip, kt,
-                                                       qi == 0 ? next : nullptr);
-                                      code_scores(queries[qi], ip, b.norm2, scores);
-                                      if (bounds != nullptr) {
-                                          bound_keys((*bounds)[qi], b.errs, scores);
-                                      }
-                                      offer_scored(kt, scores, b.live, b.ids, bi, tops[qi]);
-                                  }
-                              });
+    std::vector<bool> on_sums(nq);
+    for (std::size_t qi = 0; qi < nq; ++qi) {
+        on_sums[qi] = bounds == nullptr && SumSelection::applies(queries[qi]);
+    }
+    return scan_parallel_many<SumSelections>(
+        blocks.size(), block_bytes, nq, keep, threads,
+        [&](std::size_t bi, std::vector<TopK> &tops, SumSelections &sel) {
+            const CodeBlockView &b = blocks[bi];
+            if (!any_live(b.live)) {
+                return;
+            }
+            sel.of_query.resize(nq);
+            // The first query reads the block from memory: it reads the next one's first rows
+            // ahead.
+            const uint8_t *next = bi + 1 < blocks.size() ? blocks[bi + 1].codes : nullptr;
+            for (std::size_t qi = 0; qi < nq; ++qi) {
+                const model::Query &q = queries[qi];
+                if (on_sums[qi]) {
+                    codec::BlockSums sums;
+                    codec::block_sums(q.prepared, b.codes, &sums, kt, qi == 0 ? next : nullptr);
+                    sel.of_query[qi].offer(kt, q, sums, b.live, b.ids, bi, tops[qi]);
+                    continue;
+                }
+                alignas(64) float ip[kBlockVectors];
+                alignas(64) float scores[kBlockVectors];
+                codec::dot_block(q.prepared, b.codes, ip, kt, qi == 0 ? next : nullptr);
+                code_scores(q, ip, b.norm2, scores);
+                if (bounds != nullptr) {
+                    bound_keys((*bounds)[qi], b.errs, scores);
+                }
+                offer_scored(kt, scores, b.live, b.ids, bi, tops[qi]);
+            }
+        });
 }
 
 }  // namespace pocketvec::search

@@ -375,6 +375,34 @@ TEST_P(LevelVsScalar, MaskLeEqualsScalar) {
     }
 }
 
+// The integer selection against the scalar one and against its definition, with sums at both
+// ends of int32 and thresholds at both ends (INT32_MIN passes only itself, INT32_MAX everything).
+TEST_P(LevelVsScalar, MaskLeI32EqualsScalar) {
+    std::mt19937 rng(53u);
+    alignas(64) int32_t s[kBlockVectors];
+    std::uniform_int_distribution<int32_t> any(INT32_MIN, INT32_MAX), small(-300, 300);
+    for (int round = 0; round < 60; ++round) {
+        for (std::size_t v = 0; v < kBlockVectors; ++v) {
+            s[v] = round % 2 == 0 ? any(rng) : small(rng);
+        }
+        s[5] = INT32_MIN;
+        s[70] = INT32_MAX;
+        const int32_t threshold = round == 0   ? INT32_MIN
+                                  : round == 1 ? INT32_MAX
+                                               : s[static_cast<std::size_t>(round) * 3];
+        uint64_t ref[4], got[4];
+        scalar().mask_le_i32(s, threshold, ref);
+        table_->mask_le_i32(s, threshold, got);
+        for (std::size_t w = 0; w < 4; ++w) {
+            ASSERT_EQ(got[w], ref[w]) << "word " << w << ", round " << round;
+            for (std::size_t j = 0; j < 64; ++j) {
+                ASSERT_EQ((ref[w] >> j) & 1, s[64 * w + j] <= threshold ? 1u : 0u)
+                    << "slot " << 64 * w + j << ", round " << round;
+            }
+        }
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Simd, LevelVsScalar, ::testing::ValuesIn(runnable_names()),
                          [](const ::testing::TestParamInfo<std::string> &info) {
                              std::string n = info.param;
@@ -471,6 +499,7 @@ TEST(Dispatch, TablesNameTheirLevel) {
             EXPECT_NE(k, nullptr);
         }
         EXPECT_NE(t->mask_le, nullptr);
+        EXPECT_NE(t->mask_le_i32, nullptr);
     }
     for (Level level : kAllLevels) {
         if (const KernelTable *t = table_for(level)) {
