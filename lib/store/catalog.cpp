@@ -51,6 +51,7 @@ Status validate_definition(const CollectionMeta &m) {
                        m.code_bytes > m.dim * 4 || (m.flags & ~kKnownFlags) != 0 ||
                        ((m.flags & kFlagSlotErrors) != 0 && (m.model_id == 0 || m.raw_tier == kRawNone)) ||
                        ((m.flags & kFlagRawChunks) != 0 && m.raw_tier != kRawF32 && m.raw_tier != kRawF16) ||
+                       ((m.flags & kFlagRawParts) != 0 && (m.flags & kFlagRawChunks) == 0) ||
                        m.uid == 0 ||
                        m.version < 0 || m.model_id < 0 ||
                        (m.model_id == 0 && m.code_bytes != m.dim * 4),
@@ -449,7 +450,10 @@ Status create_or_upgrade_schema(sqlite3 *conn, bool may_write, bool *exists, int
         if (v <= 3) {
             PVEC_FORWARD_IF_ERROR(upgrade_from_3(conn));
         }
-        PVEC_FORWARD_IF_ERROR(upgrade_from_4(conn));
+        if (v <= 4) {
+            PVEC_FORWARD_IF_ERROR(upgrade_from_4(conn));
+        }
+        PVEC_FORWARD_IF_ERROR(upgrade_from_5(conn));
         v = kFormatVersion;
     }
     *format = v;

@@ -16,11 +16,12 @@
 
 namespace pocketvec::store {
 
-// Format 5 (docs/format.md): chunk slots' code errors as bfloat16 and sum columns as signed 32-bit
-// integers; format 4 gave chunks of collections flagged kFlagSlotErrors a per-slot code error;
+// Format 6 (docs/format.md): raw vectors stored per chunk may be split into rows of a part of the
+// chunk's slots (kFlagRawParts); format 5 stored chunk slots' code errors as bfloat16 and sum
+// columns as signed 32-bit integers; format 4 gave chunks of collections flagged kFlagSlotErrors a per-slot code error;
 // format 3 added a checksum on every record (store/checksum.h); format 2 collection uids and
 // versions and chunk versions. Older formats are upgraded by store/upgrade.h.
-constexpr uint32_t kFormatVersion = 5;
+constexpr uint32_t kFormatVersion = 6;
 
 constexpr uint32_t kRawNone = 0;
 constexpr uint32_t kRawZstdF32 = 1;  // zstd frame of the float32 vector
@@ -38,7 +39,12 @@ constexpr uint32_t kFlagSlotErrors = 0x2u;
 // per vector in pvec_c<id>_raw: set at creation by format 4 code for the fixed-size raw tiers
 // (PVEC_RAW_F32, PVEC_RAW_F16), never changed after.
 constexpr uint32_t kFlagRawChunks = 0x4u;
-constexpr uint32_t kKnownFlags = kFlagPcaRotate | kFlagSlotErrors | kFlagRawChunks;
+// With kFlagRawChunks: a chunk's raw vectors are split into rows of RawChunks::part_slots() slots
+// each (row id chunk * kRawRowsPerChunk + part) instead of one row per chunk (row id = chunk), so
+// that reading one slot walks a short overflow chain (store/raw_chunks.h). Set at creation by
+// format 6 code, never changed after.
+constexpr uint32_t kFlagRawParts = 0x8u;
+constexpr uint32_t kKnownFlags = kFlagPcaRotate | kFlagSlotErrors | kFlagRawChunks | kFlagRawParts;
 
 // One row of pvec_collections.
 struct CollectionMeta {

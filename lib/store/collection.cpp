@@ -1298,7 +1298,8 @@ Status Collection::encode_all(const Snapshot &s, Draft &d,
     // Chunks carry code errors whenever there are raw vectors to rescore from and codes whose scan
     // scores the errors bound (not binary or rabitq codes: exact mode refuses them).
     const bool bounded = model && d.meta.raw_tier != kRawNone && search::codes_bound_scores(*model);
-    d.meta.flags = (flags & ~(kFlagSlotErrors | kFlagRawChunks)) | (d.meta.flags & kFlagRawChunks) |
+    constexpr uint32_t kRawLayout = kFlagRawChunks | kFlagRawParts;  // fixed at creation
+    d.meta.flags = (flags & ~(kFlagSlotErrors | kRawLayout)) | (d.meta.flags & kRawLayout) |
                    (bounded ? kFlagSlotErrors : 0u);
     d.meta.code_bytes = static_cast<uint32_t>(model ? model->code_bytes() : dim_ * 4);
     const bool with_err = (d.meta.flags & kFlagSlotErrors) != 0;

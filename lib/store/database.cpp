@@ -627,7 +627,7 @@ Status Database::create_collection(const std::string &name, const CollectionSpec
     meta.train_threshold = spec.train_threshold;
     meta.flags = spec.flags;
     if (spec.raw_tier == kRawF32 || spec.raw_tier == kRawF16) {
-        meta.flags |= kFlagRawChunks;  // fixed-size raw vectors: stored per chunk
+        meta.flags |= kFlagRawChunks | kFlagRawParts;  // fixed-size raw vectors: stored per chunk
     }
     PVEC_FORWARD_IF_ERROR(catalog_.create(&meta));
     auto coll = std::make_shared<Collection>(*this, meta);

@@ -292,4 +292,10 @@ Status upgrade_from_4(sqlite3 *conn) {
     return exec(conn, "UPDATE pvec_meta SET value = 5 WHERE key = 'format_version'");
 }
 
+// Format 6 only adds kFlagRawParts, which collections created before it lack: they keep one raw
+// row per chunk, which format 6 reads as before.
+Status upgrade_from_5(sqlite3 *conn) {
+    return exec(conn, "UPDATE pvec_meta SET value = 6 WHERE key = 'format_version'");
+}
+
 }  // namespace pocketvec::store

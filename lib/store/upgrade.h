@@ -23,5 +23,8 @@ Status upgrade_from_3(sqlite3 *conn);
 // both read back as the same sum). A collection whose catalog row is damaged is left as it is
 // (still refused when opened).
 Status upgrade_from_4(sqlite3 *conn);
+// Format 5 -> 6: only the version. Format 6 splits the raw rows of collections created from then
+// on into parts (kFlagRawParts); existing collections keep one raw row per chunk.
+Status upgrade_from_5(sqlite3 *conn);
 
 }  // namespace pocketvec::store

@@ -101,36 +101,49 @@ Status Collection::verify(const CollectionMeta &meta, DamageReport *report) {
         }
     }
 
-    // Raw vectors stored per chunk: one row per chunk of its size; each live slot's checksum and
-    // decoding, each free slot zero.
+    // Raw vectors stored per chunk: one row per part of each chunk (raw_chunks.h), of its size;
+    // each live slot's checksum and decoding, each free slot zero.
     if ((row.flags & kFlagRawChunks) != 0) {
         Stmt all;
         PVEC_FORWARD_IF_ERROR(
             note(all.prepare(db_.conn(), "SELECT id, data FROM " + tables::raw_chunks(id_))));
         const std::size_t stride = raw_chunks_.slot_bytes();
+        const std::size_t rows_per_chunk = raw_chunks_.rows_per_chunk();
         std::vector<float> vec(dim_);
-        std::vector<bool> has_row(chunks.size(), false);
+        std::vector<std::vector<bool>> has_row(chunks.size(),
+                                               std::vector<bool>(rows_per_chunk, false));
         StmtUse use(all);
         int rc;
         while ((rc = use.step()) == SQLITE_ROW) {
-            const int64_t c = use.int64(0);
+            const int64_t r = use.int64(0);
+            const std::size_t c = r < 0 ? chunks.size() : static_cast<std::size_t>(r) / rows_per_chunk;
+            const std::size_t part = r < 0 ? 0 : static_cast<std::size_t>(r) % rows_per_chunk;
             const std::string raw = where + ": the raw vectors of chunk " + std::to_string(c);
-            if (c < 0 || static_cast<std::size_t>(c) >= chunks.size()) {
-                report->add(raw + " belong to no chunk");
+            if (r < 0 || c >= chunks.size()) {
+                report->add(where + ": raw vectors row " + std::to_string(r) +
+                            " belongs to no chunk");
                 continue;
             }
-            has_row[c] = true;
             const ResidentChunk *chunk = chunks[c].get();
             if (chunk == nullptr) {
+                has_row[c][part] = true;
                 continue;  // the chunk's damage is reported already
             }
+            const std::size_t slots = raw_chunks_.slots_in_part(chunk->capacity, part);
+            if (slots == 0) {
+                report->add(raw + ": row " + std::to_string(r) + " belongs to no part of it");
+                continue;
+            }
+            has_row[c][part] = true;
             const auto *data = static_cast<const uint8_t *>(use.blob(1));
-            if (static_cast<std::size_t>(use.bytes(1)) != chunk->capacity * stride) {
+            if (static_cast<std::size_t>(use.bytes(1)) != slots * stride) {
                 report->add(raw + " have the wrong size");
                 continue;
             }
-            for (std::size_t slot = 0; slot < chunk->capacity; ++slot) {
-                const uint8_t *p = data + slot * stride;
+            const std::size_t first = part * raw_chunks_.part_slots();
+            for (std::size_t i = 0; i < slots; ++i) {
+                const std::size_t slot = first + i;
+                const uint8_t *p = data + i * stride;
                 if (chunk->is_live(slot)) {
                     st = decode_raw(row.raw_tier, chunk->ids[slot], p, stride, vec.data());
                     PVEC_FORWARD_IF_ERROR(note(st.is_ok() ? st : error(st.code(), where + ": " + st.message())));
@@ -143,8 +156,13 @@ Status Collection::verify(const CollectionMeta &meta, DamageReport *report) {
             return sqlite_status(db_.conn(), rc, "reading the raw vectors of " + where);
         }
         for (std::size_t c = 0; c < chunks.size(); ++c) {
-            if (!has_row[c]) {
-                report->add(where + ": the raw vectors of chunk " + std::to_string(c) + " are missing");
+            const std::size_t capacity = chunks[c] ? chunks[c]->capacity : kChunkSlots;
+            for (std::size_t part = 0; raw_chunks_.slots_in_part(capacity, part) > 0; ++part) {
+                if (!has_row[c][part] && (chunks[c] || part == 0)) {
+                    report->add(where + ": the raw vectors of chunk " + std::to_string(c) +
+                                " are missing");
+                    break;
+                }
             }
         }
     } else if (row.raw_tier != kRawNone) {

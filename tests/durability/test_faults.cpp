@@ -332,17 +332,17 @@ TEST_F(FaultLoop, AFailedUpgradeLeavesTheFormat2File) {
             pvec_db_close(db);
             if (!fired) {
                 EXPECT_EQ(rc, PVEC_OK) << "no fault, yet the open failed";
-                EXPECT_EQ(pvtest::format_version_of(work), 5);
+                EXPECT_EQ(pvtest::format_version_of(work), 6);
                 break;
             }
             ++faults;
             failed += rc != PVEC_OK;
             // A failed open may have committed the upgrade before its failing step (loading).
             const int version = pvtest::format_version_of(work);
-            EXPECT_TRUE(version == 5 || (version == 2 && rc != PVEC_OK))
+            EXPECT_TRUE(version == 6 || (version == 2 && rc != PVEC_OK))
                 << "fault " << n << " of op " << static_cast<int>(op) << ": open returned " << rc
                 << ", the file is format " << version;
-            upgraded_then_failed += version == 5 && rc != PVEC_OK;
+            upgraded_then_failed += version == 6 && rc != PVEC_OK;
             EXPECT_TRUE(capture(work) == want) << "fault " << n << " of op " << static_cast<int>(op);
             if (::testing::Test::HasFailure()) {
                 break;

@@ -339,7 +339,7 @@ TEST(ExactCodesApi, ACollectionTrainedBeforeFormat4NeedsTrainingAgain) {
     // A format 2 file has no code errors; upgraded (2 -> 3 -> 4 -> 5), its collection keeps none.
     ASSERT_EQ(downgrade_to_format2(tmp.path()), 1);
     pvec_db *db = open_db(tmp.path());
-    EXPECT_EQ(format_version_of(tmp.path()), 5);
+    EXPECT_EQ(format_version_of(tmp.path()), 6);
     pvec_collection *c = open_coll(db, "c");
     std::vector<int64_t> ids;
     std::vector<float> scores;
@@ -412,12 +412,12 @@ TEST(ExactCodesApi, AFormat4FileIsUpgradedAndAnswersExactlyAsBefore) {
         pvec_db *db = nullptr;
         char *err = nullptr;
         EXPECT_EQ(pvec_db_open(tmp.c_str(), &o, &db, &err), PVEC_FORMAT);
-        EXPECT_NE(std::string(err ? err : "").find("upgrade it to format 5"), std::string::npos) << err;
+        EXPECT_NE(std::string(err ? err : "").find("upgrade it to format 6"), std::string::npos) << err;
         pvec_free(err);
     }
     pvec_db *db = open_db(tmp.path());  // read-write: upgrades
     ASSERT_NE(db, nullptr);
-    EXPECT_EQ(format_version_of(tmp.path()), 5);
+    EXPECT_EQ(format_version_of(tmp.path()), 6);
     char *report = nullptr;
     EXPECT_EQ(pvec_db_check(db, &report, nullptr), PVEC_OK) << report;
     pvec_free(report);
@@ -456,7 +456,7 @@ TEST(ExactCodesApi, TheFormat4UpgradeKeepsADamagedSlotDamaged) {
     sqlite3_close(conn);
     pvec_db *db = open_db(tmp.path());
     ASSERT_NE(db, nullptr);
-    EXPECT_EQ(format_version_of(tmp.path()), 5);
+    EXPECT_EQ(format_version_of(tmp.path()), 6);
     char *report = nullptr;
     EXPECT_EQ(pvec_db_check(db, &report, nullptr), PVEC_CORRUPT);
     EXPECT_NE(std::string(report ? report : "").find("chunk 1 slot 5"), std::string::npos) << report;

@@ -8,6 +8,8 @@
 #include <map>
 
 #include "../../lib/codec/minifloat.h"
+#include "../durability/format2.h"
+#include "../durability/format5.h"
 #include "test_helpers.h"
 
 using namespace pvtest;
@@ -258,7 +260,8 @@ TEST(RawChunksStore, SlotsFollowTheChunksAndDamageIsReported) {
     damaged[5 * stride] = 1;
     exec_sql(tmp.path(), "UPDATE pvec_c1_rawchunks SET data = ?1 WHERE id = 0", damaged);
     std::vector<uint8_t> short_row(rows.data[1].begin(), rows.data[1].end() - stride);
-    exec_sql(tmp.path(), "UPDATE pvec_c1_rawchunks SET data = ?1 WHERE id = 1", short_row);
+    // Chunk 1's row: its slots fit one part, row id 1 * kRawRowsPerChunk (raw_chunks.h).
+    exec_sql(tmp.path(), "UPDATE pvec_c1_rawchunks SET data = ?1 WHERE id = 16", short_row);
     db = open_db(tmp.path());
     report = nullptr;
     EXPECT_EQ(pvec_db_check(db, &report, nullptr), PVEC_CORRUPT);
@@ -353,6 +356,229 @@ TEST(RawChunksStore, BatchesWriteNewChunksWhole) {
         db = open_db(tmp.path());
         c = open_coll(db, "c");
     }
+    pvec_collection_close(c);
+    PV_OK(pvec_db_close(db));
+}
+
+namespace {
+
+// The raw rows of collection 1 by row id, read with plain SQL.
+std::map<int64_t, std::vector<uint8_t>> raw_rows(const std::string &path) {
+    std::map<int64_t, std::vector<uint8_t>> out;
+    sqlite3 *conn = nullptr;
+    EXPECT_EQ(sqlite3_open(path.c_str(), &conn), SQLITE_OK);
+    sqlite3_stmt *s = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(conn, "SELECT id, data FROM pvec_c1_rawchunks", -1, &s, nullptr),
+              SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const auto *p = static_cast<const uint8_t *>(sqlite3_column_blob(s, 1));
+        out[sqlite3_column_int64(s, 0)].assign(p, p + sqlite3_column_bytes(s, 1));
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(conn);
+    return out;
+}
+
+std::vector<int64_t> exact_ids(pvec_collection *c, const float *q, uint32_t dim,
+                               std::vector<float> *scores = nullptr) {
+    pvec_search_options so = PVEC_SEARCH_OPTIONS_INIT;
+    so.rescore = PVEC_RESCORE_EXACT;
+    std::vector<int64_t> out(10);
+    std::vector<float> sc(10);
+    std::size_t n = 0;
+    EXPECT_EQ(pvec_search(c, q, dim, 10, &so, out.data(), sc.data(), &n, nullptr), PVEC_OK);
+    out.resize(n);
+    sc.resize(n);
+    if (scores != nullptr) {
+        *scores = sc;
+    }
+    return out;
+}
+
+std::string check_report(pvec_db *db, int want) {
+    char *report = nullptr;
+    EXPECT_EQ(pvec_db_check(db, &report, nullptr), want) << (report ? report : "");
+    std::string r = report ? report : "";
+    pvec_free(report);
+    return r;
+}
+
+}  // namespace
+
+// 100 float32 dimensions make a 404-byte slot: parts of 128 slots (raw_part_slots), so a chunk
+// has two raw rows, ids chunk * 16 + part. One add at a time grows a chunk 32 slots at a time:
+// inside a part (the row grows) and across parts (a new row). Every read, delete and check goes
+// to the right part, and damage in any part is reported.
+TEST(RawChunksStore, LargeVectorsSplitEachChunkIntoParts) {
+    TempDb tmp;
+    constexpr uint32_t kD = 100;
+    const std::size_t stride = 4 * kD + 4;
+    pvec_db *db = open_db(tmp.path());
+    pvec_collection_options o = PVEC_COLLECTION_OPTIONS_INIT;
+    o.dim = kD;
+    o.codec = "int8";
+    o.raw_tier = PVEC_RAW_F32;
+    o.train_threshold = PVEC_TRAIN_NEVER;
+    pvec_collection *c = nullptr;
+    PV_OK(pvec_collection_create(db, "c", &o, &c, nullptr));
+    const auto v = gaussian_vectors(310, kD, 29);
+    PV_OK(pvec_db_begin(db, nullptr));
+    for (int64_t i = 0; i < 300; ++i) {
+        PV_OK(pvec_add(c, 100 + i, &v[i * kD], kD, nullptr, nullptr));
+    }
+    PV_OK(pvec_db_commit(db, nullptr));
+    PV_OK(pvec_collection_train(c, nullptr, nullptr));
+    PV_OK(pvec_delete(c, 100 + 200, nullptr));  // chunk 0, part 1, slot 72 of the part
+    pvec_collection_close(c);
+    PV_OK(pvec_db_close(db));
+
+    std::map<int64_t, std::vector<uint8_t>> rows = raw_rows(tmp.path());
+    ASSERT_EQ(rows.size(), 3u);
+    ASSERT_TRUE(rows.count(0) && rows.count(1) && rows.count(16));
+    EXPECT_EQ(rows[0].size(), 128 * stride);
+    EXPECT_EQ(rows[1].size(), 128 * stride);
+    EXPECT_EQ(rows[16].size(), 64 * stride);  // 44 items in chunk 1: two growths of 32
+    EXPECT_TRUE(std::all_of(rows[1].begin() + 72 * stride, rows[1].begin() + 73 * stride,
+                            [](uint8_t b) { return b == 0; }));
+    float x;
+    std::memcpy(&x, &rows[1][73 * stride], 4);  // slot 201 of chunk 0 holds item 301
+    EXPECT_EQ(x, v[201 * kD]);
+    std::memcpy(&x, &rows[16][40 * stride + 4 * 7], 4);  // slot 40 of chunk 1: item 396, dim 7
+    EXPECT_EQ(x, v[296 * kD + 7]);
+
+    std::vector<Item> items;
+    for (int64_t i = 0; i < 300; ++i) {
+        if (i != 200) {
+            items.push_back(Item{100 + i, std::vector<float>(&v[i * kD], &v[(i + 1) * kD])});
+        }
+    }
+    db = open_db(tmp.path());
+    c = open_coll(db, "c");
+    check_report(db, PVEC_OK);
+    std::vector<float> got(kD);
+    for (const Item &it : items) {
+        PV_OK(pvec_get(c, it.id, got.data(), kD, nullptr, nullptr));
+        ASSERT_EQ(got, it.vec) << "item " << it.id;
+    }
+    for (std::size_t qi = 0; qi < 5; ++qi) {
+        const float *q = &v[(300 + qi) * kD];
+        EXPECT_EQ(exact_ids(c, q, kD), oracle(items, q, kD, PVEC_METRIC_COSINE, 10)) << qi;
+    }
+    pvec_collection_close(c);
+    PV_OK(pvec_db_close(db));
+
+    // A flipped bit in part 1: the item it belongs to is refused, the check names it.
+    std::vector<uint8_t> damaged = rows[1];
+    damaged[10 * stride + 5] ^= 0x10;  // slot 138: item 238
+    exec_sql(tmp.path(), "UPDATE pvec_c1_rawchunks SET data = ?1 WHERE id = 1", damaged);
+    db = open_db(tmp.path());
+    c = open_coll(db, "c");
+    EXPECT_EQ(pvec_get(c, 238, got.data(), kD, nullptr, nullptr), PVEC_CORRUPT);
+    PV_OK(pvec_get(c, 237, got.data(), kD, nullptr, nullptr));
+    EXPECT_NE(check_report(db, PVEC_CORRUPT).find("raw vector 238"), std::string::npos);
+    pvec_collection_close(c);
+    PV_OK(pvec_db_close(db));
+
+    // A missing part and a row of no part are damage too.
+    exec_sql(tmp.path(), "UPDATE pvec_c1_rawchunks SET data = ?1 WHERE id = 1", rows[1]);
+    // (exec_sql binds one blob; this statement has no use for it)
+    exec_sql(tmp.path(), "DELETE FROM pvec_c1_rawchunks WHERE id = 16 AND ?1 IS NOT NULL", {1});
+    exec_sql(tmp.path(), "INSERT INTO pvec_c1_rawchunks(id, data) VALUES(5, ?1)", rows[0]);
+    db = open_db(tmp.path());
+    const std::string report = check_report(db, PVEC_CORRUPT);
+    EXPECT_NE(report.find("the raw vectors of chunk 1 are missing"), std::string::npos) << report;
+    EXPECT_NE(report.find("belongs to no part"), std::string::npos) << report;
+    c = open_coll(db, "c");
+    EXPECT_EQ(pvec_get(c, 100 + 260, got.data(), kD, nullptr, nullptr), PVEC_CORRUPT);
+    PV_OK(pvec_get(c, 100 + 250, got.data(), kD, nullptr, nullptr));
+    pvec_collection_close(c);
+    PV_OK(pvec_db_close(db));
+}
+
+// A collection created before format 6 keeps one raw row per chunk: the upgrade leaves its rows
+// as they are, it answers as before, and its chunks keep growing in that layout.
+TEST(RawChunksStore, AFormat5CollectionKeepsOneRowPerChunk) {
+    TempDb tmp;
+    constexpr uint32_t kD = 100;
+    const std::size_t stride = 4 * kD + 4;
+    const auto v = gaussian_vectors(900, kD, 31);
+    std::vector<int64_t> ids(900);
+    std::vector<Item> items;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        ids[i] = int64_t(7000 + i);
+        items.push_back(Item{ids[i], std::vector<float>(&v[i * kD], &v[(i + 1) * kD])});
+    }
+    std::vector<std::vector<int64_t>> want_ids;
+    std::vector<std::vector<float>> want_scores;
+    {
+        pvec_db *db = open_db(tmp.path());
+        pvec_collection_options o = PVEC_COLLECTION_OPTIONS_INIT;
+        o.dim = kD;
+        o.codec = "int8";
+        o.raw_tier = PVEC_RAW_F32;
+        o.train_threshold = PVEC_TRAIN_NEVER;
+        pvec_collection *c = nullptr;
+        PV_OK(pvec_collection_create(db, "c", &o, &c, nullptr));
+        PV_OK(pvec_add_batch(c, 600, ids.data(), v.data(), kD, nullptr, nullptr));
+        PV_OK(pvec_collection_train(c, nullptr, nullptr));
+        for (std::size_t qi = 0; qi < 5; ++qi) {
+            std::vector<float> scores;
+            want_ids.push_back(exact_ids(c, &v[(850 + qi) * kD], kD, &scores));
+            want_scores.push_back(scores);
+        }
+        pvec_collection_close(c);
+        PV_OK(pvec_db_close(db));
+    }
+    EXPECT_EQ(raw_rows(tmp.path()).size(), 5u);  // 2 chunks of 2 parts, 88 slots in 1 part
+    ASSERT_EQ(pvtest::downgrade_to_format5(tmp.path()), 3);
+    EXPECT_EQ(format_version_of(tmp.path()), 5);
+    {
+        pvec_open_options o = PVEC_OPEN_OPTIONS_INIT;
+        o.flags = PVEC_OPEN_READONLY;
+        pvec_db *db = nullptr;
+        char *err = nullptr;
+        EXPECT_EQ(pvec_db_open(tmp.c_str(), &o, &db, &err), PVEC_FORMAT);
+        EXPECT_NE(std::string(err ? err : "").find("upgrade it to format 6"), std::string::npos)
+            << err;
+        pvec_free(err);
+    }
+    pvec_db *db = open_db(tmp.path());  // read-write: upgrades
+    EXPECT_EQ(format_version_of(tmp.path()), 6);
+    check_report(db, PVEC_OK);
+    pvec_collection *c = open_coll(db, "c");
+    for (std::size_t qi = 0; qi < 5; ++qi) {
+        std::vector<float> scores;
+        EXPECT_EQ(exact_ids(c, &v[(850 + qi) * kD], kD, &scores), want_ids[qi]) << qi;
+        EXPECT_EQ(scores, want_scores[qi]) << qi;
+    }
+    // The last chunk grows (88 of 256 slots used) and a fourth one starts, one row each.
+    PV_OK(pvec_add_batch(c, 250, ids.data() + 600, v.data() + 600 * kD, kD, nullptr, nullptr));
+    PV_OK(pvec_delete(c, ids[10], nullptr));
+    items.erase(items.begin() + 10);
+    items.resize(849);
+    for (int reopen = 0; reopen < 2; ++reopen) {
+        check_report(db, PVEC_OK);
+        std::vector<float> got(kD);
+        for (const Item &it : items) {
+            PV_OK(pvec_get(c, it.id, got.data(), kD, nullptr, nullptr));
+            ASSERT_EQ(got, it.vec) << "item " << it.id;
+        }
+        for (std::size_t qi = 0; qi < 5; ++qi) {
+            const float *q = &v[(850 + qi) * kD];
+            EXPECT_EQ(exact_ids(c, q, kD), oracle(items, q, kD, PVEC_METRIC_COSINE, 10)) << qi;
+        }
+        pvec_collection_close(c);
+        PV_OK(pvec_db_close(db));
+        db = open_db(tmp.path());
+        c = open_coll(db, "c");
+    }
+    std::map<int64_t, std::vector<uint8_t>> rows = raw_rows(tmp.path());
+    ASSERT_EQ(rows.size(), 4u);
+    for (int64_t chunk = 0; chunk < 4; ++chunk) {
+        ASSERT_TRUE(rows.count(chunk)) << chunk;
+        EXPECT_EQ(rows[chunk].size() % stride, 0u);
+    }
+    EXPECT_EQ(rows[2].size(), 256 * stride);
     pvec_collection_close(c);
     PV_OK(pvec_db_close(db));
 }
