@@ -150,7 +150,8 @@ struct PreparedQuery {
     std::vector<float> lut;     // e4m3/e5m2: the 256 code values, so decoding is one load
     std::vector<float> block_w; // dot_block: the weights of each 4-byte code group, zero-padded
     // dot_block, int8 and int4: the weights quantized to integers, w[i] ~ qscale * qint[j] with
-    // |qint| <= min(kernels::kMaxQueryWeight, the largest that keeps the kernels' sums in int32)
+    // |qint| <= min(kernels::kMaxQueryWeight (int4: kMaxInt4QueryWeight), the largest that keeps
+    // the kernels' sums in int32)
     // (round to nearest), in the kernels' order (KernelTable::dot_u8_block / dot_u4_block) and
     // zero-padded to whole groups. The scan's inner product is then an exact integer sum; the
     // quantization costs at most qscale / 2 * sum_i c_i on a score.

@@ -116,8 +116,9 @@ Status Collection::verify(const CollectionMeta &meta, DamageReport *report) {
         int rc;
         while ((rc = use.step()) == SQLITE_ROW) {
             const int64_t r = use.int64(0);
-            const std::size_t c = r < 0 ? chunks.size() : static_cast<std::size_t>(r) / rows_per_chunk;
-            const std::size_t part = r < 0 ? 0 : static_cast<std::size_t>(r) % rows_per_chunk;
+            const auto row_id = static_cast<std::size_t>(r);
+            const std::size_t c = r < 0 ? chunks.size() : row_id / rows_per_chunk;
+            const std::size_t part = r < 0 ? 0 : row_id % rows_per_chunk;
             const std::string raw = where + ": the raw vectors of chunk " + std::to_string(c);
             if (r < 0 || c >= chunks.size()) {
                 report->add(where + ": raw vectors row " + std::to_string(r) +

@@ -198,13 +198,12 @@ void fill_block(uint8_t *block, std::size_t groups, std::mt19937 &rng, bool (*va
     }
 }
 
-// Integer query weights over the whole allowed range, with its extremes every 11th weight.
-std::vector<int16_t> random_query(std::size_t n, std::mt19937 &rng) {
-    std::uniform_int_distribution<int> d(-kMaxQueryWeight, kMaxQueryWeight);
+// Integer query weights over the whole allowed range (+-limit), its extremes every 11th weight.
+std::vector<int16_t> random_query(std::size_t n, std::mt19937 &rng, int limit) {
+    std::uniform_int_distribution<int> d(-limit, limit);
     std::vector<int16_t> q(n);
     for (std::size_t i = 0; i < n; ++i) {
-        q[i] = static_cast<int16_t>(i % 11 == 0 ? (i % 2 ? kMaxQueryWeight : -kMaxQueryWeight)
-                                                : d(rng));
+        q[i] = static_cast<int16_t>(i % 11 == 0 ? (i % 2 ? limit : -limit) : d(rng));
     }
     return q;
 }
@@ -217,14 +216,14 @@ TEST_P(LevelVsScalar, IntegerCodeKernelsEqualScalarExactly) {
         AlignedBytes block(groups * kBlockVectors * kGroupBytes);
         fill_block(block.p, groups, rng, nullptr);
 
-        const std::vector<int16_t> q8 = random_query(4 * groups, rng);
+        const std::vector<int16_t> q8 = random_query(4 * groups, rng, kMaxQueryWeight);
         scalar().dot_u8_block(q8.data(), block.p, groups, ref, nullptr);
         table_->dot_u8_block(q8.data(), block.p, groups, got, block.p);
         for (std::size_t v = 0; v < kBlockVectors; ++v) {
             ASSERT_EQ(got[v], ref[v]) << "int8, slot " << v;
         }
 
-        const std::vector<int16_t> q4 = random_query(8 * groups, rng);
+        const std::vector<int16_t> q4 = random_query(8 * groups, rng, kMaxInt4QueryWeight);
         scalar().dot_u4_block(q4.data(), block.p, groups, ref, nullptr);
         table_->dot_u4_block(q4.data(), block.p, groups, got, block.p);
         for (std::size_t v = 0; v < kBlockVectors; ++v) {
@@ -248,7 +247,8 @@ TEST_P(LevelVsScalar, IntegerCodeKernelsEqualScalarExactly) {
 
 // The largest sums the contract allows (255 * sum |q| just under 2^31, as prepare_query bounds
 // them for PVEC_MAX_DIM dimensions) do not overflow at any level, and the largest weights
-// (+-kMaxQueryWeight, which the dot-product variants split into two int8 halves) are exact.
+// (+-kMaxQueryWeight, +-kMaxInt4QueryWeight for int4, which the dot-product variants split into
+// two int8 halves) are exact.
 TEST_P(LevelVsScalar, IntegerKernelsHoldTheLargestSums) {
     const std::size_t groups = 65536 / 4;
     AlignedBytes block(groups * kBlockVectors * kGroupBytes);
@@ -266,22 +266,25 @@ TEST_P(LevelVsScalar, IntegerKernelsHoldTheLargestSums) {
         std::vector<int16_t> big(8 * 4, static_cast<int16_t>(sign * kMaxQueryWeight));
         table_->dot_u8_block(big.data(), block.p, 4, got, block.p);
         EXPECT_EQ(got[3], sign * kMaxQueryWeight * 255 * 16);
-        table_->dot_u4_block(big.data(), block.p, 4, got, block.p);
-        EXPECT_EQ(got[3], sign * kMaxQueryWeight * 15 * 32);
+        std::vector<int16_t> big4(8 * 4, static_cast<int16_t>(sign * kMaxInt4QueryWeight));
+        table_->dot_u4_block(big4.data(), block.p, 4, got, block.p);
+        EXPECT_EQ(got[3], sign * kMaxInt4QueryWeight * 15 * 32);
     }
 }
 
-// Every allowed weight, -kMaxQueryWeight .. kMaxQueryWeight, against random codes: kernels that
-// split a weight into int8 halves (64 * hi + lo) meet every carry between the halves.
+// Every allowed weight, -kMaxQueryWeight .. kMaxQueryWeight (int4: kMaxInt4QueryWeight), against
+// random codes: kernels that split a weight into int8 halves (64 * hi + lo, 16 * hi + lo) meet
+// every carry between the halves.
 TEST_P(LevelVsScalar, IntegerKernelsTakeEveryWeight) {
     std::mt19937 rng(53u);
-    std::vector<int16_t> all;
-    for (int w = -kMaxQueryWeight; w <= kMaxQueryWeight; ++w) {
-        all.push_back(static_cast<int16_t>(w));
-    }
-    std::shuffle(all.begin(), all.end(), rng);
     alignas(64) int32_t ref[kBlockVectors], got[kBlockVectors];
     for (std::size_t per_group : {4u, 8u}) {
+        const int limit = per_group == 4 ? kMaxQueryWeight : kMaxInt4QueryWeight;
+        std::vector<int16_t> all;
+        for (int w = -limit; w <= limit; ++w) {
+            all.push_back(static_cast<int16_t>(w));
+        }
+        std::shuffle(all.begin(), all.end(), rng);
         const std::size_t groups = (all.size() + per_group - 1) / per_group;
         std::vector<int16_t> q(groups * per_group, 0);
         std::copy(all.begin(), all.end(), q.begin());
