@@ -96,7 +96,11 @@ template <class Arch> float l2sq_f32_row(const float *a, const float *b, std::si
 // Every load and store is aligned: block and out are 64-byte aligned and each row of a block is
 // kBlockVectors * 4 = 1024 bytes.
 
-constexpr std::size_t kBlockAccumulators = 8;
+// AVX-512 (16 floats a register): 16 accumulators, a tile of a whole row, so the block is read in
+// order (from L3 and memory that reads faster than half rows: see docs/kernels.md); narrower
+// registers: 8 (AVX2 has 16 registers in all).
+template <class Arch>
+constexpr std::size_t kBlockAccumulators = xsimd::batch<float, Arch>::size >= 16 ? 16 : 8;
 
 // Runs step(acc, row + offset of register i, g) for each group g of every chunk and tile; the
 // accumulators start at 0 and carry through out[] between chunks.
@@ -105,13 +109,13 @@ inline void float_tiles(const uint8_t *block, const void *next, std::size_t grou
                         const Step &step) {
     using B = xsimd::batch<float, Arch>;
     constexpr std::size_t kW = B::size;
-    constexpr std::size_t kTile = kBlockAccumulators * kW;
+    constexpr std::size_t kTile = kBlockAccumulators<Arch> * kW;
     static_assert(kBlockVectors % kTile == 0, "a block must split into whole tiles");
     for (std::size_t g0 = 0; g0 < groups || g0 == 0; g0 += kChunkGroups) {
         const std::size_t g1 = std::min(groups, g0 + kChunkGroups);
         for (std::size_t t = 0; t < kBlockVectors; t += kTile) {
-            B acc[kBlockAccumulators];
-            for (std::size_t i = 0; i < kBlockAccumulators; ++i) {
+            B acc[kBlockAccumulators<Arch>];
+            for (std::size_t i = 0; i < kBlockAccumulators<Arch>; ++i) {
                 acc[i] = g0 == 0 ? B(0.0f) : B::load_aligned(out + t + i * kW);
             }
             for (std::size_t g = g0; g < g1; ++g) {
@@ -119,7 +123,7 @@ inline void float_tiles(const uint8_t *block, const void *next, std::size_t grou
                 prefetch_ahead(block, next, row, g, groups, kTile * 4, t == 0);
                 step(acc, row, g);
             }
-            for (std::size_t i = 0; i < kBlockAccumulators; ++i) {
+            for (std::size_t i = 0; i < kBlockAccumulators<Arch>; ++i) {
                 acc[i].store_aligned(out + t + i * kW);
             }
         }
@@ -135,7 +139,7 @@ void dot_f32_block_tiled(const float *q, const float *block, std::size_t dim, fl
                       [&](B *acc, const uint8_t *row, std::size_t g) {
                           const float *r = reinterpret_cast<const float *>(row);
                           const B qg(q[g]);
-                          for (std::size_t i = 0; i < kBlockAccumulators; ++i) {
+                          for (std::size_t i = 0; i < kBlockAccumulators<Arch>; ++i) {
                               acc[i] = xsimd::fma(qg, B::load_aligned(r + i * kW), acc[i]);
                           }
                       });
@@ -150,7 +154,7 @@ void l2sq_f32_block_tiled(const float *q, const float *block, std::size_t dim, f
                       [&](B *acc, const uint8_t *row, std::size_t g) {
                           const float *r = reinterpret_cast<const float *>(row);
                           const B qg(q[g]);
-                          for (std::size_t i = 0; i < kBlockAccumulators; ++i) {
+                          for (std::size_t i = 0; i < kBlockAccumulators<Arch>; ++i) {
                               const B d = B::load_aligned(r + i * kW) - qg;
                               acc[i] = xsimd::fma(d, d, acc[i]);
                           }
@@ -170,7 +174,7 @@ void dot_bf16_block_tiled(const float *w, const uint8_t *block, std::size_t grou
         const uint32_t *r = reinterpret_cast<const uint32_t *>(row);
         const F wl(w[2 * g]);
         const F wh(w[2 * g + 1]);
-        for (std::size_t i = 0; i < kBlockAccumulators; ++i) {
+        for (std::size_t i = 0; i < kBlockAccumulators<Arch>; ++i) {
             const U x = U::load_aligned(r + i * kW);
             acc[i] = xsimd::fma(wl, xsimd::bitwise_cast<F>(x << 16), acc[i]);
             acc[i] = xsimd::fma(wh, xsimd::bitwise_cast<F>(x & high_half), acc[i]);
