@@ -139,6 +139,17 @@ def main():
                            f"{r['ratio']:.2f}x", "<= 6x", r["ratio"] <= 6))
         b = builds.get((big, "pocketvec-f32"))
     for s in sets:
+        b = builds.get((s, "pocketvec-int8+r4"))
+        q = queries.get((s, "pocketvec-int8+r4"))
+        if b and s.startswith("synthetic-100k"):
+            rate = b.get("insert_trained_per_s", 0)
+            checks.append(("8. inserts into trained int8 with the raw tier (int8+r4)", s,
+                           f"{rate:,.0f}/s", ">= 100,000/s", rate >= 100000))
+        if q and q.get("file_read_ms") and s.startswith("synthetic-100k"):
+            r = q["open_ms"] / q["file_read_ms"]
+            checks.append(("8. int8+r4 open and load / reading the file once", s, f"{r:.2f}x",
+                           "<= 2x", r <= 2))
+    for s in sets:
         pv, sv = builds.get((s, "pocketvec-f32")), builds.get((s, "sqlite-vector-f32"))
         if pv and sv:
             checks.append(("8. f32 insert vs sqlite-vector", s,
