@@ -209,7 +209,10 @@ void bound_keys(const RankByBound &r, const float *errs, float *s) {
 // candidates are scored with whenever the threshold moves (rarely, once the selection is full).
 // A block none of whose slots beats the k-th then costs the kernel and one integer or float
 // compare pass; the slots the mask passes are scored one by one and offered exactly as
-// offer_scored would offer them, so the selection is the same.
+// offer_scored would offer them, so the selection is the same. The boundary and the candidates'
+// scores come from the same inline functions (codec::int32_value and the others, model::score),
+// so they round alike: this unit is built in ISO C++ mode, where GCC does not contract a * b + c
+// into one FMA, and clang contracts within an expression, the same in every copy.
 class SumSelection {
 public:
     static bool applies(const model::Query &q) {
