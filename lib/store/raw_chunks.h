@@ -32,8 +32,9 @@
 namespace pocketvec::store {
 
 // A part holds the most slots, a power of two from kMinRawPartSlots to kChunkSlots, whose bytes do
-// not pass kRawPartBytes (16 pages of 4 KiB; fewer slots only when one slot is larger than
-// kRawPartBytes / kMinRawPartSlots). With 16 slots at least, a chunk has at most 16 parts.
+// not pass kRawPartBytes (16 pages of 4 KiB), or kMinRawPartSlots when even those pass it (slots
+// over 4 KiB: vectors of more than 1,023 float32 dimensions). With 16 slots at least, a chunk has
+// at most kRawRowsPerChunk parts.
 constexpr std::size_t kRawPartBytes = 64 * 1024;
 constexpr std::size_t kMinRawPartSlots = 16;
 constexpr std::size_t kRawRowsPerChunk = kChunkSlots / kMinRawPartSlots;
