@@ -25,13 +25,13 @@ constexpr std::size_t kGroupBytes = 4;
 // instructions. 12 bits: a coarser query measurably costs recall (int8: 0.90 against 0.93 with a
 // float query on 100,000 x 384 synthetic vectors; 12 bits: 0.93).
 constexpr int kMaxQueryWeight = 4032;
-// The same for int4 queries (dot_u4_block): 127 * 16, so that a weight splits into 16 * hi + lo
-// (|hi| <= 127, -8 <= lo < 8) and the AVX512-VNNI kernel multiplies the nibble c as 16 c (a byte:
-// the high nibble in place, the low one shifted) by hi and c by lo, adding both into one sum per
-// slot. The halved resolution costs no measured recall (int4 and int4+r4 recall@10 unchanged on
-// glove, wordnet, sap, sift and cohere, 300 queries) and widens exact mode's bound: int4+exact
-// read 70 / 72 / 52 / 183 / 88 raw vectors a query against 68 / 71 / 51 / 142 / 88.
-constexpr int kMaxInt4QueryWeight = 2032;
+// The same for int4 queries (dot_u4_block): small enough that the AVX512-VNNI kernel's int8
+// factors of the two nibble weights of a byte (kernels_avx512.cpp, dot_u4_block_vnni) stay within
+// +-127, so that it keeps one sum per slot. The coarser weights cost no measured recall (int4 and
+// int4+r4 recall@10 unchanged on glove, wordnet, sap, sift and cohere, 300 queries) and widen
+// exact mode's bound: int4+exact read 70 / 72 / 52 / 187 / 88 raw vectors a query against
+// 68 / 71 / 51 / 142 / 88 with kMaxQueryWeight.
+constexpr int kMaxInt4QueryWeight = 1896;
 
 enum class Level : int { scalar = 0, sse2 = 1, avx2 = 2, avx512 = 3, neon = 4 };
 

@@ -262,18 +262,18 @@ PVEC_TARGET_VNNI void dot_u8_block_vnni(const int16_t *q, const uint8_t *block, 
 }
 
 // int4 with VPDPBUSD (unsigned bytes x signed bytes, four products added into each 32-bit lane),
-// one sum per slot over whole rows: each weight q (|q| <= kMaxInt4QueryWeight = 127 * 16) goes in
-// as 16 * hi + lo with |hi| <= 127 and -8 <= lo < 8, and each nibble c of a slot's group twice, as
-// the byte 16 c against hi and as c against lo, all four products into the slot's one 32-bit
-// lane (16 c of the high nibble is the byte masked, of the low one the byte shifted left by 4 in
-// its 16-bit lane and masked). One accumulator per 16 slots covers a whole 1 KB row per group, so
-// the block is read strictly in order, as dot_u8_block_vnni reads it: with tiles of half rows and
-// two sums per slot (the split 64 * hi + lo of kMaxQueryWeight), int4 read 400,000 x 384 codes
-// (77 MB, in L3) at 9 GB/s where the int8 kernel read its 154 MB at 12. The sums wrap modulo 2^32
-// only where the true sum would not fit int32, which KernelTable's bound excludes.
+// one sum per slot over whole rows. A code byte is x = 16 h + l (h, l its high and low nibbles,
+// weights wh and wl); with m = x & 0xf0 = 16 h, l16 = (x << 4) & 0xf0 = 16 l and m >> 4 = h,
+//   A x + B m + C l16 + D h = l (A + 16 C) + h (16 A + 16 B + D),
+// so wl = 16 C + A and wh - 16 A = 16 B + D (A, D in [-8, 8)) give l wl + h wh with four int8
+// factors (|C|, |B| <= 127 for |w| <= kMaxInt4QueryWeight) and three cheap operations per line.
+// One accumulator per 16 slots covers a whole 1 KB row per group, so the block is read strictly
+// in order, as dot_u8_block_vnni reads it: with tiles of half rows and two sums per slot (the
+// split 64 * hi + lo of kMaxQueryWeight), int4 read 400,000 x 384 codes (77 MB, in L3) at 9 GB/s
+// where the int8 kernel read its 154 MB at 12. The sums wrap modulo 2^32 only where the true sum
+// would not fit int32, which KernelTable's bound excludes.
 PVEC_TARGET_VNNI void dot_u4_block_vnni(const int16_t *q, const uint8_t *block, std::size_t groups,
                                         int32_t *out, const uint8_t *next) {
-    const __m512i low = _mm512_set1_epi8(0x0f);
     const __m512i high = _mm512_set1_epi8(static_cast<char>(0xf0));
     __m512i acc[16];
     for (__m512i &a : acc) {
@@ -282,26 +282,28 @@ PVEC_TARGET_VNNI void dot_u4_block_vnni(const int16_t *q, const uint8_t *block, 
     const uint8_t *row = block;
     for (std::size_t g = 0; g < groups; ++g, row += kBlockVectors * kGroupBytes) {
         prefetch_ahead(block, next, row, g, groups, kRowBytes, true);
-        // The group's eight weights (four of low nibbles, four of high ones) split into bytes:
-        // hi of q[0..3], hi of q[4..7], lo of q[0..3], lo of q[4..7].
         const __m128i qg = _mm_loadu_si128(reinterpret_cast<const __m128i *>(q + 8 * g));
-        const __m128i hi = _mm_srai_epi16(_mm_add_epi16(qg, _mm_set1_epi16(8)), 4);
-        const __m128i lo = _mm_sub_epi16(qg, _mm_slli_epi16(hi, 4));
-        const __m128i halves = _mm_packs_epi16(hi, lo);
-        const __m512i lo_hi = _mm512_set1_epi32(_mm_cvtsi128_si32(halves));
-        const __m512i hi_hi = _mm512_set1_epi32(_mm_extract_epi32(halves, 1));
-        const __m512i lo_lo = _mm512_set1_epi32(_mm_extract_epi32(halves, 2));
-        const __m512i hi_lo = _mm512_set1_epi32(_mm_extract_epi32(halves, 3));
+        const __m128i eight = _mm_set1_epi16(8);
+        const __m128i c = _mm_srai_epi16(_mm_add_epi16(qg, eight), 4);
+        const __m128i a = _mm_sub_epi16(qg, _mm_slli_epi16(c, 4));
+        const __m128i r = _mm_sub_epi16(qg, _mm_slli_epi16(_mm_unpacklo_epi64(a, a), 4));
+        const __m128i b = _mm_srai_epi16(_mm_add_epi16(r, eight), 4);
+        const __m128i d = _mm_sub_epi16(r, _mm_slli_epi16(b, 4));
+        const __m128i ac = _mm_packs_epi16(a, c);
+        const __m128i bd = _mm_packs_epi16(b, d);
+        const __m512i wa = _mm512_set1_epi32(_mm_cvtsi128_si32(ac));
+        const __m512i wc = _mm512_set1_epi32(_mm_extract_epi32(ac, 2));
+        const __m512i wb = _mm512_set1_epi32(_mm_extract_epi32(bd, 1));
+        const __m512i wd = _mm512_set1_epi32(_mm_extract_epi32(bd, 3));
         for (std::size_t i = 0; i < 16; ++i) {
             const __m512i x = _mm512_load_si512(row + 64 * i);
-            const __m512i c_lo = _mm512_and_si512(x, low);
-            const __m512i c_lo16 = _mm512_and_si512(_mm512_slli_epi16(x, 4), high);
-            const __m512i c_hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), low);
-            const __m512i c_hi16 = _mm512_and_si512(x, high);
-            acc[i] = _mm512_dpbusd_epi32(acc[i], c_lo16, lo_hi);
-            acc[i] = _mm512_dpbusd_epi32(acc[i], c_lo, lo_lo);
-            acc[i] = _mm512_dpbusd_epi32(acc[i], c_hi16, hi_hi);
-            acc[i] = _mm512_dpbusd_epi32(acc[i], c_hi, hi_lo);
+            const __m512i m = _mm512_and_si512(x, high);
+            const __m512i l16 = _mm512_and_si512(_mm512_slli_epi16(x, 4), high);
+            const __m512i h = _mm512_srli_epi16(m, 4);
+            acc[i] = _mm512_dpbusd_epi32(acc[i], x, wa);
+            acc[i] = _mm512_dpbusd_epi32(acc[i], m, wb);
+            acc[i] = _mm512_dpbusd_epi32(acc[i], l16, wc);
+            acc[i] = _mm512_dpbusd_epi32(acc[i], h, wd);
         }
     }
     for (std::size_t i = 0; i < 16; ++i) {
