@@ -20,6 +20,7 @@
 #include <new>
 #include <vector>
 
+#include "common/prefault.h"
 #include "kernels/block_layout.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
@@ -124,6 +125,9 @@ private:
         if (p == nullptr) {
             throw std::bad_alloc();
         }
+        // Both constructors fill the block whole next: its pages in one call, not a fault each
+        // (opening 100k x 384 int8 with its raw tier: 52-54 -> 47 ms on a 2-core VM).
+        prefault_for_write(p, n);
         return p;
     }
 
