@@ -211,33 +211,28 @@ void dot_e5m2_block_neon(const float *w, const uint8_t *block, std::size_t group
     dot_fp8_block_neon<false>(w, block, groups, out);
 }
 
-void mask_le_neon(const float *s, float threshold, uint64_t *mask) {
-    const float32x4_t t = vdupq_n_f32(threshold);
-    // Lane i of a comparison keeps bit i: AND with (1, 2, 4, 8), then add across.
+// mask[w] from the comparisons le(i) of lanes i .. i + 3 (all ones where a score passes): lane i of
+// a comparison keeps bit i (AND with 1, 2, 4, 8, then add across).
+template <class Le> void mask_from_lanes(const Le &le, uint64_t *mask) {
     const uint32_t weights[4] = {1, 2, 4, 8};
     const uint32x4_t bit = vld1q_u32(weights);
     for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
         uint64_t m = 0;
         for (std::size_t j = 0; j < 64; j += 4) {
-            const uint32x4_t c = vcleq_f32(vld1q_f32(s + 64 * w + j), t);
-            m |= static_cast<uint64_t>(vaddvq_u32(vandq_u32(c, bit))) << j;
+            m |= static_cast<uint64_t>(vaddvq_u32(vandq_u32(le(64 * w + j), bit))) << j;
         }
         mask[w] = m;
     }
 }
 
+void mask_le_neon(const float *s, float threshold, uint64_t *mask) {
+    const float32x4_t t = vdupq_n_f32(threshold);
+    mask_from_lanes([&](std::size_t i) { return vcleq_f32(vld1q_f32(s + i), t); }, mask);
+}
+
 void mask_le_i32_neon(const int32_t *s, int32_t threshold, uint64_t *mask) {
     const int32x4_t t = vdupq_n_s32(threshold);
-    const uint32_t weights[4] = {1, 2, 4, 8};
-    const uint32x4_t bit = vld1q_u32(weights);
-    for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
-        uint64_t m = 0;
-        for (std::size_t j = 0; j < 64; j += 4) {
-            const uint32x4_t c = vcleq_s32(vld1q_s32(s + 64 * w + j), t);
-            m |= static_cast<uint64_t>(vaddvq_u32(vandq_u32(c, bit))) << j;
-        }
-        mask[w] = m;
-    }
+    mask_from_lanes([&](std::size_t i) { return vcleq_s32(vld1q_s32(s + i), t); }, mask);
 }
 
 // ---- Dot-product extension: SDOT sums four s8 x s8 products into each 32-bit lane. A weight

@@ -169,7 +169,8 @@ void dot_e5m2_block_scalar(const float *w, const uint8_t *block, std::size_t gro
     dot_byte_block(w, block, groups, out, fast_e5m2_to_f32);
 }
 
-void mask_le_scalar(const float *s, float threshold, uint64_t *mask) {
+// Bit v of mask[v / 64] = (s[v] <= threshold), floats (NaN never passes) or int32 sums.
+template <class T> void mask_le_any(const T *s, T threshold, uint64_t *mask) {
     for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
         uint64_t m = 0;
         for (std::size_t j = 0; j < 64; ++j) {
@@ -179,14 +180,12 @@ void mask_le_scalar(const float *s, float threshold, uint64_t *mask) {
     }
 }
 
+void mask_le_scalar(const float *s, float threshold, uint64_t *mask) {
+    mask_le_any(s, threshold, mask);
+}
+
 void mask_le_i32_scalar(const int32_t *s, int32_t threshold, uint64_t *mask) {
-    for (std::size_t w = 0; w < kBlockVectors / 64; ++w) {
-        uint64_t m = 0;
-        for (std::size_t j = 0; j < 64; ++j) {
-            m |= static_cast<uint64_t>(s[64 * w + j] <= threshold) << j;
-        }
-        mask[w] = m;
-    }
+    mask_le_any(s, threshold, mask);
 }
 
 constexpr KernelTable kTable{Level::scalar,          "scalar",

@@ -167,6 +167,29 @@ RawChunkRows read_raw_chunks(const std::string &path) {
     return out;
 }
 
+// Collection "c" of `dim`-d vectors with int8 codes (trained only when asked) and raw tier `tier`.
+pvec_collection *int8_with_raw(pvec_db *db, uint32_t dim, uint32_t tier) {
+    pvec_collection_options o = PVEC_COLLECTION_OPTIONS_INIT;
+    o.dim = dim;
+    o.codec = "int8";
+    o.raw_tier = tier;
+    o.train_threshold = PVEC_TRAIN_NEVER;
+    pvec_collection *c = nullptr;
+    EXPECT_EQ(pvec_collection_create(db, "c", &o, &c, nullptr), PVEC_OK);
+    return c;
+}
+
+// Items first_id + i for the first n vectors of v, one pvec_add each in one transaction: the last
+// chunk grows kChunkGrowth slots at a time.
+void add_one_at_a_time(pvec_db *db, pvec_collection *c, const std::vector<float> &v, uint32_t dim,
+                       int64_t n, int64_t first_id) {
+    PV_OK(pvec_db_begin(db, nullptr));
+    for (int64_t i = 0; i < n; ++i) {
+        PV_OK(pvec_add(c, first_id + i, &v[i * dim], dim, nullptr, nullptr));
+    }
+    PV_OK(pvec_db_commit(db, nullptr));
+}
+
 void exec_sql(const std::string &path, const std::string &sql, const std::vector<uint8_t> &blob) {
     sqlite3 *conn = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &conn), SQLITE_OK);
@@ -187,20 +210,10 @@ TEST(RawChunksStore, SlotsFollowTheChunksAndDamageIsReported) {
     constexpr uint32_t kD = 8;
     const std::size_t stride = 2 * kD + 4;  // binary16 values, then the sum
     pvec_db *db = open_db(tmp.path());
-    pvec_collection_options o = PVEC_COLLECTION_OPTIONS_INIT;
-    o.dim = kD;
-    o.codec = "int8";
-    o.raw_tier = PVEC_RAW_F16;
-    o.train_threshold = PVEC_TRAIN_NEVER;
-    pvec_collection *c = nullptr;
-    PV_OK(pvec_collection_create(db, "c", &o, &c, nullptr));
+    pvec_collection *c = int8_with_raw(db, kD, PVEC_RAW_F16);
     // One at a time: the chunk grows 32 slots at a time, then a second chunk starts.
     const auto v = gaussian_vectors(300, kD, 17);
-    PV_OK(pvec_db_begin(db, nullptr));
-    for (int64_t i = 0; i < 300; ++i) {
-        PV_OK(pvec_add(c, 100 + i, &v[i * kD], kD, nullptr, nullptr));
-    }
-    PV_OK(pvec_db_commit(db, nullptr));
+    add_one_at_a_time(db, c, v, kD, 300, 100);
     PV_OK(pvec_collection_train(c, nullptr, nullptr));
     PV_OK(pvec_delete(c, 105, nullptr));
     pvec_collection_close(c);
@@ -414,19 +427,9 @@ TEST(RawChunksStore, LargeVectorsSplitEachChunkIntoParts) {
     constexpr uint32_t kD = 100;
     const std::size_t stride = 4 * kD + 4;
     pvec_db *db = open_db(tmp.path());
-    pvec_collection_options o = PVEC_COLLECTION_OPTIONS_INIT;
-    o.dim = kD;
-    o.codec = "int8";
-    o.raw_tier = PVEC_RAW_F32;
-    o.train_threshold = PVEC_TRAIN_NEVER;
-    pvec_collection *c = nullptr;
-    PV_OK(pvec_collection_create(db, "c", &o, &c, nullptr));
+    pvec_collection *c = int8_with_raw(db, kD, PVEC_RAW_F32);
     const auto v = gaussian_vectors(310, kD, 29);
-    PV_OK(pvec_db_begin(db, nullptr));
-    for (int64_t i = 0; i < 300; ++i) {
-        PV_OK(pvec_add(c, 100 + i, &v[i * kD], kD, nullptr, nullptr));
-    }
-    PV_OK(pvec_db_commit(db, nullptr));
+    add_one_at_a_time(db, c, v, kD, 300, 100);
     PV_OK(pvec_collection_train(c, nullptr, nullptr));
     PV_OK(pvec_delete(c, 100 + 200, nullptr));  // chunk 0, part 1, slot 72 of the part
     pvec_collection_close(c);
@@ -512,13 +515,7 @@ TEST(RawChunksStore, AFormat5CollectionKeepsOneRowPerChunk) {
     std::vector<std::vector<float>> want_scores;
     {
         pvec_db *db = open_db(tmp.path());
-        pvec_collection_options o = PVEC_COLLECTION_OPTIONS_INIT;
-        o.dim = kD;
-        o.codec = "int8";
-        o.raw_tier = PVEC_RAW_F32;
-        o.train_threshold = PVEC_TRAIN_NEVER;
-        pvec_collection *c = nullptr;
-        PV_OK(pvec_collection_create(db, "c", &o, &c, nullptr));
+        pvec_collection *c = int8_with_raw(db, kD, PVEC_RAW_F32);
         PV_OK(pvec_add_batch(c, 600, ids.data(), v.data(), kD, nullptr, nullptr));
         PV_OK(pvec_collection_train(c, nullptr, nullptr));
         for (std::size_t qi = 0; qi < 5; ++qi) {
