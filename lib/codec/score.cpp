@@ -86,7 +86,8 @@ void quantize_weights(CodecId id, std::size_t groups, const std::vector<float> &
     const double code_max = id == CodecId::int8 ? 255.0 : 15.0;
     const double weights = static_cast<double>(block_w.size());
     const double fit = std::floor((0x1p31 - 1) / (code_max * std::max(1.0, weights)));
-    const double most = id == CodecId::int8 ? kernels::kMaxQueryWeight : kernels::kMaxInt4QueryWeight;
+    const double most =
+        id == CodecId::int8 ? kernels::kMaxQueryWeight : kernels::kMaxInt4QueryWeight;
     const float limit = static_cast<float>(std::min<double>(most, fit));
     float max_abs = 0.0f;
     for (float x : block_w) {

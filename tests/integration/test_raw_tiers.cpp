@@ -201,6 +201,64 @@ void exec_sql(const std::string &path, const std::string &sql, const std::vector
     sqlite3_close(conn);
 }
 
+
+// The raw rows of collection 1 by row id, read with plain SQL.
+std::map<int64_t, std::vector<uint8_t>> raw_rows(const std::string &path) {
+    std::map<int64_t, std::vector<uint8_t>> out;
+    sqlite3 *conn = nullptr;
+    EXPECT_EQ(sqlite3_open(path.c_str(), &conn), SQLITE_OK);
+    sqlite3_stmt *s = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(conn, "SELECT id, data FROM pvec_c1_rawchunks", -1, &s, nullptr),
+              SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const auto *p = static_cast<const uint8_t *>(sqlite3_column_blob(s, 1));
+        out[sqlite3_column_int64(s, 0)].assign(p, p + sqlite3_column_bytes(s, 1));
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(conn);
+    return out;
+}
+
+std::vector<int64_t> exact_ids(pvec_collection *c, const float *q, uint32_t dim,
+                               std::vector<float> *scores = nullptr) {
+    pvec_search_options so = PVEC_SEARCH_OPTIONS_INIT;
+    so.rescore = PVEC_RESCORE_EXACT;
+    std::vector<int64_t> out(10);
+    std::vector<float> sc(10);
+    std::size_t n = 0;
+    EXPECT_EQ(pvec_search(c, q, dim, 10, &so, out.data(), sc.data(), &n, nullptr), PVEC_OK);
+    out.resize(n);
+    sc.resize(n);
+    if (scores != nullptr) {
+        *scores = sc;
+    }
+    return out;
+}
+
+std::string check_report(pvec_db *db, int want) {
+    char *report = nullptr;
+    EXPECT_EQ(pvec_db_check(db, &report, nullptr), want) << (report ? report : "");
+    std::string r = report ? report : "";
+    pvec_free(report);
+    return r;
+}
+
+
+// Every item of `items` reads back exactly, and exact search for queries q_0 .. q_{n-1}
+// (`queries`, dim floats each) returns the oracle's 10 best ids under `metric`.
+void expect_exact_answers(pvec_collection *c, const std::vector<Item> &items,
+                          const float *queries, std::size_t n, uint32_t dim, uint32_t metric) {
+    std::vector<float> got(dim);
+    for (const Item &it : items) {
+        PV_OK(pvec_get(c, it.id, got.data(), dim, nullptr, nullptr));
+        ASSERT_EQ(got, it.vec) << "item " << it.id;
+    }
+    for (std::size_t qi = 0; qi < n; ++qi) {
+        const float *q = queries + qi * dim;
+        EXPECT_EQ(exact_ids(c, q, dim), oracle(items, q, dim, metric, 10)) << "query " << qi;
+    }
+}
+
 }  // namespace
 
 // Fixed-size raw tiers keep their vectors per chunk: one row per chunk, slots in the chunk's
@@ -348,22 +406,8 @@ TEST(RawChunksStore, BatchesWriteNewChunksWhole) {
         char *report = nullptr;
         EXPECT_EQ(pvec_db_check(db, &report, nullptr), PVEC_OK) << report;
         pvec_free(report);
-        std::vector<float> got(kD);
-        for (const auto &[id, x] : want) {
-            PV_OK(pvec_get(c, id, got.data(), kD, nullptr, nullptr));
-            ASSERT_EQ(got, x) << "item " << id;
-        }
         // Exact search reads codes, code errors and raw vectors of every chunk.
-        for (std::size_t qi = 0; qi < 5; ++qi) {
-            const float *q = v.data() + (1200 + qi) * kD;
-            pvec_search_options so = PVEC_SEARCH_OPTIONS_INIT;
-            so.rescore = PVEC_RESCORE_EXACT;
-            std::vector<int64_t> out(10);
-            std::size_t n = 0;
-            PV_OK(pvec_search(c, q, kD, 10, &so, out.data(), nullptr, &n, nullptr));
-            out.resize(n);
-            EXPECT_EQ(out, oracle(items, q, kD, PVEC_METRIC_DOT, 10)) << "query " << qi;
-        }
+        expect_exact_answers(c, items, v.data() + 1200 * kD, 5, kD, PVEC_METRIC_DOT);
         pvec_collection_close(c);
         PV_OK(pvec_db_close(db));
         db = open_db(tmp.path());
@@ -372,51 +416,6 @@ TEST(RawChunksStore, BatchesWriteNewChunksWhole) {
     pvec_collection_close(c);
     PV_OK(pvec_db_close(db));
 }
-
-namespace {
-
-// The raw rows of collection 1 by row id, read with plain SQL.
-std::map<int64_t, std::vector<uint8_t>> raw_rows(const std::string &path) {
-    std::map<int64_t, std::vector<uint8_t>> out;
-    sqlite3 *conn = nullptr;
-    EXPECT_EQ(sqlite3_open(path.c_str(), &conn), SQLITE_OK);
-    sqlite3_stmt *s = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(conn, "SELECT id, data FROM pvec_c1_rawchunks", -1, &s, nullptr),
-              SQLITE_OK);
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        const auto *p = static_cast<const uint8_t *>(sqlite3_column_blob(s, 1));
-        out[sqlite3_column_int64(s, 0)].assign(p, p + sqlite3_column_bytes(s, 1));
-    }
-    sqlite3_finalize(s);
-    sqlite3_close(conn);
-    return out;
-}
-
-std::vector<int64_t> exact_ids(pvec_collection *c, const float *q, uint32_t dim,
-                               std::vector<float> *scores = nullptr) {
-    pvec_search_options so = PVEC_SEARCH_OPTIONS_INIT;
-    so.rescore = PVEC_RESCORE_EXACT;
-    std::vector<int64_t> out(10);
-    std::vector<float> sc(10);
-    std::size_t n = 0;
-    EXPECT_EQ(pvec_search(c, q, dim, 10, &so, out.data(), sc.data(), &n, nullptr), PVEC_OK);
-    out.resize(n);
-    sc.resize(n);
-    if (scores != nullptr) {
-        *scores = sc;
-    }
-    return out;
-}
-
-std::string check_report(pvec_db *db, int want) {
-    char *report = nullptr;
-    EXPECT_EQ(pvec_db_check(db, &report, nullptr), want) << (report ? report : "");
-    std::string r = report ? report : "";
-    pvec_free(report);
-    return r;
-}
-
-}  // namespace
 
 // 100 float32 dimensions make a 404-byte slot: parts of 128 slots (raw_part_slots), so a chunk
 // has two raw rows, ids chunk * 16 + part. One add at a time grows a chunk 32 slots at a time:
@@ -458,15 +457,8 @@ TEST(RawChunksStore, LargeVectorsSplitEachChunkIntoParts) {
     db = open_db(tmp.path());
     c = open_coll(db, "c");
     check_report(db, PVEC_OK);
+    expect_exact_answers(c, items, &v[300 * kD], 5, kD, PVEC_METRIC_COSINE);
     std::vector<float> got(kD);
-    for (const Item &it : items) {
-        PV_OK(pvec_get(c, it.id, got.data(), kD, nullptr, nullptr));
-        ASSERT_EQ(got, it.vec) << "item " << it.id;
-    }
-    for (std::size_t qi = 0; qi < 5; ++qi) {
-        const float *q = &v[(300 + qi) * kD];
-        EXPECT_EQ(exact_ids(c, q, kD), oracle(items, q, kD, PVEC_METRIC_COSINE, 10)) << qi;
-    }
     pvec_collection_close(c);
     PV_OK(pvec_db_close(db));
 
@@ -555,15 +547,7 @@ TEST(RawChunksStore, AFormat5CollectionKeepsOneRowPerChunk) {
     items.resize(849);
     for (int reopen = 0; reopen < 2; ++reopen) {
         check_report(db, PVEC_OK);
-        std::vector<float> got(kD);
-        for (const Item &it : items) {
-            PV_OK(pvec_get(c, it.id, got.data(), kD, nullptr, nullptr));
-            ASSERT_EQ(got, it.vec) << "item " << it.id;
-        }
-        for (std::size_t qi = 0; qi < 5; ++qi) {
-            const float *q = &v[(850 + qi) * kD];
-            EXPECT_EQ(exact_ids(c, q, kD), oracle(items, q, kD, PVEC_METRIC_COSINE, 10)) << qi;
-        }
+        expect_exact_answers(c, items, &v[850 * kD], 5, kD, PVEC_METRIC_COSINE);
         pvec_collection_close(c);
         PV_OK(pvec_db_close(db));
         db = open_db(tmp.path());
