@@ -526,14 +526,18 @@ Status Collection::read_raw(const RawPlaces &s, const SlotRef &loc, int64_t id, 
 
 Status Collection::decode_raw(uint32_t tier, int64_t id, const uint8_t *blob, std::size_t bytes,
                               float *vec) {
+    // Rescoring decodes every candidate: the message is built only for a damaged vector.
+    const auto damaged = [id](const char *why) {
+        return error(PVEC_CORRUPT, "raw vector " + std::to_string(id) + " is damaged" + why);
+    };
     const std::size_t n = dim_ * sizeof(float);
-    const std::string damaged = "raw vector " + std::to_string(id) + " is damaged";
     uint32_t sum = 0;
     if (bytes >= 4) {
         std::memcpy(&sum, blob + bytes - 4, 4);
     }
-    PVEC_RETURN_IF(bytes < 4 || sum != checksum::raw(uid_, id, blob, bytes - 4),
-                   PVEC_CORRUPT, damaged + " (checksum mismatch)");
+    if (bytes < 4 || sum != checksum::raw(uid_, id, blob, bytes - 4)) {
+        return damaged(" (checksum mismatch)");
+    }
     bytes -= 4;
     if (tier == kRawZstdF32) {
         if (zd_ == nullptr) {
@@ -541,22 +545,32 @@ Status Collection::decode_raw(uint32_t tier, int64_t id, const uint8_t *blob, st
             PVEC_RETURN_IF(zd_ == nullptr, PVEC_NOMEM, "out of memory");
         }
         const std::size_t got = ZSTD_decompressDCtx(zd_, vec, n, blob, bytes);
-        PVEC_RETURN_IF(ZSTD_isError(got) || got != n, PVEC_CORRUPT, damaged);
+        if (ZSTD_isError(got) || got != n) {
+            return damaged("");
+        }
     } else if (tier == kRawF32) {
-        PVEC_RETURN_IF(bytes != n, PVEC_CORRUPT, damaged);
+        if (bytes != n) {
+            return damaged("");
+        }
         std::memcpy(vec, blob, n);
     } else {
-        PVEC_RETURN_IF(bytes != dim_ * 2u, PVEC_CORRUPT, damaged);
+        if (bytes != dim_ * 2u) {
+            return damaged("");
+        }
         for (uint32_t i = 0; i < dim_; ++i) {
             uint16_t h;
             std::memcpy(&h, blob + 2 * i, 2);
             vec[i] = codec::f16_to_f32(h);
         }
     }
+    // All exponent bits set is NaN or infinity: one branch-free pass over the bits.
+    uint32_t non_finite = 0;
     for (uint32_t i = 0; i < dim_; ++i) {
-        PVEC_RETURN_IF(!std::isfinite(vec[i]), PVEC_CORRUPT, damaged);
+        uint32_t b;
+        std::memcpy(&b, vec + i, 4);
+        non_finite |= static_cast<uint32_t>((b & 0x7f800000u) == 0x7f800000u);
     }
-    return Status::ok();
+    return non_finite != 0 ? damaged("") : Status::ok();
 }
 
 Status Collection::read_raw_many(const RawPlaces &s, std::vector<RawWanted> wanted) {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <cmath>
 #include <random>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -39,6 +40,42 @@ TEST(TopK, FewerCandidatesThanK) {
     ASSERT_EQ(out.size(), 2u);
     EXPECT_EQ(out[0].id, 3);
     EXPECT_EQ(top.threshold(), __builtin_huge_valf());
+}
+
+// Many offers with repeated scores, every k from 0 to past the count: the kept hits are the
+// sorted reference's first k, and the threshold never falls below the k-th best offered so far
+// (a caller drops what fails it) and is finite once 2k + 16 hits were offered.
+TEST(TopK, EqualsASortedReferenceForEveryK) {
+    std::mt19937 rng(7);
+    std::uniform_int_distribution<int> score(0, 40);  // few distinct scores: many ties
+    std::vector<Hit> all;
+    for (int64_t id = 0; id < 300; ++id) {
+        all.push_back({static_cast<float>(score(rng)) / 4, (id * 7919) % 1000});
+    }
+    std::vector<Hit> sorted = all;
+    std::sort(sorted.begin(), sorted.end(), better);
+    for (std::size_t k : {0u, 1u, 2u, 3u, 10u, 64u, 100u, 299u, 300u, 301u}) {
+        TopK top(k);
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            top.offer(all[i].score, all[i].id, i);
+            if (k > 0 && k <= i + 1) {
+                std::vector<Hit> seen(all.begin(), all.begin() + static_cast<long>(i) + 1);
+                std::nth_element(seen.begin(), seen.begin() + static_cast<long>(k) - 1,
+                                 seen.end(), better);
+                ASSERT_GE(top.threshold(), seen[k - 1].score) << "k = " << k << ", i = " << i;
+            }
+            if (k > 0 && i + 1 >= 2 * k + 16) {
+                ASSERT_LT(top.threshold(), __builtin_huge_valf()) << "k = " << k;
+            }
+        }
+        const std::vector<Hit> out = top.take_sorted();
+        ASSERT_EQ(out.size(), std::min(k, all.size())) << "k = " << k;
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            EXPECT_EQ(out[i].id, sorted[i].id) << "k = " << k << ", rank " << i;
+            EXPECT_EQ(out[i].score, sorted[i].score);
+            EXPECT_EQ(all[out[i].pos].id, out[i].id);  // the position travels with its hit
+        }
+    }
 }
 
 // Blocks in the kernels' layout built from row-major vectors, with some slots free.
