@@ -31,11 +31,15 @@ constexpr std::size_t block_bytes(std::size_t code_bytes) {
 inline void block_store(uint8_t *block, std::size_t code_bytes, std::size_t slot,
                         const uint8_t *code) {
     const std::size_t groups = block_groups(code_bytes);
-    for (std::size_t g = 0; g < groups; ++g) {
+    const std::size_t whole = code_bytes / kGroupBytes;  // the groups with no padding
+    for (std::size_t g = 0; g < whole; ++g) {  // copies of a constant size: plain moves
+        std::memcpy(block + (g * kBlockVectors + slot) * kGroupBytes, code + g * kGroupBytes,
+                    kGroupBytes);
+    }
+    if (whole < groups) {
         uint8_t group[kGroupBytes] = {};
-        const std::size_t n = g + 1 < groups ? kGroupBytes : code_bytes - g * kGroupBytes;
-        std::memcpy(group, code + g * kGroupBytes, n);
-        std::memcpy(block + (g * kBlockVectors + slot) * kGroupBytes, group, kGroupBytes);
+        std::memcpy(group, code + whole * kGroupBytes, code_bytes - whole * kGroupBytes);
+        std::memcpy(block + (whole * kBlockVectors + slot) * kGroupBytes, group, kGroupBytes);
     }
 }
 
@@ -48,16 +52,23 @@ inline void block_store_rows(uint8_t *block, std::size_t code_bytes, const uint8
                              std::size_t count) {
     constexpr std::size_t kTile = 64 / kGroupBytes;
     const std::size_t groups = block_groups(code_bytes);
+    const std::size_t whole = code_bytes / kGroupBytes;  // the groups with no padding
     for (std::size_t v0 = 0; v0 < count; v0 += kTile) {
         const std::size_t vn = count - v0 < kTile ? count - v0 : kTile;
         for (std::size_t g0 = 0; g0 < groups; g0 += kTile) {
             const std::size_t gn = groups - g0 < kTile ? groups - g0 : kTile;
             for (std::size_t g = g0; g < g0 + gn; ++g) {
-                const std::size_t n = g + 1 < groups ? kGroupBytes : code_bytes - g * kGroupBytes;
                 uint8_t *line = block + (g * kBlockVectors + v0) * kGroupBytes;
+                const uint8_t *src = rows + v0 * code_bytes + g * kGroupBytes;
+                if (g < whole) {  // copies of a constant size: plain moves, no memcpy call
+                    for (std::size_t v = 0; v < vn; ++v) {
+                        std::memcpy(line + v * kGroupBytes, src + v * code_bytes, kGroupBytes);
+                    }
+                    continue;
+                }
                 for (std::size_t v = 0; v < vn; ++v) {
                     uint8_t group[kGroupBytes] = {};
-                    std::memcpy(group, rows + (v0 + v) * code_bytes + g * kGroupBytes, n);
+                    std::memcpy(group, src + v * code_bytes, code_bytes - g * kGroupBytes);
                     std::memcpy(line + v * kGroupBytes, group, kGroupBytes);
                 }
             }

@@ -126,7 +126,7 @@ Status ChunkFile::insert_built(std::size_t index, const ResidentChunk &chunk,
                                const uint8_t *row_codes, const CollectionMeta &meta,
                                int64_t version) {
     PVEC_FORWARD_IF_ERROR(prepare());
-    std::vector<uint8_t> data;
+    std::vector<uint8_t> &data = blob_buf_;
     build_blob(chunk, chunk_layout(meta, chunk.capacity), uid_, index, &data, row_codes);
     {
         StmtUse use(insert_);
@@ -147,7 +147,7 @@ Status ChunkFile::insert_built(std::size_t index, const ResidentChunk &chunk,
 
 Status ChunkFile::rewrite(std::size_t index, const ResidentChunk &chunk, const CollectionMeta &meta) {
     PVEC_FORWARD_IF_ERROR(prepare());
-    std::vector<uint8_t> data;
+    std::vector<uint8_t> &data = blob_buf_;
     build_blob(chunk, chunk_layout(meta, chunk.capacity), uid_, index, &data);
     blob_.close();  // the UPDATE expires any blob handle on this row
     StmtUse use(rewrite_);

@@ -76,6 +76,7 @@ private:
     std::string chunks_, versions_, where_;
     Stmt list_, load_, insert_, insert_version_, rewrite_, set_version_;
     Blob blob_;
+    std::vector<uint8_t> blob_buf_;  // the chunk row being written, reused (no fresh pages each)
 };
 
 // What the scan needs per slot under `model`: the decoded code's squared norm for compressed

@@ -23,12 +23,23 @@ namespace pocketvec::store {
 namespace {
 
 // Norm in double so that cosine scores of long vectors keep float precision.
-float l2_norm(const float *v, std::size_t n) {
-    double s = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        s += static_cast<double>(v[i]) * v[i];
+// Four independent double sums, not one chain of dependent adds (a latency each per component).
+double squared_norm(const float *v, std::size_t n) {
+    double s[4] = {0, 0, 0, 0};
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        for (std::size_t j = 0; j < 4; ++j) {
+            s[j] += static_cast<double>(v[i + j]) * v[i + j];
+        }
     }
-    return static_cast<float>(std::sqrt(s));
+    for (; i < n; ++i) {
+        s[0] += static_cast<double>(v[i]) * v[i];
+    }
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+float l2_norm(const float *v, std::size_t n) {
+    return static_cast<float>(std::sqrt(squared_norm(v, n)));
 }
 
 // Closes the chunk blob handle before the enclosing write scope commits or rolls back: an open
@@ -264,28 +275,21 @@ Status Collection::init_untrained_model() {
 }
 
 Status Collection::check_vector(const float *v) const {
-    // One branch-free pass (four double sums, a finiteness flag) that the compiler vectorises;
-    // the offending component is looked for only when there is one.
-    double n[4] = {0, 0, 0, 0};
-    bool finite = true;
-    std::size_t i = 0;
-    for (; i + 4 <= dim_; i += 4) {
-        for (std::size_t j = 0; j < 4; ++j) {
-            finite &= std::fabs(v[i + j]) <= std::numeric_limits<float>::max();
-            n[j] += static_cast<double>(v[i + j]) * v[i + j];
-        }
+    // A branch-free pass over the exponent bits (vectorised), then the norm; the offending
+    // component is looked for only when there is one.
+    uint32_t non_finite = 0;
+    for (std::size_t i = 0; i < dim_; ++i) {
+        uint32_t b;
+        std::memcpy(&b, v + i, 4);
+        non_finite |= static_cast<uint32_t>((b & 0x7f800000u) == 0x7f800000u);
     }
-    for (; i < dim_; ++i) {
-        finite &= std::fabs(v[i]) <= std::numeric_limits<float>::max();
-        n[0] += static_cast<double>(v[i]) * v[i];
-    }
-    if (!finite) {
+    if (non_finite != 0) {
         for (std::size_t c = 0; c < dim_; ++c) {
             PVEC_RETURN_IF(!std::isfinite(v[c]), PVEC_INVALID,
                            "component " + std::to_string(c) + " is NaN or infinite");
         }
     }
-    const double norm2 = (n[0] + n[1]) + (n[2] + n[3]);
+    const double norm2 = squared_norm(v, dim_);
     // Past 2^62 a norm's square, and so a dot or squared distance with another such vector,
     // no longer fits a float: scores would be infinite and the item unreachable.
     PVEC_RETURN_IF(norm2 > 0x1p124, PVEC_INVALID,
@@ -395,37 +399,47 @@ Status Collection::allocate_slot(Draft &d, SlotRef *loc) {
         PVEC_FORWARD_IF_ERROR(flush_fresh(d));
         d.append(want);
         const std::size_t raw_bytes = raw_per_chunk_ ? want * raw_chunks_.slot_bytes() : 0;
-        d.fresh = Draft::FreshChunk{n, std::vector<uint8_t>(want * d.meta.code_bytes, 0),
-                                    std::vector<uint8_t>(raw_bytes, 0)};
+        // The buffers of the chunk flushed last, zeroed (free slots' codes are zero): memory
+        // already mapped, where new buffers of this size are fresh pages that fault one by one.
+        d.fresh = Draft::FreshChunk{n, std::move(spare_codes_), std::move(spare_raw_)};
+        d.fresh->codes.assign(want * d.meta.code_bytes, 0);
+        d.fresh->raw.assign(raw_bytes, 0);
     }
     PVEC_RETURN_IF(!d.lowest_free(loc), PVEC_ERROR, "no free slot after growing");
     return Status::ok();
 }
 
-// Writes id, norm and code of one slot to the file (in place) and to the draft.
+// Writes id, norm and code of one slot to the file (in place) and to the draft. A slot of the
+// chunk this call creates is encoded straight into its row-major buffer.
 Status Collection::write_slot(Draft &d, const SlotRef &loc, int64_t id, const float *vec) {
     ResidentChunk &chunk = d.edit(loc.chunk);
     const ChunkLayout lay = chunk_layout(d.meta, chunk.capacity);
     const float norm = l2_norm(vec, dim_);
-    std::vector<uint8_t> code(lay.code_bytes);
-    if (d.model) {
-        model::encode(*d.model, vec, code.data());
+    const bool fresh = d.fresh && d.fresh->index == loc.chunk;
+    uint8_t *code = nullptr;
+    if (fresh) {
+        code = d.fresh->codes.data() + loc.slot * lay.code_bytes;
     } else {
-        std::memcpy(code.data(), vec, dim_ * sizeof(float));
+        code_buf_.assign(lay.code_bytes, 0);  // as a fresh chunk's: bytes no codec writes are zero
+        code = code_buf_.data();
     }
-    const float err = lay.with_err ? slot_error(d.meta.raw_tier, *d.model, vec, code.data()) : 0.0f;
+    if (d.model) {
+        model::encode(*d.model, vec, code);
+    } else {
+        std::memcpy(code, vec, dim_ * sizeof(float));
+    }
+    const float err = lay.with_err ? slot_error(d.meta.raw_tier, *d.model, vec, code) : 0.0f;
     const bool was_live = chunk.is_live(loc.slot);
     chunk.set_live(loc.slot, true);
-    if (d.fresh && d.fresh->index == loc.chunk) {
-        std::memcpy(d.fresh->codes.data() + loc.slot * lay.code_bytes, code.data(), lay.code_bytes);
+    if (fresh) {
         PVEC_FORWARD_IF_ERROR(write_raw(loc, id, vec, d.fresh->raw.data()));
     } else {
         PVEC_FORWARD_IF_ERROR(chunk_file_.write_slot(loc.chunk, lay, loc.slot, id, norm, err,
-                                                     code.data(), chunk.live_byte(loc.slot)));
+                                                     code, chunk.live_byte(loc.slot)));
         PVEC_FORWARD_IF_ERROR(write_raw(loc, id, vec, nullptr));
-        chunk.write_code(loc.slot, code.data());
+        chunk.write_code(loc.slot, code);
     }
-    chunk.set_fields(loc.slot, norm, scan_aux(d.model.get(), code.data(), norm), err);
+    chunk.set_fields(loc.slot, norm, scan_aux(d.model.get(), code, norm), err);
     chunk.ids[loc.slot] = id;
     if (!was_live) {
         d.count += 1;
@@ -446,6 +460,8 @@ Status Collection::flush_fresh(Draft &d) {
     if (raw_per_chunk_) {
         PVEC_FORWARD_IF_ERROR(raw_chunks_.insert_filled(f.index, f.raw.data(), f.raw.size()));
     }
+    spare_codes_ = std::move(d.fresh->codes);
+    spare_raw_ = std::move(d.fresh->raw);
     d.fresh.reset();
     return Status::ok();
 }
@@ -457,6 +473,14 @@ Status Collection::write_raw(const SlotRef &loc, int64_t id, const float *vec,
         return Status::ok();
     }
     const std::size_t n = dim_ * sizeof(float);
+    if (tier == kRawF32 && raw_per_chunk_ && fresh_raw != nullptr) {
+        // Straight into the new chunk's buffer: the vector, then its checksum.
+        uint8_t *slot = fresh_raw + loc.slot * raw_chunks_.slot_bytes();
+        std::memcpy(slot, vec, n);
+        const uint32_t sum = checksum::raw(uid_, id, slot, n);
+        std::memcpy(slot + n, &sum, 4);
+        return Status::ok();
+    }
     const void *data = vec;
     std::size_t size = n;
     if (tier == kRawZstdF32) {

@@ -88,6 +88,18 @@ TEST(ResidentChunk, RowsStoredAtOnceEqualSlotBySlot) {
             all.write_codes(rows.data(), count);
             ASSERT_EQ(std::memcmp(one.block(), all.block(), one.bytes()), 0)
                 << code_bytes << " bytes, " << count << " slots";
+            // And the layout itself: each group at (g * kBlockVectors + slot) * kGroupBytes,
+            // padding and the slots past count zero.
+            std::vector<uint8_t> want(one.bytes(), 0);
+            for (std::size_t s = 0; s < count; ++s) {
+                for (std::size_t b = 0; b < code_bytes; ++b) {
+                    const std::size_t g = b / kernels::kGroupBytes, in = b % kernels::kGroupBytes;
+                    want[(g * kChunkSlots + s) * kernels::kGroupBytes + in] =
+                        rows[s * code_bytes + b];
+                }
+            }
+            ASSERT_EQ(std::memcmp(all.block(), want.data(), want.size()), 0)
+                << code_bytes << " bytes, " << count << " slots";
         }
     }
 }
