@@ -380,6 +380,27 @@ double sum4(const float *q, const float *x, std::size_t dim, const Term &term) {
     return (s0 + s1) + (s2 + s3);
 }
 
+// q.x and x.x in one pass over x, each over four partial sums added as sum4 adds them (the same
+// bits as two sum4 calls, for half the loads).
+void dot_and_norm(const float *q, const float *x, std::size_t dim, double *dot, double *xx) {
+    double d[4] = {0, 0, 0, 0}, n[4] = {0, 0, 0, 0};
+    std::size_t i = 0;
+    for (; i + 4 <= dim; i += 4) {
+        for (std::size_t j = 0; j < 4; ++j) {
+            const double xv = x[i + j];
+            d[j] += static_cast<double>(q[i + j]) * xv;
+            n[j] += xv * xv;
+        }
+    }
+    for (; i < dim; ++i) {
+        const double xv = x[i];
+        d[0] += static_cast<double>(q[i]) * xv;
+        n[0] += xv * xv;
+    }
+    *dot = (d[0] + d[1]) + (d[2] + d[3]);
+    *xx = (n[0] + n[1]) + (n[2] + n[3]);
+}
+
 }  // namespace
 
 // Only the sums the metric needs: rescoring scores every candidate this way.
@@ -387,8 +408,8 @@ double exact_score(Metric metric, const float *q, double qn, const float *x, std
     auto dot = [](double a, double b) { return a * b; };
     switch (metric) {
     case Metric::cosine: {
-        const double d = sum4(q, x, dim, dot);
-        const double xn = sum4(x, x, dim, dot);
+        double d, xn;
+        dot_and_norm(q, x, dim, &d, &xn);
         return qn > 0 && xn > 0 ? 1 - d / std::sqrt(qn * xn) : 1.0;
     }
     case Metric::dot: return -sum4(q, x, dim, dot);

@@ -650,12 +650,13 @@ Status Collection::read_raw_many(const RawPlaces &s, std::vector<RawWanted> want
                 return error(PVEC_NOMEM, "out of memory");
             }
             // A missing row and an I/O error look alike here; the statement path tells them
-            // apart (and names the damage).
+            // apart (and names the damage). Should it read the row after all, the rest follow.
             if (blob != nullptr) {
                 sqlite3_blob_close(blob);
                 blob = nullptr;
             }
-            return read_raw(s, w.loc, id, out);
+            PVEC_FORWARD_IF_ERROR(read_raw(s, w.loc, id, out));
+            continue;
         }
         const int bytes = sqlite3_blob_bytes(blob);
         raw_buf_.resize(static_cast<std::size_t>(bytes));
@@ -951,18 +952,19 @@ Status Collection::rescore_raw(Metric metric, const RawPlaces &s, const float *q
                                std::vector<search::Hit> *out) {
     // Fetched in storage order (read_raw_many) straight into raw[i] of candidate i, scored in the
     // candidates' order.
-    std::vector<float> raw(candidates.size() * std::size_t{dim_});
+    // Not zeroed first: read_raw_many writes every row or fails.
+    const std::unique_ptr<float[]> raw(new float[candidates.size() * std::size_t{dim_}]);
     std::vector<RawWanted> wanted(candidates.size());
     for (std::size_t i = 0; i < candidates.size(); ++i) {
         const search::Hit &h = candidates[i];
-        wanted[i] = {h.id, SlotRef{h.pos / kChunkSlots, h.pos % kChunkSlots}, raw.data() + i * dim_};
+        wanted[i] = {h.id, SlotRef{h.pos / kChunkSlots, h.pos % kChunkSlots}, raw.get() + i * dim_};
     }
     PVEC_FORWARD_IF_ERROR(read_raw_many(s, std::move(wanted)));
     std::size_t next = 0;
     return search::rescore_exact(
         metric, query, dim_, k, candidates,
         [&](const search::Hit &, float *x) {
-            std::memcpy(x, raw.data() + (next++) * dim_, dim_ * sizeof(float));
+            std::memcpy(x, raw.get() + (next++) * dim_, dim_ * sizeof(float));
             return Status::ok();
         },
         out);
