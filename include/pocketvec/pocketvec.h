@@ -121,7 +121,7 @@ PVEC_API const char *pvec_version_string(void);
 #define PVEC_CORRUPT 9    /* the file is not a database, or pocketvec's tables are damaged */
 #define PVEC_BUSY 10      /* the database is locked by another connection, or handles are open */
 #define PVEC_READONLY 11  /* a write on a read-only database */
-#define PVEC_FORMAT 12    /* the file was written by a newer, incompatible pocketvec */
+#define PVEC_FORMAT 12    /* a newer pocketvec's file, or an older one's opened read-only */
 #define PVEC_INVALID 13   /* an invalid value: NaN/Inf component, bad name, bad JSON, unknown codec */
 #define PVEC_UNSUPPORTED 14 /* a valid request this collection or build cannot serve */
 
@@ -205,8 +205,8 @@ PVEC_API void pvec_open_options_init(pvec_open_options *opts);
  * The connection reads the file through a memory map of up to 256 MiB
  * (SQLite's mmap_size; its pages count in the process's resident set but belong to the OS page
  * cache); writes go through SQLite's journal as without it. pvec_db_attach leaves the
- * application's connection's setting alone. A file of an older format (1 to 4: docs/format.md)
- * is upgraded to the current format (5) in one transaction when opened read-write, and refused
+ * application's connection's setting alone. A file of an older format (1 to 5: docs/format.md)
+ * is upgraded to the current format (6) in one transaction when opened read-write, and refused
  * with PVEC_FORMAT when opened read-only.
  * Any thread. Since 0.1. */
 PVEC_API int pvec_db_open(const char *path, const pvec_open_options *opts, pvec_db **out,

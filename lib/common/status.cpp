@@ -14,7 +14,9 @@ extern "C" const char *pvec_errstr(int rc) {
     case PVEC_CORRUPT: return "database file is damaged or not a database";
     case PVEC_BUSY: return "database is busy";
     case PVEC_READONLY: return "database is read-only";
-    case PVEC_FORMAT: return "database format is newer than this library";
+    case PVEC_FORMAT:
+        return "format not readable by this library: written by a newer pocketvec, or an older "
+               "database opened read-only (open it read-write once to upgrade it)";
     case PVEC_INVALID: return "invalid value";
     case PVEC_UNSUPPORTED: return "not supported by this build";
     default: return "unknown status";

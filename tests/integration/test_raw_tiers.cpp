@@ -530,6 +530,8 @@ TEST(RawChunksStore, AFormat5CollectionKeepsOneRowPerChunk) {
         EXPECT_NE(std::string(err ? err : "").find("upgrade it to format 6"), std::string::npos)
             << err;
         pvec_free(err);
+        // The status's own text covers this case too, not only a newer file.
+        EXPECT_NE(std::string(pvec_errstr(PVEC_FORMAT)).find("read-only"), std::string::npos);
     }
     pvec_db *db = open_db(tmp.path());  // read-write: upgrades
     EXPECT_EQ(format_version_of(tmp.path()), 6);
