@@ -59,6 +59,8 @@ public:
     Status clear_slot(std::size_t index, const ChunkLayout &lay, std::size_t slot, uint8_t live_byte);
     // Must run before the transaction commits or rolls back (an open blob is an active statement).
     void close_blob() { blob_.close(); }
+    // Frees the buffer chunk rows are built in (kept from one chunk to the next of a write call).
+    void release_buffer() { std::vector<uint8_t>().swap(blob_buf_); }
 
     // The file blob of chunk `index` of collection `uid` in `lay`, built from its resident copy
     // (its codes from `row_codes` when given: row-major, chunk.capacity of them).
@@ -76,7 +78,9 @@ private:
     std::string chunks_, versions_, where_;
     Stmt list_, load_, insert_, insert_version_, rewrite_, set_version_;
     Blob blob_;
-    std::vector<uint8_t> blob_buf_;  // the chunk row being written, reused (no fresh pages each)
+    // The chunk row being written: reused within a write call (no fresh pages for each chunk),
+    // freed at its end (release_buffer).
+    std::vector<uint8_t> blob_buf_;
 };
 
 // What the scan needs per slot under `model`: the decoded code's squared norm for compressed

@@ -42,6 +42,17 @@ float l2_norm(const float *v, std::size_t n) {
     return static_cast<float>(std::sqrt(squared_norm(v, n)));
 }
 
+// All exponent bits set is NaN or infinity: one branch-free pass over the bits (vectorised).
+bool all_finite(const float *v, std::size_t n) {
+    uint32_t non_finite = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        uint32_t b;
+        std::memcpy(&b, v + i, 4);
+        non_finite |= static_cast<uint32_t>((b & 0x7f800000u) == 0x7f800000u);
+    }
+    return non_finite == 0;
+}
+
 // Closes the chunk blob handle before the enclosing write scope commits or rolls back: an open
 // blob counts as an active statement and would make COMMIT fail.
 struct BlobCloser {
@@ -275,15 +286,8 @@ Status Collection::init_untrained_model() {
 }
 
 Status Collection::check_vector(const float *v) const {
-    // A branch-free pass over the exponent bits (vectorised), then the norm; the offending
-    // component is looked for only when there is one.
-    uint32_t non_finite = 0;
-    for (std::size_t i = 0; i < dim_; ++i) {
-        uint32_t b;
-        std::memcpy(&b, v + i, 4);
-        non_finite |= static_cast<uint32_t>((b & 0x7f800000u) == 0x7f800000u);
-    }
-    if (non_finite != 0) {
+    // The offending component is looked for only when there is one.
+    if (!all_finite(v, dim_)) {
         for (std::size_t c = 0; c < dim_; ++c) {
             PVEC_RETURN_IF(!std::isfinite(v[c]), PVEC_INVALID,
                            "component " + std::to_string(c) + " is NaN or infinite");
@@ -587,14 +591,7 @@ Status Collection::decode_raw(uint32_t tier, int64_t id, const uint8_t *blob, st
             vec[i] = codec::f16_to_f32(h);
         }
     }
-    // All exponent bits set is NaN or infinity: one branch-free pass over the bits.
-    uint32_t non_finite = 0;
-    for (uint32_t i = 0; i < dim_; ++i) {
-        uint32_t b;
-        std::memcpy(&b, vec + i, 4);
-        non_finite |= static_cast<uint32_t>((b & 0x7f800000u) == 0x7f800000u);
-    }
-    return non_finite != 0 ? damaged("") : Status::ok();
+    return all_finite(vec, dim_) ? Status::ok() : damaged("");
 }
 
 Status Collection::read_raw_many(const RawPlaces &s, std::vector<RawWanted> wanted) {
@@ -718,6 +715,10 @@ Status Collection::finish(Draft &d) {
     PVEC_FORWARD_IF_ERROR(flush_fresh(d));
     chunk_file_.close_blob();
     raw_chunks_.close();
+    // The buffers new chunks were built in serve the chunks of one call, not the memory between.
+    std::vector<uint8_t>().swap(spare_codes_);
+    std::vector<uint8_t>().swap(spare_raw_);
+    chunk_file_.release_buffer();
     PVEC_FORWARD_IF_ERROR(db_.catalog().bump_version(&d.meta));
     for (std::size_t i : d.touched()) {
         PVEC_FORWARD_IF_ERROR(chunk_file_.set_version(i, d.meta.version));

@@ -269,7 +269,8 @@ private:
     ZSTD_DCtx *zd_ = nullptr;
     std::vector<uint8_t> raw_buf_;  // a raw vector as stored, reused
     std::vector<uint8_t> code_buf_;  // one slot's code, reused
-    // The last flushed new chunk's buffers (Draft::FreshChunk), kept for the next one.
+    // The last flushed new chunk's buffers (Draft::FreshChunk), kept for the next one of the same
+    // write call and freed at its end (finish).
     std::vector<uint8_t> spare_codes_, spare_raw_;
     int64_t bytes_version_ = -1;  // the collection version bytes_used_ was measured at
     uint64_t bytes_used_ = 0;
