@@ -403,6 +403,10 @@ void dot_and_norm(const float *q, const float *x, std::size_t dim, double *dot, 
 
 }  // namespace
 
+double squared_norm(const float *v, std::size_t dim) {
+    return sum4(v, v, dim, [](double a, double b) { return a * b; });
+}
+
 // Only the sums the metric needs: rescoring scores every candidate this way.
 double exact_score(Metric metric, const float *q, double qn, const float *x, std::size_t dim) {
     auto dot = [](double a, double b) { return a * b; };

@@ -67,6 +67,9 @@ std::vector<std::vector<Hit>> scan_codes_batch(const std::vector<model::Query> &
                                                std::size_t keep, std::size_t threads,
                                                const std::vector<RankByBound> *bounds = nullptr);
 
+// |v|^2 in double, over four partial sums added pairwise (the sums exact_score adds).
+double squared_norm(const float *v, std::size_t dim);
+
 // The exact user-facing score of x (dim floats) for query q, |q|^2 = qn, in double: cosine
 // 1 - cos (1 when either vector is zero), dot -q.x, l2 the Euclidean distance.
 double exact_score(Metric metric, const float *q, double qn, const float *x, std::size_t dim);

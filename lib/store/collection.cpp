@@ -23,23 +23,8 @@ namespace pocketvec::store {
 namespace {
 
 // Norm in double so that cosine scores of long vectors keep float precision.
-// Four independent double sums, not one chain of dependent adds (a latency each per component).
-double squared_norm(const float *v, std::size_t n) {
-    double s[4] = {0, 0, 0, 0};
-    std::size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        for (std::size_t j = 0; j < 4; ++j) {
-            s[j] += static_cast<double>(v[i + j]) * v[i + j];
-        }
-    }
-    for (; i < n; ++i) {
-        s[0] += static_cast<double>(v[i]) * v[i];
-    }
-    return (s[0] + s[1]) + (s[2] + s[3]);
-}
-
 float l2_norm(const float *v, std::size_t n) {
-    return static_cast<float>(std::sqrt(squared_norm(v, n)));
+    return static_cast<float>(std::sqrt(search::squared_norm(v, n)));
 }
 
 // All exponent bits set is NaN or infinity: one branch-free pass over the bits (vectorised).
@@ -293,7 +278,7 @@ Status Collection::check_vector(const float *v) const {
                            "component " + std::to_string(c) + " is NaN or infinite");
         }
     }
-    const double norm2 = squared_norm(v, dim_);
+    const double norm2 = search::squared_norm(v, dim_);
     // Past 2^62 a norm's square, and so a dot or squared distance with another such vector,
     // no longer fits a float: scores would be infinite and the item unreachable.
     PVEC_RETURN_IF(norm2 > 0x1p124, PVEC_INVALID,
@@ -477,14 +462,6 @@ Status Collection::write_raw(const SlotRef &loc, int64_t id, const float *vec,
         return Status::ok();
     }
     const std::size_t n = dim_ * sizeof(float);
-    if (tier == kRawF32 && raw_per_chunk_ && fresh_raw != nullptr) {
-        // Straight into the new chunk's buffer: the vector, then its checksum.
-        uint8_t *slot = fresh_raw + loc.slot * raw_chunks_.slot_bytes();
-        std::memcpy(slot, vec, n);
-        const uint32_t sum = checksum::raw(uid_, id, slot, n);
-        std::memcpy(slot + n, &sum, 4);
-        return Status::ok();
-    }
     const void *data = vec;
     std::size_t size = n;
     if (tier == kRawZstdF32) {
@@ -508,18 +485,27 @@ Status Collection::write_raw(const SlotRef &loc, int64_t id, const float *vec,
         data = raw_buf_.data();
         size = raw_buf_.size();
     }
-    // The stored bytes, then their checksum (4 bytes, store/checksum.h).
-    if (data != raw_buf_.data()) {
-        raw_buf_.assign(static_cast<const uint8_t *>(data), static_cast<const uint8_t *>(data) + size);
-    }
-    raw_buf_.resize(size + 4);
-    const uint32_t sum = checksum::raw(uid_, id, raw_buf_.data(), size);
-    std::memcpy(raw_buf_.data() + size, &sum, 4);
-    if (raw_per_chunk_) {
-        if (fresh_raw != nullptr) {
-            std::memcpy(fresh_raw + loc.slot * raw_chunks_.slot_bytes(), raw_buf_.data(), size + 4);
-            return Status::ok();
+    // The stored bytes, then their checksum (4 bytes, store/checksum.h): straight into a new
+    // chunk's buffer, else into raw_buf_ for the write below.
+    const bool to_fresh = raw_per_chunk_ && fresh_raw != nullptr;
+    uint8_t *out = nullptr;
+    if (to_fresh) {
+        out = fresh_raw + loc.slot * raw_chunks_.slot_bytes();
+        std::memcpy(out, data, size);
+    } else {
+        if (data != raw_buf_.data()) {
+            raw_buf_.assign(static_cast<const uint8_t *>(data),
+                            static_cast<const uint8_t *>(data) + size);
         }
+        raw_buf_.resize(size + 4);
+        out = raw_buf_.data();
+    }
+    const uint32_t sum = checksum::raw(uid_, id, out, size);
+    std::memcpy(out + size, &sum, 4);
+    if (to_fresh) {
+        return Status::ok();
+    }
+    if (raw_per_chunk_) {
         return raw_chunks_.write(loc.chunk, loc.slot, raw_buf_.data());
     }
     StmtUse use(raw_put_stmt_);
